@@ -1,0 +1,231 @@
+"""Settings: environment variables plus the YAML file, validated once at start.
+
+This is the only module that reads the environment. Errors name the field that is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+GOOGLE_TPU_ENDPOINT = "https://tpu.googleapis.com/"
+SLACK_API_URL = "https://slack.com/api/"
+
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+_PRINCIPAL = re.compile(r"^(\*|[UWS][A-Z0-9]{2,})$")
+_PROJECT_ID = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$|^[a-z][-a-z0-9.:]{1,62}$")
+_ZONE = re.compile(r"^(-|[a-z]+-[a-z]+\d+-[a-z])$")
+
+Action = Literal["stop", "start", "reimage", "delete", "create"]
+
+
+class ConfigError(Exception):
+    """The configuration is wrong; the message names each field and what to do."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProjectConfig(_Strict):
+    id: str
+    locations: tuple[str, ...] = ("-",)
+
+    @field_validator("id")
+    @classmethod
+    def _project_id(cls, value: str) -> str:
+        if not _PROJECT_ID.match(value):
+            raise ValueError(f"{value!r} is not a GCP project id")
+        return value
+
+    @field_validator("locations")
+    @classmethod
+    def _zones(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError('give at least one zone, or "-" for every zone')
+        for zone in value:
+            if not _ZONE.match(zone):
+                raise ValueError(f'{zone!r} is not a zone (like us-central1-b) or "-"')
+        if "-" in value and len(value) > 1:
+            raise ValueError('"-" already covers every zone; list it alone')
+        return value
+
+
+class ChannelsConfig(_Strict):
+    alerts: str
+    approvals: str
+
+    @field_validator("alerts", "approvals")
+    @classmethod
+    def _channel(cls, value: str) -> str:
+        if not _CHANNEL_ID.match(value):
+            raise ValueError(f"{value!r} is not a Slack channel id (C..., G...)")
+        return value
+
+
+class RouteMatch(_Strict):
+    project: str | None = None
+    zone: str | None = None
+    labels: Mapping[str, str] = Field(default_factory=dict)
+
+
+class Route(_Strict):
+    match: RouteMatch
+    channel: str
+
+    @field_validator("channel")
+    @classmethod
+    def _channel(cls, value: str) -> str:
+        return ChannelsConfig._channel(value)
+
+
+def _principals(value: tuple[str, ...]) -> tuple[str, ...]:
+    for principal in value:
+        if not _PRINCIPAL.match(principal):
+            raise ValueError(f'{principal!r} is not a Slack user (U...), user group (S...) or "*"')
+    return value
+
+
+class RolesConfig(_Strict):
+    viewer: tuple[str, ...] = ("*",)
+    operator: tuple[str, ...] = ()
+    approver: tuple[str, ...] = ()
+    admin: tuple[str, ...] = ()
+
+    _check = field_validator("viewer", "operator", "approver", "admin")(_principals)
+
+
+class ApprovalsConfig(_Strict):
+    required_for: tuple[Action, ...] = ("stop", "delete", "reimage", "create")
+    ttl_minutes: int = Field(default=30, ge=1, le=24 * 60)
+
+
+class WatchConfig(_Strict):
+    poll_seconds: int = Field(default=60, ge=5)
+    operations_seconds: int = Field(default=10, ge=1)
+    storm_threshold: int = Field(default=5, ge=2)
+    degraded_after_failures: int = Field(default=3, ge=1)
+    flap_window_minutes: int = Field(default=30, ge=1)
+    flap_threshold: int = Field(default=3, ge=2)
+    operation_warn_minutes: int = Field(default=20, ge=1)
+
+
+class GcpConfig(_Strict):
+    impersonate_service_account: str | None = None
+    credentials_file: str | None = None
+    request_timeout_seconds: float = Field(default=30.0, gt=0)
+    retries: int = Field(default=4, ge=0, le=10)
+
+
+class BotConfig(_Strict):
+    """The YAML file (`TPUBOT_CONFIG`)."""
+
+    projects: tuple[ProjectConfig, ...]
+    channels: ChannelsConfig
+    routes: tuple[Route, ...] = ()
+    roles: RolesConfig = RolesConfig()
+    approvals: ApprovalsConfig = ApprovalsConfig()
+    watch: WatchConfig = WatchConfig()
+    gcp: GcpConfig = GcpConfig()
+
+    @field_validator("projects")
+    @classmethod
+    def _some_projects(cls, value: tuple[ProjectConfig, ...]) -> tuple[ProjectConfig, ...]:
+        if not value:
+            raise ValueError("list at least one project")
+        ids = [p.id for p in value]
+        if len(set(ids)) != len(ids):
+            raise ValueError("a project is listed twice")
+        return value
+
+    @property
+    def project_ids(self) -> tuple[str, ...]:
+        return tuple(p.id for p in self.projects)
+
+
+class Environment(BaseSettings):
+    """Process environment; secrets stay SecretStr so they never print."""
+
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=True)
+
+    SLACK_BOT_TOKEN: SecretStr | None = None
+    SLACK_SIGNING_SECRET: SecretStr | None = None
+    SLACK_APP_TOKEN: SecretStr | None = None
+    SLACK_API_URL: str = SLACK_API_URL
+    TPU_API_ENDPOINT: str = GOOGLE_TPU_ENDPOINT
+    TPUBOT_CONFIG: str = "./tpubot.yaml"
+    TPUBOT_DATABASE_URL: str = "sqlite:///./tpubot.db"
+    TPUBOT_LOG_LEVEL: str = "INFO"
+    PORT: int = 3000
+
+
+class Settings(BaseModel):
+    """Everything the process was configured with."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    env: Environment
+    bot: BotConfig
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.env.SLACK_APP_TOKEN is not None
+
+
+def _format_errors(source: str, error: ValidationError) -> str:
+    lines = [f"{source} is not valid:"]
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown key (check the spelling)"
+        elif item["type"] == "missing":
+            message = "required"
+        lines.append(f"  {where}: {message}")
+    return "\n".join(lines)
+
+
+def parse_bot_config(data: Any, source: str = "config") -> BotConfig:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{source}: expected a mapping at the top level")
+    try:
+        return BotConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(source, exc)) from None
+
+
+def load_bot_config(path: str | Path) -> BotConfig:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"config file {path} not found: set TPUBOT_CONFIG or create it (see README)"
+        ) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return parse_bot_config(data, str(path))
+
+
+def load_environment(environ: Mapping[str, str] | None = None) -> Environment:
+    """Read the environment (or a given mapping, for tests)."""
+    try:
+        if environ is None:
+            return Environment()
+        known = {k: v for k, v in environ.items() if k in Environment.model_fields}
+        return Environment.model_validate(known)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors("environment", exc)) from None
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    env = load_environment(environ)
+    return Settings(env=env, bot=load_bot_config(env.TPUBOT_CONFIG))

@@ -1,0 +1,411 @@
+"""Neutral, API-version-free data types shared by every layer of the bot.
+
+Parsing from the API's JSON lives here too, since it is pure and every parser must be tolerant of
+unknown fields and missing optional ones.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+
+class _TolerantEnum(enum.StrEnum):
+    """A string enum that maps values it does not know to its first member (the 'unspecified' one)."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> _TolerantEnum:
+        return next(iter(cls))
+
+
+class NodeState(_TolerantEnum):
+    STATE_UNSPECIFIED = "STATE_UNSPECIFIED"
+    CREATING = "CREATING"
+    READY = "READY"
+    RESTARTING = "RESTARTING"
+    REIMAGING = "REIMAGING"
+    DELETING = "DELETING"
+    REPAIRING = "REPAIRING"
+    STOPPED = "STOPPED"
+    STOPPING = "STOPPING"
+    STARTING = "STARTING"
+    PREEMPTED = "PREEMPTED"
+    TERMINATED = "TERMINATED"
+    HIDING = "HIDING"
+    HIDDEN = "HIDDEN"
+    UNHIDING = "UNHIDING"
+    UNKNOWN = "UNKNOWN"
+
+
+class Health(_TolerantEnum):
+    HEALTH_UNSPECIFIED = "HEALTH_UNSPECIFIED"
+    HEALTHY = "HEALTHY"
+    DEPRECATED_UNHEALTHY = "DEPRECATED_UNHEALTHY"
+    TIMEOUT = "TIMEOUT"
+    UNHEALTHY_TENSORFLOW = "UNHEALTHY_TENSORFLOW"
+    UNHEALTHY_MAINTENANCE = "UNHEALTHY_MAINTENANCE"
+
+
+class SymptomType(_TolerantEnum):
+    SYMPTOM_TYPE_UNSPECIFIED = "SYMPTOM_TYPE_UNSPECIFIED"
+    LOW_MEMORY = "LOW_MEMORY"
+    OUT_OF_MEMORY = "OUT_OF_MEMORY"
+    EXECUTE_TIMED_OUT = "EXECUTE_TIMED_OUT"
+    MESH_BUILD_FAIL = "MESH_BUILD_FAIL"
+    HBM_OUT_OF_MEMORY = "HBM_OUT_OF_MEMORY"
+    PROJECT_ABUSE = "PROJECT_ABUSE"
+
+
+UNHEALTHY = frozenset(
+    {
+        Health.DEPRECATED_UNHEALTHY,
+        Health.TIMEOUT,
+        Health.UNHEALTHY_TENSORFLOW,
+        Health.UNHEALTHY_MAINTENANCE,
+    }
+)
+# States a node cannot be started from again: it must be deleted and recreated.
+UNRECOVERABLE = frozenset({NodeState.PREEMPTED, NodeState.TERMINATED})
+TRANSITIONAL = frozenset(
+    {
+        NodeState.CREATING,
+        NodeState.RESTARTING,
+        NodeState.REIMAGING,
+        NodeState.DELETING,
+        NodeState.REPAIRING,
+        NodeState.STOPPING,
+        NodeState.STARTING,
+        NodeState.HIDING,
+        NodeState.UNHIDING,
+    }
+)
+
+_NODE_NAME = re.compile(r"^projects/([^/]+)/locations/([^/]+)/nodes/([^/]+)$")
+_OPERATION_NAME = re.compile(r"^projects/([^/]+)/locations/([^/]+)/operations/([^/]+)$")
+# Node ids as the API accepts them: RFC 1035 labels.
+NODE_ID = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+def parse_time(value: object) -> datetime | None:
+    """RFC 3339 timestamp (as Google APIs write it) -> aware datetime; None when absent or bad."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.replace("Z", "+00:00")
+    # Python < 3.11 style fractional seconds longer than 6 digits: trim to microseconds.
+    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def format_time(value: datetime) -> str:
+    """Aware datetime -> RFC 3339 with 'Z', as Google APIs write it."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class NodeName:
+    """The parts of a full node resource name."""
+
+    project: str
+    zone: str
+    node_id: str
+
+    @property
+    def full(self) -> str:
+        return f"projects/{self.project}/locations/{self.zone}/nodes/{self.node_id}"
+
+    @property
+    def parent(self) -> str:
+        return f"projects/{self.project}/locations/{self.zone}"
+
+    @property
+    def short(self) -> str:
+        return f"{self.zone}/{self.node_id}"
+
+    @classmethod
+    def parse(cls, name: str) -> NodeName:
+        match = _NODE_NAME.match(name)
+        if not match:
+            raise ValueError(f"not a node resource name: {name!r}")
+        return cls(*match.groups())
+
+
+@dataclass(frozen=True)
+class Symptom:
+    symptom_type: SymptomType
+    worker_id: str = ""
+    details: str = ""
+    create_time: datetime | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """What makes a symptom new: its type on a worker."""
+        return (self.symptom_type.value, self.worker_id)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> Symptom:
+        return cls(
+            symptom_type=SymptomType(str(data.get("symptomType", ""))),
+            worker_id=str(data.get("workerId", "")),
+            details=str(data.get("details", "")),
+            create_time=parse_time(data.get("createTime")),
+        )
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """What it takes to create a node: also what 'recreate' needs to remember."""
+
+    accelerator_type: str
+    tensorflow_version: str
+    cidr_block: str = ""
+    network: str = ""
+    description: str = ""
+    preemptible: bool = False
+    reserved: bool = False
+    labels: Mapping[str, str] = field(default_factory=dict)
+    use_service_networking: bool = False
+
+    def to_api(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "acceleratorType": self.accelerator_type,
+            "tensorflowVersion": self.tensorflow_version,
+        }
+        if self.cidr_block:
+            body["cidrBlock"] = self.cidr_block
+        if self.network:
+            body["network"] = self.network
+        if self.description:
+            body["description"] = self.description
+        if self.labels:
+            body["labels"] = dict(self.labels)
+        if self.preemptible or self.reserved:
+            body["schedulingConfig"] = {"preemptible": self.preemptible, "reserved": self.reserved}
+        if self.use_service_networking:
+            body["useServiceNetworking"] = True
+        return body
+
+
+@dataclass(frozen=True)
+class Node:
+    """A TPU node as the bot sees it."""
+
+    name: str
+    accelerator_type: str
+    tensorflow_version: str
+    state: NodeState
+    health: Health = Health.HEALTH_UNSPECIFIED
+    health_description: str = ""
+    cidr_block: str = ""
+    network: str = ""
+    description: str = ""
+    preemptible: bool = False
+    reserved: bool = False
+    labels: Mapping[str, str] = field(default_factory=dict)
+    symptoms: Sequence[Symptom] = ()
+    ip_addresses: Sequence[str] = ()
+    service_account: str = ""
+    create_time: datetime | None = None
+
+    @property
+    def ref(self) -> NodeName:
+        return NodeName.parse(self.name)
+
+    @property
+    def project(self) -> str:
+        return self.ref.project
+
+    @property
+    def zone(self) -> str:
+        return self.ref.zone
+
+    @property
+    def node_id(self) -> str:
+        return self.ref.node_id
+
+    @property
+    def is_healthy(self) -> bool:
+        return self.state is NodeState.READY and self.health not in UNHEALTHY
+
+    @property
+    def is_multi_host(self) -> bool:
+        return is_multi_host(self.accelerator_type)
+
+    @property
+    def spec(self) -> NodeSpec:
+        return NodeSpec(
+            accelerator_type=self.accelerator_type,
+            tensorflow_version=self.tensorflow_version,
+            cidr_block=self.cidr_block,
+            network=self.network,
+            description=self.description,
+            preemptible=self.preemptible,
+            reserved=self.reserved,
+            labels=dict(self.labels),
+        )
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> Node:
+        scheduling = data.get("schedulingConfig") or {}
+        endpoints = data.get("networkEndpoints") or []
+        ips = tuple(str(e.get("ipAddress", "")) for e in endpoints if isinstance(e, Mapping))
+        if not ips and data.get("ipAddress"):
+            ips = (str(data["ipAddress"]),)
+        labels = data.get("labels") or {}
+        return cls(
+            name=str(data["name"]),
+            accelerator_type=str(data.get("acceleratorType", "")),
+            tensorflow_version=str(data.get("tensorflowVersion", "")),
+            state=NodeState(str(data.get("state", ""))),
+            health=Health(str(data.get("health", ""))),
+            health_description=str(data.get("healthDescription", "")),
+            cidr_block=str(data.get("cidrBlock", "")),
+            network=str(data.get("network", "")),
+            description=str(data.get("description", "")),
+            preemptible=bool(scheduling.get("preemptible", False)),
+            reserved=bool(scheduling.get("reserved", False)),
+            labels={str(k): str(v) for k, v in labels.items()},
+            symptoms=tuple(
+                Symptom.from_api(s) for s in data.get("symptoms") or [] if isinstance(s, Mapping)
+            ),
+            ip_addresses=ips,
+            service_account=str(data.get("serviceAccount", "")),
+            create_time=parse_time(data.get("createTime")),
+        )
+
+
+def is_multi_host(accelerator_type: str) -> bool:
+    """v2-8 and v3-8 are one host; v2-32, v3-128 ... are pods. Unknown shapes count as one host."""
+    match = re.match(r"^v\d+[a-z]*-(\d+)$", accelerator_type)
+    return bool(match) and int(match.group(1)) > 8
+
+
+@dataclass(frozen=True)
+class OperationError:
+    """A google.rpc.Status carried by a failed operation."""
+
+    code: int
+    message: str
+
+    @property
+    def code_name(self) -> str:
+        return RPC_CODE_NAMES.get(self.code, f"CODE_{self.code}")
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    done: bool
+    verb: str = ""
+    target: str = ""
+    create_time: datetime | None = None
+    end_time: datetime | None = None
+    status_detail: str = ""
+    cancel_requested: bool = False
+    error: OperationError | None = None
+    node: Node | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.done and self.error is None
+
+    @property
+    def project(self) -> str:
+        return _operation_parts(self.name)[0]
+
+    @property
+    def zone(self) -> str:
+        return _operation_parts(self.name)[1]
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> Operation:
+        metadata = data.get("metadata") or {}
+        error = data.get("error")
+        response = data.get("response") or {}
+        node = None
+        if isinstance(response, Mapping) and "name" in response and "state" in response:
+            node = Node.from_api(response)
+        return cls(
+            name=str(data["name"]),
+            done=bool(data.get("done", False)),
+            verb=str(metadata.get("verb", "")),
+            target=str(metadata.get("target", "")),
+            create_time=parse_time(metadata.get("createTime")),
+            end_time=parse_time(metadata.get("endTime")),
+            status_detail=str(metadata.get("statusDetail", "")),
+            cancel_requested=bool(metadata.get("cancelRequested", False)),
+            error=(
+                OperationError(int(error.get("code", 2)), str(error.get("message", "")))
+                if isinstance(error, Mapping)
+                else None
+            ),
+            node=node,
+        )
+
+
+def _operation_parts(name: str) -> tuple[str, str, str]:
+    match = _OPERATION_NAME.match(name)
+    if not match:
+        raise ValueError(f"not an operation resource name: {name!r}")
+    project, zone, op_id = match.groups()
+    return project, zone, op_id
+
+
+@dataclass(frozen=True)
+class NodeListing:
+    """One project's nodes; `unreachable` locations mean the listing is partial."""
+
+    nodes: Sequence[Node]
+    unreachable: Sequence[str] = ()
+
+    @property
+    def complete(self) -> bool:
+        return not self.unreachable
+
+
+@dataclass(frozen=True)
+class Location:
+    name: str
+    location_id: str
+    display_name: str = ""
+
+
+@dataclass(frozen=True)
+class AcceleratorType:
+    name: str
+    type: str
+
+
+@dataclass(frozen=True)
+class TensorFlowVersion:
+    name: str
+    version: str
+
+
+# google.rpc.Code, for messages that name an operation's failure.
+RPC_CODE_NAMES = {
+    0: "OK",
+    1: "CANCELLED",
+    2: "UNKNOWN",
+    3: "INVALID_ARGUMENT",
+    4: "DEADLINE_EXCEEDED",
+    5: "NOT_FOUND",
+    6: "ALREADY_EXISTS",
+    7: "PERMISSION_DENIED",
+    8: "RESOURCE_EXHAUSTED",
+    9: "FAILED_PRECONDITION",
+    10: "ABORTED",
+    11: "OUT_OF_RANGE",
+    12: "UNIMPLEMENTED",
+    13: "INTERNAL",
+    14: "UNAVAILABLE",
+    15: "DATA_LOSS",
+    16: "UNAUTHENTICATED",
+}

@@ -1,0 +1,87 @@
+"""Shared fixtures: real servers on free ports, an injectable clock, a clean environment."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bot.emulator import Emulator
+from bot.emulator.server import serve
+from bot.httpserver import RunningServer
+from bot.tpu import TpuClient
+
+T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+
+
+class FakeClock:
+    """A clock tests move by hand."""
+
+    def __init__(self, start: datetime = T0) -> None:
+        self._now = start
+        self._lock = threading.Lock()
+
+    def __call__(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> datetime:
+        with self._lock:
+            self._now += timedelta(seconds=seconds)
+            return self._now
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees the developer's or CI's Slack/TPU settings."""
+    for key in (
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "SLACK_APP_TOKEN",
+        "SLACK_API_URL",
+        "TPU_API_ENDPOINT",
+        "TPUBOT_CONFIG",
+        "TPUBOT_DATABASE_URL",
+        "GOOGLE_APPLICATION_CREDENTIALS",
+    ):
+        monkeypatch.delenv(key, raising=False)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def emulator(clock: FakeClock) -> Emulator:
+    return Emulator(clock=clock, op_seconds=10, fleet=60, projects=3)
+
+
+@pytest.fixture
+def emulator_server(emulator: Emulator) -> Iterator[RunningServer]:
+    server = serve(emulator)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def tpu(emulator_server: RunningServer) -> TpuClient:
+    return TpuClient(emulator_server.url, retries=3, backoff_seconds=0.001, timeout=10)
+
+
+def admin(server: RunningServer, path: str, body: dict[str, Any] | None = None) -> Any:
+    """Call the emulator's admin API over HTTP."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        f"{server.url}/emulator/v1/{path}",
+        data=data,
+        method="POST" if body is not None else "GET",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())

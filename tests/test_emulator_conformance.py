@@ -1,0 +1,183 @@
+"""Every method of the v1alpha1 discovery document, through google-api-python-client, validated."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+import httplib2
+import jsonschema
+import pytest
+from googleapiclient import discovery
+from googleapiclient.errors import HttpError
+
+from bot.emulator import Emulator
+from bot.httpserver import RunningServer
+from tests.conftest import FakeClock, admin
+
+DOC = json.loads(
+    resources.files("googleapiclient")
+    .joinpath("discovery_cache/documents/tpu.v1alpha1.json")
+    .read_text()
+)
+
+
+def _convert(schema: dict[str, Any]) -> dict[str, Any]:
+    """A discovery schema -> JSON Schema that refuses unknown fields and unknown enum values."""
+    if "$ref" in schema:
+        return {"$ref": f"#/definitions/{schema['$ref']}"}
+    kind = schema.get("type")
+    if kind == "any" or kind is None:
+        return {}
+    out: dict[str, Any] = {"type": kind}
+    if "enum" in schema:
+        out["enum"] = schema["enum"]
+    if kind == "array":
+        out["items"] = _convert(schema.get("items", {}))
+    if kind == "object":
+        out["properties"] = {k: _convert(v) for k, v in schema.get("properties", {}).items()}
+        extra = schema.get("additionalProperties")
+        out["additionalProperties"] = _convert(extra) if extra is not None else False
+    return out
+
+
+DEFINITIONS = {name: _convert(schema) for name, schema in DOC["schemas"].items()}
+
+
+def check(response: Any, schema_name: str) -> None:
+    jsonschema.validate(
+        response, {"$ref": f"#/definitions/{schema_name}", "definitions": DEFINITIONS}
+    )
+    if schema_name == "Operation":
+        metadata = dict(response["metadata"])
+        assert metadata.pop("@type").endswith(".OperationMetadata")
+        check(metadata, "OperationMetadata")
+        if "response" in response:
+            body = dict(response["response"])
+            kind = body.pop("@type")
+            if kind.endswith(".Node"):
+                check(body, "Node")
+            else:
+                assert kind.endswith("google.protobuf.Empty") and body == {}
+
+
+def all_method_ids(resource: dict[str, Any]) -> set[str]:
+    ids = {m["id"] for m in resource.get("methods", {}).values()}
+    for child in resource.get("resources", {}).values():
+        ids |= all_method_ids(child)
+    return ids
+
+
+@pytest.fixture
+def api(emulator_server: RunningServer) -> Any:
+    return discovery.build(
+        "tpu",
+        "v1alpha1",
+        static_discovery=True,
+        http=httplib2.Http(timeout=10),
+        client_options={"api_endpoint": emulator_server.url + "/"},
+    )
+
+
+def test_every_discovery_method_conforms(
+    api: Any, emulator_server: RunningServer, emulator: Emulator, clock: FakeClock
+) -> None:
+    locations = api.projects().locations()
+    nodes = locations.nodes()
+    ops = locations.operations()
+    parent = "projects/ml-prod/locations/us-central1-b"
+
+    check(locations.list(name="projects/ml-prod").execute(), "ListLocationsResponse")
+    check(locations.get(name=parent).execute(), "Location")
+    types = locations.acceleratorTypes().list(parent=parent).execute()
+    check(types, "ListAcceleratorTypesResponse")
+    check(
+        locations.acceleratorTypes().get(name=types["acceleratorTypes"][0]["name"]).execute(),
+        "AcceleratorType",
+    )
+    versions = locations.tensorflowVersions().list(parent=parent, orderBy="version").execute()
+    check(versions, "ListTensorFlowVersionsResponse")
+    check(
+        locations.tensorflowVersions().get(name=versions["tensorflowVersions"][0]["name"]).execute(),
+        "TensorFlowVersion",
+    )
+
+    listing = nodes.list(parent="projects/ml-prod/locations/-", pageSize=5).execute()
+    check(listing, "ListNodesResponse")
+    check(nodes.get(name=listing["nodes"][0]["name"]).execute(), "Node")
+
+    created = nodes.create(
+        parent=parent,
+        nodeId="conformance-1",
+        requestId="req-1",
+        body={"acceleratorType": "v3-8", "tensorflowVersion": "2.12.0", "cidrBlock": "10.9.0.0/29"},
+    ).execute()
+    check(created, "Operation")
+    assert "done" not in created  # the first response omits done, as Google's does
+    name = f"{parent}/nodes/conformance-1"
+    clock.advance(11)
+    finished = ops.get(name=created["name"]).execute()
+    check(finished, "Operation")
+    assert finished["done"] and finished["response"]["state"] == "READY"
+
+    for verb, call in [
+        ("stop", lambda: nodes.stop(name=name, body={}).execute()),
+        ("start", lambda: nodes.start(name=name, body={}).execute()),
+        ("reimage", lambda: nodes.reimage(name=name, body={"tensorflowVersion": "2.11.0"}).execute()),
+    ]:
+        op = call()
+        check(op, "Operation")
+        assert op["metadata"]["verb"] == verb and op["metadata"]["target"] == name
+        clock.advance(11)
+        check(ops.get(name=op["name"]).execute(), "Operation")
+
+    check(ops.list(name=parent, pageSize=2).execute(), "ListOperationsResponse")
+    check(ops.list(name="projects/ml-prod/locations/-").execute(), "ListOperationsResponse")
+
+    deleting = nodes.delete(name=name, requestId="req-2").execute()
+    check(deleting, "Operation")
+    check(ops.cancel(name=deleting["name"]).execute(), "Empty")
+    cancelled = ops.get(name=deleting["name"]).execute()
+    check(cancelled, "Operation")
+    assert cancelled["error"]["code"] == 1 and nodes.get(name=name).execute()["state"] == "READY"
+    check(ops.delete(name=deleting["name"]).execute(), "Empty")
+    with pytest.raises(HttpError) as gone:
+        ops.get(name=deleting["name"]).execute()
+    assert gone.value.resp.status == 404
+
+    served = set(admin(emulator_server, "stats")["requests"])
+    expected = {i.removeprefix("tpu.projects.locations.") for i in all_method_ids(DOC)}
+    expected = {"locations." + i if "." not in i else i for i in expected}
+    assert served == expected
+
+
+@pytest.mark.parametrize(
+    ("call", "http", "status"),
+    [
+        (lambda n: n.get(name="projects/ml-prod/locations/us-central1-b/nodes/nope"), 404, "NOT_FOUND"),
+        (lambda n: n.get(name="projects/ml-prod/locations/mars-north1-a/nodes/x"), 404, "NOT_FOUND"),
+        (lambda n: n.create(parent="projects/ml-prod/locations/us-central1-b", nodeId="Bad_Id",
+                            body={"acceleratorType": "v2-8", "tensorflowVersion": "2.12.0"}),
+         400, "INVALID_ARGUMENT"),
+        (lambda n: n.list(parent="projects/ml-prod/locations/-", pageToken="forged"),
+         400, "INVALID_ARGUMENT"),
+    ],
+)  # fmt: skip
+def test_errors_use_googles_json_format(api: Any, call: Any, http: int, status: str) -> None:
+    with pytest.raises(HttpError) as caught:
+        call(api.projects().locations().nodes()).execute(num_retries=0)
+    body = json.loads(caught.value.content)
+    assert caught.value.resp.status == http
+    assert set(body["error"]) == {"code", "message", "status"}
+    assert body["error"]["status"] == status and body["error"]["code"] == http
+    assert body["error"]["message"]
+
+
+def test_unknown_query_parameter_is_refused(emulator_server: RunningServer) -> None:
+    http = httplib2.Http(timeout=10)
+    response, content = http.request(
+        f"{emulator_server.url}/v1alpha1/projects/ml-prod/locations/-/nodes?filter=x"
+    )
+    assert response.status == 400
+    assert "filter" in json.loads(content)["error"]["message"]
