@@ -15,7 +15,7 @@ from typing import Any
 
 
 class _TolerantEnum(enum.StrEnum):
-    """A string enum that maps values it does not know to its first member (the 'unspecified' one)."""
+    """A string enum mapping values it does not know to its first ('unspecified') member."""
 
     @classmethod
     def _missing_(cls, value: object) -> _TolerantEnum:
@@ -284,7 +284,7 @@ class Node:
 def is_multi_host(accelerator_type: str) -> bool:
     """v2-8 and v3-8 are one host; v2-32, v3-128 ... are pods. Unknown shapes count as one host."""
     match = re.match(r"^v\d+[a-z]*-(\d+)$", accelerator_type)
-    return bool(match) and int(match.group(1)) > 8
+    return match is not None and int(match.group(1)) > 8
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Pure: turn what a person types (`name`, `zone/name`, `project/zone/name`, full name) into a node."""
+"""Pure: what a person types (`name`, `zone/name`, `project/zone/name`, full name) -> a node."""
 
 from __future__ import annotations
 

@@ -157,16 +157,16 @@ def make_credentials(
 ) -> Credentials:
     """ADC (or a key file), optionally impersonating a service account; anonymous for http://."""
     if endpoint.startswith("http://"):
-        return AnonymousCredentials()  # type: ignore[no-untyped-call]
+        return AnonymousCredentials()
     if credentials_file:
         source, _ = google.auth.load_credentials_from_file(credentials_file, scopes=SCOPES)
     else:
         source, _ = google.auth.default(scopes=SCOPES)
     if impersonate:
-        return impersonated_credentials.Credentials(  # type: ignore[no-untyped-call]
+        return impersonated_credentials.Credentials(
             source_credentials=source, target_principal=impersonate, target_scopes=list(SCOPES)
         )
-    return source  # type: ignore[no-any-return]
+    return source
 
 
 class TpuClient:
@@ -217,8 +217,8 @@ class TpuClient:
     def _request(self, *args: Any, **kwargs: Any) -> HttpRequest:
         request = HttpRequest(*args, **kwargs)
         # The library's retry loop sleeps rand() * 2**attempt; these hooks scale and inject it.
-        request._sleep = self._sleep  # type: ignore[attr-defined]
-        request._rand = self._jitter  # type: ignore[attr-defined]
+        request._sleep = self._sleep
+        request._rand = self._jitter
         return request
 
     def _http(self) -> google_auth_httplib2.AuthorizedHttp:

@@ -16,6 +16,7 @@ from bot.emulator import Emulator
 from bot.httpserver import RunningServer
 from tests.conftest import FakeClock, admin
 
+PARENT = "projects/ml-prod/locations/us-central1-b"
 DOC = json.loads(
     resources.files("googleapiclient")
     .joinpath("discovery_cache/documents/tpu.v1alpha1.json")
@@ -99,7 +100,9 @@ def test_every_discovery_method_conforms(
     versions = locations.tensorflowVersions().list(parent=parent, orderBy="version").execute()
     check(versions, "ListTensorFlowVersionsResponse")
     check(
-        locations.tensorflowVersions().get(name=versions["tensorflowVersions"][0]["name"]).execute(),
+        locations.tensorflowVersions()
+        .get(name=versions["tensorflowVersions"][0]["name"])
+        .execute(),
         "TensorFlowVersion",
     )
 
@@ -124,7 +127,10 @@ def test_every_discovery_method_conforms(
     for verb, call in [
         ("stop", lambda: nodes.stop(name=name, body={}).execute()),
         ("start", lambda: nodes.start(name=name, body={}).execute()),
-        ("reimage", lambda: nodes.reimage(name=name, body={"tensorflowVersion": "2.11.0"}).execute()),
+        (
+            "reimage",
+            lambda: nodes.reimage(name=name, body={"tensorflowVersion": "2.11.0"}).execute(),
+        ),
     ]:
         op = call()
         check(op, "Operation")
@@ -155,8 +161,9 @@ def test_every_discovery_method_conforms(
 @pytest.mark.parametrize(
     ("call", "http", "status"),
     [
-        (lambda n: n.get(name="projects/ml-prod/locations/us-central1-b/nodes/nope"), 404, "NOT_FOUND"),
-        (lambda n: n.get(name="projects/ml-prod/locations/mars-north1-a/nodes/x"), 404, "NOT_FOUND"),
+        (lambda n: n.get(name=f"{PARENT}/nodes/nope"), 404, "NOT_FOUND"),
+        (lambda n: n.get(name="projects/ml-prod/locations/mars-north1-a/nodes/x"),
+         404, "NOT_FOUND"),
         (lambda n: n.create(parent="projects/ml-prod/locations/us-central1-b", nodeId="Bad_Id",
                             body={"acceleratorType": "v2-8", "tensorflowVersion": "2.12.0"}),
          400, "INVALID_ARGUMENT"),

@@ -27,7 +27,13 @@ ZONES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 PROJECT_NAMES = ("ml-prod", "ml-research", "ml-sandbox", "ml-infra", "ml-vision", "ml-speech")
 TEAMS = ("vision", "nlp", "speech", "rl", "recsys", "infra")
 PURPOSES = ("train", "eval", "serve", "sweep", "bench", "dev")
-SYMPTOMS = ("LOW_MEMORY", "OUT_OF_MEMORY", "EXECUTE_TIMED_OUT", "MESH_BUILD_FAIL", "HBM_OUT_OF_MEMORY")
+SYMPTOMS = (
+    "LOW_MEMORY",
+    "OUT_OF_MEMORY",
+    "EXECUTE_TIMED_OUT",
+    "MESH_BUILD_FAIL",
+    "HBM_OUT_OF_MEMORY",
+)
 UNHEALTHY = ("TIMEOUT", "UNHEALTHY_TENSORFLOW", "UNHEALTHY_MAINTENANCE")
 
 
@@ -72,7 +78,7 @@ class SeedNode:
 
 
 def seed_fleet(count: int, projects: int, now: datetime, seed: int = 7) -> list[SeedNode]:
-    """A deterministic, realistic fleet: mostly READY and HEALTHY, some stopped, a few in trouble."""
+    """A deterministic, realistic fleet: mostly READY and HEALTHY, some stopped, a few ailing."""
     rng = random.Random(seed)
     names = project_names(max(1, projects))
     zones = list(ZONES)
@@ -82,7 +88,9 @@ def seed_fleet(count: int, projects: int, now: datetime, seed: int = 7) -> list[
         zone = zones[(i // len(names)) % len(zones)]
         types, versions = ZONES[zone]
         # Single-host types dominate real fleets.
-        accelerator_type = rng.choices(types, weights=[8 if t.endswith("-8") else 1 for t in types])[0]
+        accelerator_type = rng.choices(
+            types, weights=[8 if t.endswith("-8") else 1 for t in types]
+        )[0]
         team = rng.choice(TEAMS)
         roll = rng.random()
         state, health, description = "READY", "HEALTHY", ""
@@ -95,7 +103,9 @@ def seed_fleet(count: int, projects: int, now: datetime, seed: int = 7) -> list[
         elif roll < 0.07:
             health = rng.choice(UNHEALTHY)
             description = f"{health.lower().replace('_', ' ')} reported by the node agent"
-            symptoms = ((rng.choice(SYMPTOMS), str(rng.randrange(hosts_of(accelerator_type))), "seeded"),)
+            symptoms = (
+                (rng.choice(SYMPTOMS), str(rng.randrange(hosts_of(accelerator_type))), "seeded"),
+            )
         fleet.append(
             SeedNode(
                 project=project,

@@ -1,4 +1,4 @@
-"""The emulator's HTTP face: the v1alpha1 REST paths of the discovery document, plus an admin API."""
+"""The emulator's HTTP face: the v1alpha1 REST paths of the discovery document, and an admin API."""
 
 from __future__ import annotations
 
@@ -159,7 +159,7 @@ class EmulatorApp:
         if unknown:
             raise ApiError(
                 "INVALID_ARGUMENT",
-                f"Invalid JSON payload received. Unknown name \"{sorted(unknown)[0]}\": "
+                f'Invalid JSON payload received. Unknown name "{sorted(unknown)[0]}": '
                 "Cannot bind query parameter.",
             )
         body = self._read_json(environ) if http == "POST" else {}

@@ -139,7 +139,9 @@ class Faults:
             expected = list if isinstance(current, list) else type(current)
             if expected is float and isinstance(value, int):
                 value = float(value)
-            if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
+            if not isinstance(value, expected) or (
+                expected is not bool and isinstance(value, bool)
+            ):
                 raise ApiError("INVALID_ARGUMENT", f"fault {key!r} must be {expected.__name__}")
             setattr(self, attr, value)
         if self.error_code not in HTTP_STATUS:
@@ -402,7 +404,7 @@ class Emulator:
                 self._remove(op.target)
                 op.error = {
                     "code": RPC_CODES["RESOURCE_EXHAUSTED"],
-                    "message": f"There is no more capacity in the zone \"{zone}\"; you can try "
+                    "message": f'There is no more capacity in the zone "{zone}"; you can try '
                     "in another zone where Cloud TPU Nodes are offered "
                     "(see https://cloud.google.com/tpu/docs/regions) [EID: 0x1a2b3c].",
                 }
@@ -542,7 +544,7 @@ class Emulator:
         if token:
             after = _decode_token(token, parent)
             start = max(start, bisect.bisect_right(names, after))
-        page = []
+        page: list[str] = []
         i = start
         while i < len(names) and len(page) < size and names[i].startswith(prefix):
             page.append(names[i])
@@ -860,7 +862,9 @@ class Emulator:
     def get_accelerator_type(self, name: str) -> Json:
         return self._catalog_get(name, "acceleratorTypes")
 
-    def list_tensorflow_versions(self, parent: str, page_size: int | None, token: str | None) -> Json:
+    def list_tensorflow_versions(
+        self, parent: str, page_size: int | None, token: str | None
+    ) -> Json:
         return self._catalog_list(parent, "tensorflowVersions", page_size, token)
 
     def get_tensorflow_version(self, name: str) -> Json:
