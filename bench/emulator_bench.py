@@ -17,8 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import median, start_emulator, table  # noqa: E402
-from bot.tpu import TpuClient  # noqa: E402
+from bench.common import median, start_emulator, table
+from bot.tpu import TpuClient
 
 
 def throughput(clients: int, seconds: float, call) -> tuple[int, float]:
