@@ -409,3 +409,69 @@ RPC_CODE_NAMES = {
     15: "DATA_LOSS",
     16: "UNAUTHENTICATED",
 }
+
+
+class ApprovalStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"  # claimed by an approver; the action is being carried out
+    DENIED = "denied"
+    EXPIRED = "expired"
+    EXECUTED = "executed"  # the API accepted the action
+    REFUSED = "refused"  # approved, but the node changed meanwhile
+    FAILED = "failed"  # approved, but the API refused or failed
+
+
+@dataclass(frozen=True)
+class Approval:
+    """A request to run a destructive action, waiting for (or decided by) an approver."""
+
+    id: str
+    action: str
+    target: str  # full node name (for create: the name to be)
+    requester: str
+    requester_channel: str
+    created_at: datetime
+    expires_at: datetime
+    status: ApprovalStatus = ApprovalStatus.PENDING
+    reason: str = ""
+    params: Mapping[str, Any] = field(default_factory=dict)
+    node_state: str = ""  # what the requester saw
+    node_create_time: datetime | None = None
+    node_version: str = ""
+    request_id: str = ""  # the API requestId used when it runs, the same on every retry
+    channel: str = ""
+    message_ts: str = ""
+    decided_by: str = ""
+    decided_at: datetime | None = None
+    outcome: str = ""
+    operation: str = ""
+
+
+@dataclass(frozen=True)
+class TrackedOperation:
+    """An operation the bot started, and where its story is told."""
+
+    name: str
+    target: str
+    verb: str
+    requester: str
+    channel: str
+    thread_ts: str
+    created_at: datetime
+    message_ts: str = ""
+    approval_id: str = ""
+    done: bool = False
+    error_code: int | None = None
+    error_message: str = ""
+    warned: bool = False
+    ended_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: datetime
+    user: str
+    action: str
+    target: str
+    outcome: str
+    detail: str = ""

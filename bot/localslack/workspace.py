@@ -1,0 +1,390 @@
+"""A local Slack workspace: channels, users, user groups, messages, and the Web API methods on them.
+
+It answers as Slack does (`{"ok": false, "error": ...}`), refuses what Slack refuses, records every
+call, and can be told to answer 429 or 5xx for a while.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.blocks import Block
+
+BOT_TOKEN = "xoxb-local-bot-token"
+APP_TOKEN = "xapp-local-app-token"
+SIGNING_SECRET = "local-signing-secret"
+TEAM_ID = "T0LOCAL"
+APP_ID = "A0TPUBOT"
+BOT_USER = "U0BOT"
+
+Json = dict[str, Any]
+
+
+class SlackError(Exception):
+    """An `ok: false` answer, or an HTTP error status with Retry-After."""
+
+    def __init__(self, error: str, status: int = 200, retry_after: int | None = None) -> None:
+        super().__init__(error)
+        self.error = error
+        self.status = status
+        self.retry_after = retry_after
+
+
+@dataclass
+class Message:
+    channel: str
+    ts: str
+    user: str
+    text: str
+    blocks: list[Json] = field(default_factory=list)
+    thread_ts: str | None = None
+    edited: int = 0
+    deleted: bool = False
+    ephemeral_for: str | None = None  # a user id: only they see it
+    via: str = "api"  # api, response_url, or the person who typed it
+
+    def to_json(self) -> Json:
+        data: Json = {
+            "type": "message",
+            "channel": self.channel,
+            "ts": self.ts,
+            "user": self.user,
+            "text": self.text,
+            "blocks": self.blocks,
+        }
+        if self.thread_ts:
+            data["thread_ts"] = self.thread_ts
+        if self.edited:
+            data["edited"] = {"user": self.user, "count": self.edited}
+        if self.ephemeral_for:
+            data["ephemeral_for"] = self.ephemeral_for
+        if self.deleted:
+            data["deleted"] = True
+        return data
+
+
+@dataclass
+class Call:
+    method: str
+    args: Json
+    ok: bool
+    error: str = ""
+    at: float = 0.0
+    channel: str = ""
+    ts: str = ""
+    thread_ts: str = ""
+
+
+@dataclass
+class _Fault:
+    remaining: int
+    status: int
+    retry_after: int = 1
+    methods: tuple[str, ...] = ()
+
+
+def validate_blocks(blocks: Any) -> None:
+    """Refuse what Slack refuses with `invalid_blocks`."""
+    if blocks is None:
+        return
+    if not isinstance(blocks, list) or len(blocks) > 50:
+        raise SlackError("invalid_blocks")
+    for block in blocks:
+        if not isinstance(block, dict) or "type" not in block:
+            raise SlackError("invalid_blocks")
+        if block["type"] == "section":
+            text = (block.get("text") or {}).get("text", "")
+            fields = block.get("fields") or []
+            if len(text) > 3000 or len(fields) > 10:
+                raise SlackError("invalid_blocks")
+            if any(len(f.get("text", "")) > 2000 for f in fields):
+                raise SlackError("invalid_blocks")
+            if not text and not fields:
+                raise SlackError("invalid_blocks")
+        if block["type"] == "actions" and len(block.get("elements") or []) > 25:
+            raise SlackError("invalid_blocks")
+        try:
+            parsed = Block.parse(block)
+            if parsed is None:
+                raise SlackError("invalid_blocks")
+            parsed.validate_json()
+        except SlackObjectFormationError:
+            raise SlackError("invalid_blocks") from None
+
+
+class Workspace:
+    """State of the local workspace; every public method is thread-safe."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._lock = threading.RLock()
+        self.changed = threading.Condition(self._lock)
+        self.channels: dict[str, str] = {}
+        self.users: dict[str, str] = {}
+        self.usergroups: dict[str, list[str]] = {}
+        self.messages: list[Message] = []
+        self.calls: list[Call] = []
+        self.responses: dict[str, Json] = {}  # response_url token -> where it answers
+        self._faults: list[_Fault] = []
+        self._seq = itertools.count(1)
+        self.version = 0
+        self.add_channel("C0ALERTS", "tpu-alerts")
+        self.add_channel("C0ONCALL", "tpu-oncall")
+        self.add_channel("C0GENERAL", "general")
+
+    # ----- setup -----------------------------------------------------------------------------
+
+    def add_channel(self, channel_id: str, name: str) -> None:
+        with self._lock:
+            self.channels[channel_id] = name
+
+    def add_user(self, user_id: str, name: str, groups: tuple[str, ...] = ()) -> None:
+        with self._lock:
+            self.users[user_id] = name
+            for group in groups:
+                self.usergroups.setdefault(group, []).append(user_id)
+
+    def fail(
+        self, count: int, status: int = 429, retry_after: int = 1, methods: tuple[str, ...] = ()
+    ) -> None:
+        """The next `count` matching calls answer `status` (429 with Retry-After)."""
+        with self._lock:
+            self._faults.append(_Fault(count, status, retry_after, methods))
+
+    # ----- reading ---------------------------------------------------------------------------
+
+    def _notify(self) -> None:
+        self.version += 1
+        self.changed.notify_all()
+
+    def snapshot(self, channel: str | None = None, include_deleted: bool = False) -> list[Message]:
+        with self._lock:
+            return [
+                m
+                for m in self.messages
+                if (channel is None or m.channel == channel) and (include_deleted or not m.deleted)
+            ]
+
+    def find(self, channel: str, ts: str) -> Message | None:
+        with self._lock:
+            return next((m for m in self.messages if m.channel == channel and m.ts == ts), None)
+
+    def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
+        """Wait until `predicate()` is truthy (checked on every change); its value, or raise."""
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while True:
+                value = predicate()
+                if value:
+                    return value
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError("localslack: condition not met in time")
+                self.changed.wait(remaining)
+
+    def calls_to(self, method: str, ok: bool | None = None) -> list[Call]:
+        with self._lock:
+            return [c for c in self.calls if c.method == method and (ok is None or c.ok == ok)]
+
+    # ----- Web API ---------------------------------------------------------------------------
+
+    def _next_ts(self) -> str:
+        return f"{int(self._clock())}.{next(self._seq):06d}"
+
+    def new_response_url_token(self, channel: str, user: str, message_ts: str | None) -> str:
+        token = secrets.token_urlsafe(12)
+        with self._lock:
+            self.responses[token] = {"channel": channel, "user": user, "message_ts": message_ts}
+        return token
+
+    def call(self, method: str, token: str | None, args: Json) -> Json:
+        """Run one Web API method as Slack would; SlackError for error answers."""
+        with self._lock:
+            record = Call(method=method, args=dict(args), ok=False, at=self._clock())
+            self.calls.append(record)
+            try:
+                for fault in self._faults:
+                    if fault.remaining > 0 and (not fault.methods or method in fault.methods):
+                        fault.remaining -= 1
+                        if fault.status == 429:
+                            raise SlackError("ratelimited", 429, fault.retry_after)
+                        raise SlackError("internal_error", fault.status)
+                handler = _METHODS.get(method)
+                if handler is None:
+                    raise SlackError("unknown_method")
+                expected = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
+                if token is None:
+                    raise SlackError("not_authed")
+                if token != expected:
+                    raise SlackError("invalid_auth")
+                result = handler(self, args)
+                record.ok = True
+                record.channel = str(result.get("channel", args.get("channel", "")))
+                record.ts = str(result.get("ts", args.get("ts", "")))
+                record.thread_ts = str(args.get("thread_ts") or "")
+                self._notify()
+                return {"ok": True, **result}
+            except SlackError as exc:
+                record.error = exc.error
+                self._notify()
+                raise
+
+    def _channel(self, args: Json) -> str:
+        channel = str(args.get("channel") or "")
+        if channel.startswith("#"):
+            channel = next((k for k, v in self.channels.items() if v == channel[1:]), channel)
+        if channel not in self.channels:
+            raise SlackError("channel_not_found")
+        return channel
+
+    @staticmethod
+    def _content(args: Json) -> tuple[str, list[Json]]:
+        blocks = args.get("blocks")
+        if isinstance(blocks, str):
+            import json
+
+            try:
+                blocks = json.loads(blocks)
+            except ValueError:
+                raise SlackError("invalid_blocks_format") from None
+        validate_blocks(blocks)
+        text = str(args.get("text") or "")
+        if not text and not blocks:
+            raise SlackError("no_text")
+        if len(text) > 40000:
+            raise SlackError("msg_too_long")
+        return text, list(blocks or [])
+
+    def post(self, channel: str, user: str, text: str, blocks: list[Json], **extra: Any) -> Message:
+        with self._lock:
+            message = Message(channel, self._next_ts(), user, text, blocks, **extra)
+            self.messages.append(message)
+            self._notify()
+            return message
+
+    def _post_message(self, args: Json) -> Json:
+        channel = self._channel(args)
+        text, blocks = self._content(args)
+        thread_ts = args.get("thread_ts") or None
+        if thread_ts and self.find(channel, str(thread_ts)) is None:
+            raise SlackError("thread_not_found")
+        message = self.post(channel, BOT_USER, text, blocks, thread_ts=thread_ts)
+        return {"channel": channel, "ts": message.ts, "message": message.to_json()}
+
+    def _update(self, args: Json) -> Json:
+        channel = self._channel(args)
+        message = self.find(channel, str(args.get("ts", "")))
+        if message is None or message.deleted:
+            raise SlackError("message_not_found")
+        if message.user != BOT_USER:
+            raise SlackError("cant_update_message")
+        text, blocks = self._content(args)
+        message.text, message.blocks = text, blocks
+        message.edited += 1
+        return {"channel": channel, "ts": message.ts, "text": text}
+
+    def _post_ephemeral(self, args: Json) -> Json:
+        channel = self._channel(args)
+        target = str(args.get("user") or "")
+        if target not in self.users:
+            raise SlackError("user_not_in_channel")
+        text, blocks = self._content(args)
+        message = self.post(channel, BOT_USER, text, blocks, ephemeral_for=target)
+        return {"message_ts": message.ts}
+
+    def _delete(self, args: Json) -> Json:
+        channel = self._channel(args)
+        message = self.find(channel, str(args.get("ts", "")))
+        if message is None or message.deleted:
+            raise SlackError("message_not_found")
+        message.deleted = True
+        return {"channel": channel, "ts": message.ts}
+
+    def _auth_test(self, args: Json) -> Json:
+        return {
+            "url": "http://localslack/",
+            "team": "Local",
+            "user": "tpu-bot",
+            "team_id": TEAM_ID,
+            "user_id": BOT_USER,
+            "bot_id": "B0TPUBOT",
+        }
+
+    def _users_info(self, args: Json) -> Json:
+        user = str(args.get("user") or "")
+        if user not in self.users:
+            raise SlackError("user_not_found")
+        name = self.users[user]
+        return {"user": {"id": user, "name": name, "real_name": name, "team_id": TEAM_ID}}
+
+    def _usergroup_users(self, args: Json) -> Json:
+        group = str(args.get("usergroup") or "")
+        if group not in self.usergroups:
+            raise SlackError("no_such_subteam")
+        return {"users": list(self.usergroups[group])}
+
+    def _conversations_info(self, args: Json) -> Json:
+        channel = self._channel(args)
+        return {"channel": {"id": channel, "name": self.channels[channel], "is_member": True}}
+
+    def _connections_open(self, args: Json) -> Json:
+        url = self.socket_url
+        if not url:
+            raise SlackError("socket_mode_not_enabled")
+        return {"url": f"{url}?ticket={secrets.token_hex(8)}"}
+
+    socket_url: str = ""
+
+    def respond(self, token: str, body: Json) -> None:
+        """A POST to a response_url, as Bolt's `respond()` sends it."""
+        with self._lock:
+            target = self.responses.get(token)
+            if target is None:
+                raise SlackError("invalid_response_url", 404)
+            self.calls.append(Call("response_url", dict(body), True, at=self._clock(),
+                                   channel=target["channel"]))  # fmt: skip
+            text, blocks = self._content(body)
+            original = target.get("message_ts")
+            if body.get("delete_original") and original:
+                found = self.find(target["channel"], original)
+                if found is not None:
+                    found.deleted = True
+                self._notify()
+                return
+            if body.get("replace_original") and original:
+                found = self.find(target["channel"], original)
+                if found is not None:
+                    found.text, found.blocks = text, blocks
+                    found.edited += 1
+                    self._notify()
+                    return
+            in_channel = body.get("response_type") == "in_channel"
+            self.post(
+                target["channel"],
+                BOT_USER,
+                text,
+                blocks,
+                ephemeral_for=None if in_channel else target["user"],
+                via="response_url",
+                thread_ts=body.get("thread_ts") or None,
+            )
+
+
+_METHODS: dict[str, Callable[[Workspace, Json], Json]] = {
+    "auth.test": Workspace._auth_test,
+    "chat.postMessage": Workspace._post_message,
+    "chat.update": Workspace._update,
+    "chat.postEphemeral": Workspace._post_ephemeral,
+    "chat.delete": Workspace._delete,
+    "users.info": Workspace._users_info,
+    "usergroups.users.list": Workspace._usergroup_users,
+    "conversations.info": Workspace._conversations_info,
+    "apps.connections.open": Workspace._connections_open,
+}

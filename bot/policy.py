@@ -1,0 +1,145 @@
+"""Pure rules: who may do what, what needs approval, and whether an approved action may still run."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot import commands as cmd
+from bot.config import ApprovalsConfig, RolesConfig
+from bot.models import Node, NodeState
+
+
+class Role(enum.IntEnum):
+    """Cumulative: each role can do everything the ones below it can."""
+
+    NONE = 0
+    VIEWER = 1
+    OPERATOR = 2
+    APPROVER = 3
+    ADMIN = 4
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+def role_of(user: str, groups: Collection[str], roles: RolesConfig) -> Role:
+    """The highest role that lists the user, one of their user groups, or everyone ("*")."""
+    principals = {user, "*", *groups}
+    for role, members in (
+        (Role.ADMIN, roles.admin),
+        (Role.APPROVER, roles.approver),
+        (Role.OPERATOR, roles.operator),
+        (Role.VIEWER, roles.viewer),
+    ):
+        if principals & set(members):
+            return role
+    return Role.NONE
+
+
+def groups_in(roles: RolesConfig) -> set[str]:
+    """The user group ids the roles name: whose members must be looked up."""
+    every = (*roles.viewer, *roles.operator, *roles.approver, *roles.admin)
+    return {p for p in every if p.startswith("S")}
+
+
+def required_role(command: cmd.Command) -> Role:
+    if isinstance(command, cmd.MUTATIONS):
+        return Role.OPERATOR
+    if isinstance(command, cmd.Audit):
+        return Role.OPERATOR
+    return Role.VIEWER
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A yes or no, with the reason to log and to tell the person."""
+
+    allowed: bool
+    reason: str
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+def authorize(role: Role, needed: Role, what: str) -> Verdict:
+    if role >= needed:
+        return Verdict(True, f"{role.label} may {what}")
+    return Verdict(
+        False,
+        f"You need the *{needed.label}* role to {what}"
+        + (f"; you have *{role.label}*." if role > Role.NONE else "; you have no role here."),
+    )
+
+
+def needs_approval(action: str, config: ApprovalsConfig) -> bool:
+    return action in config.required_for
+
+
+def can_decide(
+    *, user: str, role: Role, requester: str, status: str, expires_at: datetime, now: datetime
+) -> Verdict:
+    """Whether `user` may approve or deny a request now."""
+    if role < Role.APPROVER:
+        return authorize(role, Role.APPROVER, "approve or deny requests")
+    if user == requester:
+        return Verdict(False, "You cannot decide your own request; another approver must.")
+    if status != "pending":
+        return Verdict(False, f"This request is already {status}.")
+    if now >= expires_at:
+        return Verdict(False, "This request has expired.")
+    return Verdict(True, "approver, not the requester, request pending")
+
+
+# What state each action expects the node to be in; anything else at execution time refuses it.
+_EXPECTED: Mapping[str, Collection[NodeState]] = {
+    "stop": (NodeState.READY,),
+    "start": (NodeState.STOPPED,),
+    "reimage": (NodeState.READY,),
+}
+
+
+def precheck(action: str, node: Node) -> Verdict:
+    """Would the API accept this action on this node? Said before asking for approval."""
+    if action == "stop" and node.is_multi_host:
+        return Verdict(
+            False, f"{node.accelerator_type} is a TPU Pod: only single-host nodes can be stopped."
+        )
+    if action == "start" and node.state in (NodeState.PREEMPTED, NodeState.TERMINATED):
+        return Verdict(
+            False,
+            f"The node is {node.state.value} and cannot be started again; "
+            "delete and recreate it instead.",
+        )
+    expected = _EXPECTED.get(action)
+    if expected and node.state not in expected:
+        wanted = " or ".join(s.value for s in expected)
+        return Verdict(False, f"The node is {node.state.value}; {action} needs it {wanted}.")
+    if action == "delete" and node.state is NodeState.DELETING:
+        return Verdict(False, "The node is already being deleted.")
+    return Verdict(True, f"{node.state.value} allows {action}")
+
+
+def recheck(action: str, before: Node | None, now: Node | None) -> Verdict:
+    """Before an approved action runs: refuse it if the node changed in a way that matters."""
+    if action == "create":
+        if now is not None:
+            return Verdict(False, "A node with this name exists now.")
+        return Verdict(True, "the name is still free")
+    if now is None:
+        return Verdict(False, "The node no longer exists.")
+    if before is not None:
+        if now.create_time != before.create_time:
+            return Verdict(False, "The node was deleted and created again since the request.")
+        if now.state is not before.state:
+            return Verdict(
+                False,
+                f"The node was {before.state.value} when requested and is "
+                f"{now.state.value} now.",
+            )
+        if now.tensorflow_version != before.tensorflow_version:
+            return Verdict(False, "The node was reimaged since the request.")
+    return precheck(action, now)
