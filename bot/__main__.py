@@ -5,13 +5,123 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import click
+from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk import WebClient
+from sqlalchemy.exc import SQLAlchemyError
 
+from bot.config import ConfigError, Settings, load_settings
+from bot.directory import SlackDirectory
 from bot.emulator import Emulator
 from bot.emulator.server import EmulatorApp
-from bot.httpserver import make_wsgi_server
+from bot.httpserver import RunningServer, make_wsgi_server, serve_in_thread
+from bot.metrics import Metrics
+from bot.notifier import SlackChat, make_web_client
+from bot.policy import groups_in
+from bot.scheduler import Jobs
+from bot.service import Deps, Service
+from bot.slack_app import build_app, register
+from bot.store import Store
+from bot.tpu import TpuClient, make_credentials
+from bot.web import WebApp
+
+log = logging.getLogger("bot")
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Bot:
+    """One running bot: everything wired, nothing started until `start()`."""
+
+    settings: Settings
+    store: Store
+    tpu: Any
+    client: WebClient
+    service: Service
+    app: App
+    metrics: Metrics
+    jobs: Jobs
+    web: RunningServer | None = None
+    socket: SocketModeHandler | None = None
+
+    def ready(self) -> tuple[bool, str]:
+        try:
+            self.store.ping()
+        except (SQLAlchemyError, OSError) as exc:
+            return False, f"database: {exc.__class__.__name__}"
+        return True, "ok"
+
+    def start(
+        self, host: str = "127.0.0.1", port: int | None = None, scheduler: bool = True
+    ) -> Bot:
+        slack_http = None
+        if self.settings.socket_mode:
+            token = self.settings.env.SLACK_APP_TOKEN
+            assert token is not None
+            self.socket = SocketModeHandler(self.app, token.get_secret_value())
+            self.socket.connect()
+        else:
+            slack_http = SlackRequestHandler(self.app)
+        web = WebApp(slack_http, self.metrics, self.ready)
+        self.web = serve_in_thread(web, host, self.settings.env.PORT if port is None else port,
+                                   name="tpu-bot-web")  # fmt: skip
+        if scheduler:
+            self.jobs.start()
+        return self
+
+    @property
+    def url(self) -> str:
+        assert self.web is not None
+        return self.web.url
+
+    def close(self) -> None:
+        self.jobs.shutdown()
+        if self.socket is not None:
+            self.socket.close()
+        if self.web is not None:
+            self.web.close()
+        self.store.close()
+
+
+def build(settings: Settings, *, clock: Clock = utcnow, tpu: Any = None) -> Bot:
+    """Wire a bot from settings; collaborators may be passed in (tests, demo)."""
+    env, config = settings.env, settings.bot
+    if env.SLACK_BOT_TOKEN is None:
+        raise ConfigError("SLACK_BOT_TOKEN is required (the bot token, xoxb-...)")
+    if not settings.socket_mode and env.SLACK_SIGNING_SECRET is None:
+        raise ConfigError("SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN "
+                          "for Socket Mode)")  # fmt: skip
+    metrics = Metrics()
+    store = Store(env.TPUBOT_DATABASE_URL)
+    if tpu is None:
+        credentials = make_credentials(
+            env.TPU_API_ENDPOINT,
+            impersonate=config.gcp.impersonate_service_account,
+            credentials_file=config.gcp.credentials_file,
+        )
+        tpu = TpuClient(env.TPU_API_ENDPOINT, credentials, timeout=config.gcp.request_timeout_seconds,
+                        retries=config.gcp.retries, observer=metrics.tpu_call)  # fmt: skip
+    client = make_web_client(env.SLACK_BOT_TOKEN.get_secret_value(), env.SLACK_API_URL)
+    directory = SlackDirectory(client, groups_in(config.roles))
+    service = Service(Deps(config, tpu, store, SlackChat(client, metrics), directory))
+    secret = None if settings.socket_mode else env.SLACK_SIGNING_SECRET
+    app = build_app(client, secret.get_secret_value() if secret else None)
+    register(app, service, clock, metrics)
+    jobs = Jobs(clock, metrics)
+    jobs.add("expire_approvals", 30, service.expire_approvals)
+    jobs.add("track_operations", config.watch.operations_seconds, service.track_operations)
+    return Bot(settings, store, tpu, client, service, app, metrics, jobs)
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
@@ -70,6 +180,23 @@ def demo(host: str, port: int) -> None:
     click.echo(f"  or:  TPU_API_ENDPOINT={url} python -c 'from bot.tpu import TpuClient; ...'")
     click.echo("Ctrl-C to stop.")
     _serve_until_signal(server)
+
+
+@cli.command()
+@click.option("--host", default="0.0.0.0", show_default=True, help="HTTP mode listen address.")
+def serve(host: str) -> None:
+    """Run the bot (Socket Mode when SLACK_APP_TOKEN is set, else HTTP on $PORT)."""
+    try:
+        bot = build(load_settings())
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    bot.start(host=host)
+    mode = "Socket Mode" if bot.settings.socket_mode else f"HTTP on {bot.url}/slack/events"
+    log.info("tpu-bot serving (%s); health on %s/healthz", mode, bot.url)
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    stop.wait()
+    bot.close()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -190,7 +190,9 @@ def _tokens(text: str) -> list[str]:
     try:
         return shlex.split(text)
     except ValueError:
-        raise UsageError(None, "A quote is not closed.", 'Close it: description="two words"') from None
+        raise UsageError(
+            None, "A quote is not closed.", 'Close it: description="two words"'
+        ) from None
 
 
 def _split(sub: str, tokens: Sequence[str]) -> _Args:
@@ -293,7 +295,9 @@ def _parse_list(args: _Args) -> ListNodes:
     _no_options(args, ("project", "zone", "state", "health", "label", "page"))
     if args.positional:
         raise UsageError(
-            "list", f"Unexpected `{args.positional[0]}`.", "Filters are key=value, like zone=us-central1-b."
+            "list",
+            f"Unexpected `{args.positional[0]}`.",
+            "Filters are key=value, like zone=us-central1-b.",
         )
     opts = args.options
     project = opts.get("project")
@@ -404,7 +408,7 @@ def _parse_ops(args: _Args) -> Ops:
     return Ops(_one_node(args)[0])
 
 
-def _parse_zone_only(cls: type[Types] | type[Versions]):  # type: ignore[no-untyped-def]
+def _parse_zone_only(cls: type[Types] | type[Versions]):
     def parse_zone(args: _Args) -> Types | Versions:
         _no_options(args)
         if len(args.positional) != 1:

@@ -43,6 +43,11 @@ class NodeRef:
     project: str | None = None
 
     @property
+    def text(self) -> str:
+        """Back to the form a person types."""
+        return "/".join(p for p in (self.project, self.zone, self.node_id) if p)
+
+    @property
     def qualified(self) -> NodeName | None:
         if self.project and self.zone:
             return NodeName(self.project, self.zone, self.node_id)

@@ -123,7 +123,16 @@ def precheck(action: str, node: Node) -> Verdict:
     return Verdict(True, f"{node.state.value} allows {action}")
 
 
-def recheck(action: str, before: Node | None, now: Node | None) -> Verdict:
+@dataclass(frozen=True)
+class Seen:
+    """What the requester saw of the node when they asked."""
+
+    state: str
+    create_time: datetime | None
+    version: str
+
+
+def recheck(action: str, seen: Seen | None, now: Node | None) -> Verdict:
     """Before an approved action runs: refuse it if the node changed in a way that matters."""
     if action == "create":
         if now is not None:
@@ -131,15 +140,13 @@ def recheck(action: str, before: Node | None, now: Node | None) -> Verdict:
         return Verdict(True, "the name is still free")
     if now is None:
         return Verdict(False, "The node no longer exists.")
-    if before is not None:
-        if now.create_time != before.create_time:
+    if seen is not None:
+        if seen.create_time is not None and now.create_time != seen.create_time:
             return Verdict(False, "The node was deleted and created again since the request.")
-        if now.state is not before.state:
+        if now.state.value != seen.state:
             return Verdict(
-                False,
-                f"The node was {before.state.value} when requested and is "
-                f"{now.state.value} now.",
+                False, f"The node was {seen.state} when requested and is {now.state.value} now."
             )
-        if now.tensorflow_version != before.tensorflow_version:
+        if seen.version and now.tensorflow_version != seen.version:
             return Verdict(False, "The node was reimaged since the request.")
     return precheck(action, now)

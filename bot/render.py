@@ -417,9 +417,7 @@ def _(message: m.OperationUpdate) -> Rendered:
             state = f": node is {message.operation.node.state.value}"
         text = f":white_check_mark: {verb} of {target} finished{state}."
     else:
-        text = (
-            f":x: {verb} of {target} failed: {esc(op.error_message)} (code {op.error_code})."
-        )
+        text = f":x: {verb} of {target} failed: {esc(op.error_message)} (code {op.error_code})."
     return _message(text, [_section(text)])
 
 
@@ -430,7 +428,9 @@ def _operation_line(op: Operation) -> str:
         status = ":white_check_mark: done"
     else:
         status = f":x: {op.error.code_name}: {esc(clip(op.error.message, 120))}"
-    return f"• {esc(op.verb or '?')} `{esc(short_name(op.target))}` {when(op.create_time)}: {status}"
+    return (
+        f"• {esc(op.verb or '?')} `{esc(short_name(op.target))}` {when(op.create_time)}: {status}"
+    )
 
 
 @render.register

@@ -100,9 +100,7 @@ audit = sa.Table(
 
 # Each step brings the schema from version i to i + 1; never edit a released step.
 MIGRATIONS: list[Callable[[Connection], None]] = [
-    lambda conn: metadata.create_all(
-        conn, tables=[approvals, operations, audit], checkfirst=True
-    ),
+    lambda conn: metadata.create_all(conn, tables=[approvals, operations, audit], checkfirst=True),
 ]
 
 
@@ -324,12 +322,14 @@ class Store:
 
     def latest_audit(self, limit: int = 20) -> list[AuditEntry]:
         with self._tx() as conn:
-            rows = conn.execute(
-                sa.select(audit).order_by(audit.c.id.desc()).limit(limit)
-            ).all()
+            rows = conn.execute(sa.select(audit).order_by(audit.c.id.desc()).limit(limit)).all()
         return [
             AuditEntry(
-                at=r.at, user=r.user, action=r.action, target=r.target, outcome=r.outcome,
+                at=r.at,
+                user=r.user,
+                action=r.action,
+                target=r.target,
+                outcome=r.outcome,
                 detail=r.detail,
             )  # fmt: skip
             for r in rows

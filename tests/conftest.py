@@ -85,3 +85,14 @@ def admin(server: RunningServer, path: str, body: dict[str, Any] | None = None) 
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
+
+
+@pytest.fixture
+def stack(tmp_path: Any, emulator: Emulator, emulator_server: RunningServer,
+          clock: FakeClock) -> Iterator[Any]:  # fmt: skip
+    from tests.stack import start_stack
+
+    running = start_stack(tmp_path, emulator, emulator_server, clock)
+    yield running
+    running.bot.close()
+    running.slack.close()

@@ -73,7 +73,7 @@ class SlackWebApp:
         if path.startswith("/response/") and environ["REQUEST_METHOD"] == "POST":
             return self._response_url(path[len("/response/") :], environ, start_response)
         if self.extra is not None:
-            return self.extra(environ, start_response)  # type: ignore[no-any-return]
+            return self.extra(environ, start_response)
         return _json_response(start_response, 404, {"ok": False, "error": "not_found"})
 
     @staticmethod
@@ -83,7 +83,9 @@ class SlackWebApp:
             "CONTENT_TYPE", ""
         )
 
-    def _api(self, method: str, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+    def _api(
+        self, method: str, environ: dict[str, Any], start_response: StartResponse
+    ) -> list[bytes]:
         raw, content_type = self._body(environ)
         args: Json = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
         if raw:
@@ -91,7 +93,9 @@ class SlackWebApp:
                 try:
                     args.update(json.loads(raw))
                 except ValueError:
-                    return _json_response(start_response, 200, {"ok": False, "error": "invalid_json"})
+                    return _json_response(
+                        start_response, 200, {"ok": False, "error": "invalid_json"}
+                    )
             else:
                 args.update({k: v[-1] for k, v in parse_qs(raw.decode()).items()})
         token = None
@@ -106,7 +110,9 @@ class SlackWebApp:
             return _json_response(start_response, exc.status,
                                   {"ok": False, "error": exc.error}, headers)  # fmt: skip
 
-    def _response_url(self, token: str, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+    def _response_url(
+        self, token: str, environ: dict[str, Any], start_response: StartResponse
+    ) -> list[bytes]:
         raw, _ = self._body(environ)
         try:
             self.workspace.respond(token, json.loads(raw or b"{}"))
@@ -311,8 +317,10 @@ class LocalSlack:
             "action_ts": f"{time.time():.6f}",
         }
         if selected is not None:
-            option = next((o for o in element[1].get("options", []) if o["value"] == selected),
-                          {"text": {"type": "plain_text", "text": selected}, "value": selected})
+            option = next(
+                (o for o in element[1].get("options", []) if o["value"] == selected),
+                {"text": {"type": "plain_text", "text": selected}, "value": selected},
+            )
             action["selected_option"] = option  # fmt: skip
         else:
             action["value"] = value if value is not None else element[1].get("value", "")

@@ -1,0 +1,119 @@
+"""Thin Bolt listeners: ack at once, then call the service and answer through response_url."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from bot import render
+from bot.messages import Message
+from bot.metrics import Metrics
+from bot.service import Service
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+
+
+def build_app(client: WebClient, signing_secret: str | None, *, verify_token: bool = True) -> App:
+    """A Bolt app on an injected WebClient. The signing secret is what HTTP mode verifies."""
+    return App(
+        client=client,
+        signing_secret=signing_secret or "socket-mode-does-not-sign",
+        # Listeners ack first and keep working after the HTTP response has gone back.
+        process_before_response=False,
+        token_verification_enabled=verify_token,
+        request_verification_enabled=signing_secret is not None,
+        logger=logging.getLogger("slack_bolt"),
+    )
+
+
+def _answer(respond: Any, message: Message | None, replace: bool = False) -> None:
+    if message is None:
+        return
+    respond(**render.render(message), response_type="ephemeral", replace_original=replace)
+
+
+def _user_channel(body: dict[str, Any]) -> tuple[str, str]:
+    user = body.get("user", {}).get("id") or body.get("user_id", "")
+    channel = (body.get("channel") or {}).get("id") or body.get("channel_id", "")
+    return str(user), str(channel)
+
+
+def _value(body: dict[str, Any]) -> str:
+    action = (body.get("actions") or [{}])[0]
+    if "selected_option" in action:
+        return str((action.get("selected_option") or {}).get("value", ""))
+    return str(action.get("value", ""))
+
+
+def register(app: App, service: Service, clock: Clock, metrics: Metrics | None = None) -> None:
+    """Attach every listener. Each acks before doing anything slow."""
+
+    def counted(kind: str) -> None:
+        if metrics is not None:
+            metrics.commands.labels(kind=kind).inc()
+
+    @app.command("/tpu")
+    def on_tpu(ack: Any, command: dict[str, Any], respond: Any) -> None:
+        ack()
+        counted("command")
+        reply = service.run_command(
+            str(command.get("user_id", "")),
+            str(command.get("channel_id", "")),
+            str(command.get("text", "")),
+            clock(),
+        )
+        _answer(respond, reply)
+
+    node_buttons = {render.STOP: "stop", render.START: "start", render.DELETE: "delete"}
+
+    @app.action(re.compile(f"^({'|'.join(node_buttons)})$"))
+    def on_node_button(
+        ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any
+    ) -> None:
+        ack()
+        counted("click")
+        user, channel = _user_channel(body)
+        verb = node_buttons[action["action_id"]]
+        _answer(respond, service.click_node_action(user, channel, verb, _value(body), clock()))
+
+    @app.action(render.REIMAGE)
+    def on_reimage(ack: Any, body: dict[str, Any], respond: Any) -> None:
+        ack()
+        counted("click")
+        user, channel = _user_channel(body)
+        _answer(respond, service.click_reimage(user, channel, _value(body), clock()))
+
+    @app.action(render.REIMAGE_VERSION)
+    def on_reimage_version(ack: Any, body: dict[str, Any], respond: Any) -> None:
+        ack()
+        counted("click")
+        user, channel = _user_channel(body)
+        reply = service.pick_reimage_version(user, channel, _value(body), clock())
+        _answer(respond, reply, replace=True)
+
+    @app.action(re.compile(f"^{render.LIST_PAGE}(_prev)?$"))
+    def on_page(ack: Any, body: dict[str, Any], respond: Any) -> None:
+        ack()
+        counted("click")
+        user, channel = _user_channel(body)
+        _answer(respond, service.click_page(user, channel, _value(body), clock()), replace=True)
+
+    @app.action(re.compile(f"^({render.APPROVE}|{render.DENY})$"))
+    def on_decision(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+        ack()
+        counted("click")
+        user, channel = _user_channel(body)
+        approve = action["action_id"] == render.APPROVE
+        _answer(respond, service.decide(user, channel, _value(body), approve, clock()))
+
+    @app.error
+    def on_error(error: Exception, body: dict[str, Any]) -> None:
+        # Bolt already acked; log the failure with its traceback (never the payload's secrets).
+        log.error("listener failed: %s", error.__class__.__name__, exc_info=error)

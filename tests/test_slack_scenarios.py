@@ -1,0 +1,58 @@
+"""Scenarios over real HTTP: signed slash commands and clicks into the bot, answers on localslack."""
+
+from __future__ import annotations
+
+from bot import render
+from tests.stack import (
+    APPROVALS,
+    APPROVER,
+    GENERAL,
+    OPERATOR,
+    STRANGER,
+    VIEWER,
+    Stack,
+)
+
+
+def test_list_renders_node_cards(stack: Stack) -> None:
+    answer = stack.command(VIEWER, "list project=ml-prod")
+    assert answer.ephemeral_for == VIEWER
+    assert answer.blocks[0]["type"] == "header"
+    sections = [b for b in answer.blocks if b["type"] == "section"]
+    assert sections and "ml-prod" in sections[0]["text"]["text"]
+    assert any(b["type"] == "actions" for b in answer.blocks)
+
+
+def test_help_and_usage(stack: Stack) -> None:
+    assert "/tpu list" in stack.command(VIEWER, "help").blocks[1]["text"]["text"]
+    wrong = stack.command(VIEWER, "reimage")
+    assert "Usage: `/tpu reimage NODE VERSION`" in wrong.text
+
+
+def test_stranger_is_refused(stack: Stack) -> None:
+    answer = stack.command(STRANGER, "list")
+    assert "You need the *viewer* role" in answer.text
+
+
+def test_viewer_cannot_stop(stack: Stack) -> None:
+    node = stack.emulator.node_names("ml-prod")[0].rsplit("/", 1)[1]
+    answer = stack.command(VIEWER, f"stop {node}")
+    assert "*operator* role" in answer.text and "you have *viewer*" in answer.text
+    assert not stack.bot_messages(APPROVALS)
+
+
+def test_stop_goes_through_approval(stack: Stack) -> None:
+    ready = next(n for n in stack.emulator.node_names("ml-prod")
+                 if stack.emulator.get_node(n)["state"] == "READY"
+                 and stack.emulator.get_node(n)["acceleratorType"].endswith("-8"))  # fmt: skip
+    node_id = ready.rsplit("/", 1)[1]
+    queued = stack.command(OPERATOR, f"stop {node_id} end of experiment")
+    assert "needs an approver" in queued.text
+    request = stack.ws.wait_for(lambda: stack.bot_messages(APPROVALS))[0]
+    assert "end of experiment" in request.blocks[1]["text"]["text"]
+    stack.click(APPROVER, request, render.APPROVE)
+    assert stack.ws.wait_for(lambda: stack.emulator.get_node(ready)["state"] == "STOPPING")
+    replies = stack.ws.wait_for(lambda: [m for m in stack.bot_messages(APPROVALS)
+                                         if m.thread_ts == request.ts])  # fmt: skip
+    assert "started" in replies[0].text
+    assert GENERAL
