@@ -86,22 +86,29 @@ def main() -> None:
         emu.stop()
 
     zone_nodes = sum(1 for n in names if f"/locations/{zone_parent}/" in n)
-    print(f"Emulator with {args.nodes} nodes, {args.clients} concurrent clients, "
-          f"{os.cpu_count()} cores\n")  # fmt: skip
-    print(table(
-        ["measure", "value", "unit"],
-        [
-            ["full wildcard listing, pageSize 1000 (median)", median(full), "s"],
-            ["full wildcard listing, pageSize 100 (median)", median(pages100), "s"],
-            [f"naive: {args.nodes} x nodes.get, {args.clients} threads", naive, "s"],
-            ["naive / wildcard listing", naive / median(full), "x"],
-            [f"nodes.list of one zone ({zone_nodes} nodes), {args.clients} clients",
-             lists / list_wall, "calls/s"],
-            [f"nodes.get, {args.clients} clients", gets / get_wall, "calls/s"],
-            ["emulator RSS after seeding", rss_idle, "MB"],
-            ["emulator RSS after the runs above", max(rss_after, rss_peak), "MB"],
-        ],
-    ))  # fmt: skip
+    print(
+        f"Emulator with {args.nodes} nodes, {args.clients} concurrent clients, "
+        f"{os.cpu_count()} cores\n"
+    )
+    print(
+        table(
+            ["measure", "value", "unit"],
+            [
+                ["full wildcard listing, pageSize 1000 (median)", median(full), "s"],
+                ["full wildcard listing, pageSize 100 (median)", median(pages100), "s"],
+                [f"naive: {args.nodes} x nodes.get, {args.clients} threads", naive, "s"],
+                ["naive / wildcard listing", naive / median(full), "x"],
+                [
+                    f"nodes.list of one zone ({zone_nodes} nodes), {args.clients} clients",
+                    lists / list_wall,
+                    "calls/s",
+                ],
+                [f"nodes.get, {args.clients} clients", gets / get_wall, "calls/s"],
+                ["emulator RSS after seeding", rss_idle, "MB"],
+                ["emulator RSS after the runs above", max(rss_after, rss_peak), "MB"],
+            ],
+        )
+    )
 
 
 if __name__ == "__main__":

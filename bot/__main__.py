@@ -74,8 +74,9 @@ class Bot:
         else:
             slack_http = SlackRequestHandler(self.app)
         web = WebApp(slack_http, self.metrics, self.ready)
-        self.web = serve_in_thread(web, host, self.settings.env.PORT if port is None else port,
-                                   name="tpu-bot-web")  # fmt: skip
+        self.web = serve_in_thread(
+            web, host, self.settings.env.PORT if port is None else port, name="tpu-bot-web"
+        )
         if scheduler:
             self.jobs.start()
         return self
@@ -100,8 +101,9 @@ def build(settings: Settings, *, clock: Clock = utcnow, tpu: Any = None) -> Bot:
     if env.SLACK_BOT_TOKEN is None:
         raise ConfigError("SLACK_BOT_TOKEN is required (the bot token, xoxb-...)")
     if not settings.socket_mode and env.SLACK_SIGNING_SECRET is None:
-        raise ConfigError("SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN "
-                          "for Socket Mode)")  # fmt: skip
+        raise ConfigError(
+            "SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)"
+        )
     metrics = Metrics()
     store = Store(env.TPUBOT_DATABASE_URL)
     if tpu is None:
@@ -110,8 +112,13 @@ def build(settings: Settings, *, clock: Clock = utcnow, tpu: Any = None) -> Bot:
             impersonate=config.gcp.impersonate_service_account,
             credentials_file=config.gcp.credentials_file,
         )
-        tpu = TpuClient(env.TPU_API_ENDPOINT, credentials, timeout=config.gcp.request_timeout_seconds,
-                        retries=config.gcp.retries, observer=metrics.tpu_call)  # fmt: skip
+        tpu = TpuClient(
+            env.TPU_API_ENDPOINT,
+            credentials,
+            timeout=config.gcp.request_timeout_seconds,
+            retries=config.gcp.retries,
+            observer=metrics.tpu_call,
+        )
     client = make_web_client(env.SLACK_BOT_TOKEN.get_secret_value(), env.SLACK_API_URL)
     directory = SlackDirectory(client, groups_in(config.roles))
     service = Service(Deps(config, tpu, store, SlackChat(client, metrics), directory))

@@ -1,4 +1,4 @@
-"""Pure: `/tpu` text -> a Command, or a UsageError that carries the subcommand's usage and a hint."""
+"""Pure: `/tpu` text -> a Command, or a UsageError with the subcommand's usage and a hint."""
 
 from __future__ import annotations
 
@@ -161,9 +161,19 @@ class Audit:
 
 
 Command = (
-    Help | ListNodes | GetNode | Stop | Start | Reimage | Delete | Create | Ops | Types | Versions
+    Help
+    | ListNodes
+    | GetNode
+    | Stop
+    | Start
+    | Reimage
+    | Delete
+    | Create
+    | Ops
+    | Types
+    | Versions
     | Audit
-)  # fmt: skip
+)
 MUTATIONS = (Stop, Start, Reimage, Delete, Create)
 ACTION_OF: dict[type, str] = {
     Stop: "stop",
@@ -240,7 +250,7 @@ def _labels(args: _Args) -> tuple[tuple[str, str], ...]:
             raise UsageError(
                 args.sub,
                 f"`label.{key}={value}` is not a valid label.",
-                "Keys and values are lowercase letters, digits, - and _ (keys start with a letter).",
+                "Keys and values: lowercase letters, digits, - and _; keys start with a letter.",
             )
     return tuple(args.labels)
 
@@ -353,8 +363,20 @@ def _parse_reimage(args: _Args) -> Reimage:
 
 
 def _parse_create(args: _Args) -> Create:
-    _no_options(args, ("zone", "type", "version", "project", "cidr", "network", "label",
-                       "description", "preemptible"))  # fmt: skip
+    _no_options(
+        args,
+        (
+            "zone",
+            "type",
+            "version",
+            "project",
+            "cidr",
+            "network",
+            "label",
+            "description",
+            "preemptible",
+        ),
+    )
     flags = [p for p in args.positional[1:]]
     if any(f != "preemptible" for f in flags):
         bad = next(f for f in flags if f != "preemptible")
@@ -367,15 +389,22 @@ def _parse_create(args: _Args) -> Create:
     if ref.zone and opts.get("zone") and ref.zone != opts["zone"]:
         raise UsageError("create", f"The name says {ref.zone} but zone={opts['zone']}.")
     project = opts.get("project") or ref.project
-    missing = [k for k, v in (("zone", zone), ("type", opts.get("type")),
-                              ("version", opts.get("version"))) if not v]  # fmt: skip
+    missing = [
+        k
+        for k, v in (("zone", zone), ("type", opts.get("type")), ("version", opts.get("version")))
+        if not v
+    ]
     if missing:
-        raise UsageError("create", f"Missing {', '.join(f'`{m}=`' for m in missing)}.",
-                         "`/tpu types ZONE` and `/tpu versions ZONE` list what a zone offers.")  # fmt: skip
+        raise UsageError(
+            "create",
+            f"Missing {', '.join(f'`{m}=`' for m in missing)}.",
+            "`/tpu types ZONE` and `/tpu versions ZONE` list what a zone offers.",
+        )
     assert zone is not None
     if not _TYPE.match(opts["type"]):
-        raise UsageError("create", f"`type={opts['type']}` is not an accelerator type.",
-                         "Like v2-8 or v3-32.")  # fmt: skip
+        raise UsageError(
+            "create", f"`type={opts['type']}` is not an accelerator type.", "Like v2-8 or v3-32."
+        )
     if not _VERSION.match(opts["version"]):
         raise UsageError("create", f"`version={opts['version']}` is not a version.")
     cidr = opts.get("cidr", "")
@@ -424,8 +453,11 @@ def _parse_audit(args: _Args) -> Audit:
         return Audit()
     value = args.positional[0]
     if len(args.positional) > 1 or not value.isdigit() or not 1 <= int(value) <= MAX_AUDIT:
-        raise UsageError("audit", f"`{' '.join(args.positional)}` is not a count.",
-                         f"A number from 1 to {MAX_AUDIT}.")  # fmt: skip
+        raise UsageError(
+            "audit",
+            f"`{' '.join(args.positional)}` is not a count.",
+            f"A number from 1 to {MAX_AUDIT}.",
+        )
     return Audit(int(value))
 
 

@@ -16,8 +16,13 @@ log = logging.getLogger(__name__)
 class SlackDirectory:
     """Which of the configured groups a user is in. A failed refresh keeps the last answer."""
 
-    def __init__(self, client: WebClient, groups: Iterable[str], ttl_seconds: float = 300,
-                 clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
+    def __init__(
+        self,
+        client: WebClient,
+        groups: Iterable[str],
+        ttl_seconds: float = 300,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.client = client
         self.groups = sorted(set(groups))
         self.ttl = ttl_seconds

@@ -124,7 +124,19 @@ class ReimagePicker:
 
 
 Message = (
-    Notice | Usage | HelpText | Refusal | NodeCandidates | NodePage | NodeDetail | ApprovalRequest
-    | ApprovalQueued | OperationStarted | OperationUpdate | OperationList | CatalogList | AuditList
+    Notice
+    | Usage
+    | HelpText
+    | Refusal
+    | NodeCandidates
+    | NodePage
+    | NodeDetail
+    | ApprovalRequest
+    | ApprovalQueued
+    | OperationStarted
+    | OperationUpdate
+    | OperationList
+    | CatalogList
+    | AuditList
     | ReimagePicker
-)  # fmt: skip
+)

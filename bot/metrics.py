@@ -9,23 +9,29 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.tpu_calls = Counter("tpubot_tpu_api_calls", "TPU API calls", ["method", "status"],
-                                 registry=r)  # fmt: skip
-        self.slack_posts = Counter("tpubot_slack_posts", "Slack Web API writes", ["method", "outcome"],
-                                   registry=r)  # fmt: skip
-        self.commands = Counter("tpubot_commands", "Slash commands and clicks handled", ["kind"],
-                                registry=r)  # fmt: skip
+        self.tpu_calls = Counter(
+            "tpubot_tpu_api_calls", "TPU API calls", ["method", "status"], registry=r
+        )
+        self.slack_posts = Counter(
+            "tpubot_slack_posts", "Slack Web API writes", ["method", "outcome"], registry=r
+        )
+        self.commands = Counter(
+            "tpubot_commands", "Slash commands and clicks handled", ["kind"], registry=r
+        )
         self.ticks = Counter("tpubot_ticks", "Scheduled job runs", ["job", "outcome"], registry=r)
-        self.tick_seconds = Histogram("tpubot_tick_seconds", "Scheduled job duration", ["job"],
-                                      registry=r)  # fmt: skip
+        self.tick_seconds = Histogram(
+            "tpubot_tick_seconds", "Scheduled job duration", ["job"], registry=r
+        )
         self.outbox_depth = Gauge(
             "tpubot_outbox_depth", "Messages waiting to be posted", registry=r
         )
         self.open_incidents = Gauge("tpubot_open_incidents", "Open node incidents", registry=r)
-        self.pending_approvals = Gauge("tpubot_pending_approvals", "Approval requests pending",
-                                       registry=r)  # fmt: skip
-        self.leader = Gauge("tpubot_leader", "1 when this replica runs the scheduled jobs",
-                            registry=r)  # fmt: skip
+        self.pending_approvals = Gauge(
+            "tpubot_pending_approvals", "Approval requests pending", registry=r
+        )
+        self.leader = Gauge(
+            "tpubot_leader", "1 when this replica runs the scheduled jobs", registry=r
+        )
 
     def tpu_call(self, method: str, status: str) -> None:
         self.tpu_calls.labels(method=method, status=status).inc()

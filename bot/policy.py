@@ -1,4 +1,4 @@
-"""Pure rules: who may do what, what needs approval, and whether an approved action may still run."""
+"""Pure rules: who may do what, what needs approval, whether an approved action may still run."""
 
 from __future__ import annotations
 

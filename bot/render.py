@@ -45,8 +45,12 @@ NODES_PER_PAGE = 10
 
 # action_id of every interactive element the bot renders; slack_app listens for these.
 STOP, START, REIMAGE, DELETE, RECREATE = (
-    "node_stop", "node_start", "node_reimage", "node_delete", "node_recreate"
-)  # fmt: skip
+    "node_stop",
+    "node_start",
+    "node_reimage",
+    "node_delete",
+    "node_recreate",
+)
 REIMAGE_VERSION = "node_reimage_version"
 LIST_PAGE = "list_page"
 APPROVE, DENY = "approval_approve", "approval_deny"
@@ -114,9 +118,12 @@ def _button(
     text: str, action_id: str, value: str, style: str | None = None, confirm: Any = None
 ) -> ButtonElement:
     return ButtonElement(
-        text=_plain(text, MAX_BUTTON), action_id=action_id, value=value, style=style,
+        text=_plain(text, MAX_BUTTON),
+        action_id=action_id,
+        value=value,
+        style=style,
         confirm=confirm,
-    )  # fmt: skip
+    )
 
 
 def _message(text: str, blocks: Sequence[Block]) -> Rendered:
@@ -259,7 +266,7 @@ def _(message: m.NodePage) -> Rendered:
         text = f"No nodes match {scope}."
         blocks.append(_section(text))
     else:
-        text = f"Nodes {first}–{last} of {message.total} for {scope}"
+        text = f"Nodes {first}-{last} of {message.total} for {scope}"
         blocks.append(_context(text, counts or " "))
     if message.unreachable:
         zones = ", ".join(esc(z.rsplit("/", 1)[-1]) for z in message.unreachable)
@@ -271,10 +278,11 @@ def _(message: m.NodePage) -> Rendered:
             blocks.append(controls)
     nav: list[ButtonElement] = []
     if message.page > 0:
-        nav.append(_button("‹ Previous", LIST_PAGE + "_prev",
-                           f"{message.query} page={message.page - 1}"))  # fmt: skip
+        nav.append(
+            _button("< Previous", LIST_PAGE + "_prev", f"{message.query} page={message.page - 1}")
+        )
     if last < message.total:
-        nav.append(_button("Next ›", LIST_PAGE, f"{message.query} page={message.page + 1}"))
+        nav.append(_button("Next >", LIST_PAGE, f"{message.query} page={message.page + 1}"))
     if nav:
         blocks.append(DividerBlock())
         blocks.append(ActionsBlock(block_id="list_nav", elements=nav))
@@ -351,8 +359,7 @@ def _(message: m.ApprovalRequest) -> Rendered:
         _section("\n".join(lines)),
     ]
     if a.status is ApprovalStatus.PENDING:
-        blocks.append(_context(f"Expires {when(a.expires_at)}. Approvers only; "
-                               "not the requester."))  # fmt: skip
+        blocks.append(_context(f"Expires {when(a.expires_at)}. Approvers only; not the requester."))
         blocks.append(
             ActionsBlock(
                 block_id=f"approval:{a.id}",

@@ -53,8 +53,14 @@ class Jobs:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
         )
         for name, (_, every) in self._jobs.items():
-            scheduler.add_job(self.run, "interval", args=[name], seconds=every, id=name,
-                              next_run_time=datetime.now(scheduler.timezone))  # fmt: skip
+            scheduler.add_job(
+                self.run,
+                "interval",
+                args=[name],
+                seconds=every,
+                id=name,
+                next_run_time=datetime.now(scheduler.timezone),
+            )
         scheduler.start()
         self._scheduler = scheduler
 

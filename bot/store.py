@@ -173,7 +173,7 @@ class Store:
     # ----- approvals -------------------------------------------------------------------------
 
     def add_approval(self, approval: Approval) -> None:
-        row = {name: getattr(approval, name) for name in approvals.c.keys()}
+        row = {col.name: getattr(approval, col.name) for col in approvals.c}
         row["status"] = approval.status.value
         row["params"] = dict(approval.params)
         with self._tx() as conn:
@@ -249,7 +249,7 @@ class Store:
     # ----- operations ------------------------------------------------------------------------
 
     def add_operation(self, op: TrackedOperation) -> None:
-        row = {name: getattr(op, name) for name in operations.c.keys()}
+        row = {col.name: getattr(op, col.name) for col in operations.c}
         with self._tx() as conn:
             conn.execute(sa.insert(operations).values(**row))
 
@@ -331,6 +331,6 @@ class Store:
                 target=r.target,
                 outcome=r.outcome,
                 detail=r.detail,
-            )  # fmt: skip
+            )
             for r in rows
         ]

@@ -27,8 +27,9 @@ class WebApp:
     @staticmethod
     def _json(start_response: StartResponse, status: str, body: dict[str, Any]) -> list[bytes]:
         payload = json.dumps(body).encode()
-        start_response(status, [("Content-Type", "application/json"),
-                                ("Content-Length", str(len(payload)))])  # fmt: skip
+        start_response(
+            status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
+        )
         return [payload]
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:

@@ -88,8 +88,9 @@ def admin(server: RunningServer, path: str, body: dict[str, Any] | None = None) 
 
 
 @pytest.fixture
-def stack(tmp_path: Any, emulator: Emulator, emulator_server: RunningServer,
-          clock: FakeClock) -> Iterator[Any]:  # fmt: skip
+def stack(
+    tmp_path: Any, emulator: Emulator, emulator_server: RunningServer, clock: FakeClock
+) -> Iterator[Any]:
     from tests.stack import start_stack
 
     running = start_stack(tmp_path, emulator, emulator_server, clock)

@@ -18,8 +18,13 @@ from bot.tpu import TpuClient
 from tests.conftest import FakeClock
 
 VIEWER, OPERATOR, APPROVER, APPROVER2, ADMIN, STRANGER = (
-    "U0VIEW", "U0OPER", "U0APPR1", "U0APPR2", "U0ADMIN", "U0NOBODY"
-)  # fmt: skip
+    "U0VIEW",
+    "U0OPER",
+    "U0APPR1",
+    "U0APPR2",
+    "U0ADMIN",
+    "U0NOBODY",
+)
 ALERTS, APPROVALS, GENERAL = "C0ALERTS", "C0ONCALL", "C0GENERAL"
 
 CONFIG: dict[str, Any] = {
@@ -100,9 +105,16 @@ class Stack:
         self.emulator_server.close()
 
 
-def start_stack(tmp_path: Path, emulator: Emulator, emulator_server: RunningServer, clock: FakeClock,
-                *, socket_mode: bool = False, database_url: str | None = None,
-                config: dict[str, Any] | None = None) -> Stack:  # fmt: skip
+def start_stack(
+    tmp_path: Path,
+    emulator: Emulator,
+    emulator_server: RunningServer,
+    clock: FakeClock,
+    *,
+    socket_mode: bool = False,
+    database_url: str | None = None,
+    config: dict[str, Any] | None = None,
+) -> Stack:
     slack = LocalSlack().start()
     people(slack)
     config_path = tmp_path / "tpubot.yaml"

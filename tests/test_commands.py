@@ -18,22 +18,36 @@ from bot.noderef import NodeRef
         ("list", c.ListNodes()),
         (
             "list project=ml-prod zone=us-central1-b state=ready health=timeout label.team=vision",
-            c.ListNodes("ml-prod", "us-central1-b", NodeState.READY, Health.TIMEOUT,
-                        (("team", "vision"),)),
+            c.ListNodes(
+                "ml-prod", "us-central1-b", NodeState.READY, Health.TIMEOUT, (("team", "vision"),)
+            ),
         ),
         ("list page=3", c.ListNodes(page=3)),
         ("get trainer", c.GetNode(NodeRef("trainer"))),
         ("GET us-central1-b/trainer", c.GetNode(NodeRef("trainer", "us-central1-b"))),
         ("stop trainer", c.Stop(NodeRef("trainer"))),
-        ("stop trainer job done, saving money", c.Stop(NodeRef("trainer"), "job done, saving money")),
+        (
+            "stop trainer job done, saving money",
+            c.Stop(NodeRef("trainer"), "job done, saving money"),
+        ),
         ("start ml-prod/us-central1-b/t", c.Start(NodeRef("t", "us-central1-b", "ml-prod"))),
         ("reimage trainer 2.12.0", c.Reimage(NodeRef("trainer"), "2.12.0")),
         ("delete trainer 'no longer needed'", c.Delete(NodeRef("trainer"), "no longer needed")),
         (
-            'create t1 zone=us-central1-b type=v3-8 version=2.12.0 preemptible label.team=nlp '
+            "create t1 zone=us-central1-b type=v3-8 version=2.12.0 preemptible label.team=nlp "
             'description="two words" cidr=10.2.0.0/29 network=ml',
-            c.Create("t1", "us-central1-b", "v3-8", "2.12.0", None, True, "10.2.0.0/29", "ml",
-                     (("team", "nlp"),), "two words"),
+            c.Create(
+                "t1",
+                "us-central1-b",
+                "v3-8",
+                "2.12.0",
+                None,
+                True,
+                "10.2.0.0/29",
+                "ml",
+                (("team", "nlp"),),
+                "two words",
+            ),
         ),
         (
             "create ml-prod/us-east1-d/t2 type=v2-8 version=2.9.1",
@@ -47,7 +61,7 @@ from bot.noderef import NodeRef
         ("audit 50", c.Audit(50)),
         ("description=\u201ccurly quotes\u201d", None),
     ],
-)  # fmt: skip
+)
 def test_parse(text: str, expected: c.Command | None) -> None:
     if expected is None:
         with pytest.raises(c.UsageError):
@@ -106,9 +120,27 @@ def test_arbitrary_text_never_raises_anything_else(text: str) -> None:
 
 
 WORDS = st.sampled_from(
-    ["list", "get", "stop", "reimage", "create", "zone=", "type=v2-8", "label.a=b", "state=",
-     "'", '"', "=", "x", "us-east1-d/x", "p/z/x", "page=", "2.12.0", "help"]
-)  # fmt: skip
+    [
+        "list",
+        "get",
+        "stop",
+        "reimage",
+        "create",
+        "zone=",
+        "type=v2-8",
+        "label.a=b",
+        "state=",
+        "'",
+        '"',
+        "=",
+        "x",
+        "us-east1-d/x",
+        "p/z/x",
+        "page=",
+        "2.12.0",
+        "help",
+    ]
+)
 
 
 @settings(max_examples=400)

@@ -38,8 +38,10 @@ def test_errors_name_the_field(change: dict, needle: str) -> None:
 
 def test_load_from_environment_and_file(tmp_path: Path) -> None:
     path = tmp_path / "tpubot.yaml"
-    path.write_text("projects: [{id: ml-prod, locations: [us-central1-b]}]\n"
-                    "channels: {alerts: C0A, approvals: C0B}\n")  # fmt: skip
+    path.write_text(
+        "projects: [{id: ml-prod, locations: [us-central1-b]}]\n"
+        "channels: {alerts: C0A, approvals: C0B}\n"
+    )
     settings = load_settings(
         {"TPUBOT_CONFIG": str(path), "SLACK_BOT_TOKEN": "xoxb-secret", "PORT": "4000"}
     )

@@ -162,15 +162,27 @@ def test_every_discovery_method_conforms(
     ("call", "http", "status"),
     [
         (lambda n: n.get(name=f"{PARENT}/nodes/nope"), 404, "NOT_FOUND"),
-        (lambda n: n.get(name="projects/ml-prod/locations/mars-north1-a/nodes/x"),
-         404, "NOT_FOUND"),
-        (lambda n: n.create(parent="projects/ml-prod/locations/us-central1-b", nodeId="Bad_Id",
-                            body={"acceleratorType": "v2-8", "tensorflowVersion": "2.12.0"}),
-         400, "INVALID_ARGUMENT"),
-        (lambda n: n.list(parent="projects/ml-prod/locations/-", pageToken="forged"),
-         400, "INVALID_ARGUMENT"),
+        (
+            lambda n: n.get(name="projects/ml-prod/locations/mars-north1-a/nodes/x"),
+            404,
+            "NOT_FOUND",
+        ),
+        (
+            lambda n: n.create(
+                parent="projects/ml-prod/locations/us-central1-b",
+                nodeId="Bad_Id",
+                body={"acceleratorType": "v2-8", "tensorflowVersion": "2.12.0"},
+            ),
+            400,
+            "INVALID_ARGUMENT",
+        ),
+        (
+            lambda n: n.list(parent="projects/ml-prod/locations/-", pageToken="forged"),
+            400,
+            "INVALID_ARGUMENT",
+        ),
     ],
-)  # fmt: skip
+)
 def test_errors_use_googles_json_format(api: Any, call: Any, http: int, status: str) -> None:
     with pytest.raises(HttpError) as caught:
         call(api.projects().locations().nodes()).execute(num_retries=0)

@@ -96,8 +96,10 @@ def test_start_after_preemption_is_refused(emu: Emulator, clock: FakeClock, stat
 def test_second_mutation_while_one_runs_is_refused(emu: Emulator, clock: FakeClock) -> None:
     name = created(emu, clock)
     emu.stop_node(name)
-    for second in (lambda: emu.reimage_node(name, {"tensorflowVersion": "2.9.1"}),
-                   lambda: emu.delete_node(name, None)):  # fmt: skip
+    for second in (
+        lambda: emu.reimage_node(name, {"tensorflowVersion": "2.9.1"}),
+        lambda: emu.delete_node(name, None),
+    ):
         with pytest.raises(ApiError) as refused:
             second()
         assert refused.value.status == "FAILED_PRECONDITION"

@@ -1,4 +1,4 @@
-"""Scenarios over real HTTP: signed slash commands and clicks into the bot, answers on localslack."""
+"""Scenarios over HTTP: signed slash commands and clicks into the bot, answers on localslack."""
 
 from __future__ import annotations
 
@@ -42,9 +42,12 @@ def test_viewer_cannot_stop(stack: Stack) -> None:
 
 
 def test_stop_goes_through_approval(stack: Stack) -> None:
-    ready = next(n for n in stack.emulator.node_names("ml-prod")
-                 if stack.emulator.get_node(n)["state"] == "READY"
-                 and stack.emulator.get_node(n)["acceleratorType"].endswith("-8"))  # fmt: skip
+    ready = next(
+        n
+        for n in stack.emulator.node_names("ml-prod")
+        if stack.emulator.get_node(n)["state"] == "READY"
+        and stack.emulator.get_node(n)["acceleratorType"].endswith("-8")
+    )
     node_id = ready.rsplit("/", 1)[1]
     queued = stack.command(OPERATOR, f"stop {node_id} end of experiment")
     assert "needs an approver" in queued.text
@@ -52,7 +55,8 @@ def test_stop_goes_through_approval(stack: Stack) -> None:
     assert "end of experiment" in request.blocks[1]["text"]["text"]
     stack.click(APPROVER, request, render.APPROVE)
     assert stack.ws.wait_for(lambda: stack.emulator.get_node(ready)["state"] == "STOPPING")
-    replies = stack.ws.wait_for(lambda: [m for m in stack.bot_messages(APPROVALS)
-                                         if m.thread_ts == request.ts])  # fmt: skip
+    replies = stack.ws.wait_for(
+        lambda: [m for m in stack.bot_messages(APPROVALS) if m.thread_ts == request.ts]
+    )
     assert "started" in replies[0].text
     assert GENERAL

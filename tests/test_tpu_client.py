@@ -116,15 +116,19 @@ def test_a_retried_mutation_is_applied_once(
     tpu: TpuClient, emulator_server: RunningServer, clock: FakeClock
 ) -> None:
     # The first create takes effect but its response is lost; the retry carries the same requestId.
-    admin(emulator_server, "faults", {"failNext": 1, "errorCode": 503, "afterApply": True,
-                                      "methods": ["nodes.create"]})  # fmt: skip
+    admin(
+        emulator_server,
+        "faults",
+        {"failNext": 1, "errorCode": 503, "afterApply": True, "methods": ["nodes.create"]},
+    )
     op = tpu.create_node("ml-prod", "us-central1-b", "once", SPEC)
     assert requests(emulator_server, "nodes.create") == 2
     ops = tpu.list_operations("ml-prod", "us-central1-b")
     assert [o.name for o in ops if o.target.endswith("/once")] == [op.name]
     clock.advance(11)
-    admin(emulator_server, "faults", {"failNext": 1, "afterApply": True,
-                                      "methods": ["nodes.delete"]})  # fmt: skip
+    admin(
+        emulator_server, "faults", {"failNext": 1, "afterApply": True, "methods": ["nodes.delete"]}
+    )
     deleting = tpu.delete_node(op.target)
     assert [o.name for o in tpu.list_operations("ml-prod") if o.verb == "delete"] == [deleting.name]
 
@@ -157,9 +161,10 @@ def test_typed_errors(tpu: TpuClient, emulator_server: RunningServer, clock: Fak
 
 def test_operation_lifecycle_through_client(tpu: TpuClient, clock: FakeClock) -> None:
     node = next(
-        n for n in tpu.list_nodes("ml-prod").nodes
+        n
+        for n in tpu.list_nodes("ml-prod").nodes
         if n.state is NodeState.READY and not n.is_multi_host
-    )  # fmt: skip
+    )
     op = tpu.stop_node(node.name)
     assert not op.done and op.verb == "stop" and op.target == node.name
     clock.advance(11)

@@ -58,49 +58,126 @@ def _route(http: str, pattern: str, method_id: str, params: Iterable[str], call:
 
 LIST = ("pageSize", "pageToken")
 ROUTES = [
-    _route("GET", r"projects/[^/]+/locations", "locations.list",
-           ("filter", "extraLocationTypes", *LIST),
-           lambda e, n, q, b: e.list_locations(n.rsplit("/locations", 1)[0],
-                                               _int(q, "pageSize"), q.get("pageToken"))),
+    _route(
+        "GET",
+        r"projects/[^/]+/locations",
+        "locations.list",
+        ("filter", "extraLocationTypes", *LIST),
+        lambda e, n, q, b: e.list_locations(
+            n.rsplit("/locations", 1)[0], _int(q, "pageSize"), q.get("pageToken")
+        ),
+    ),
     _route("GET", _LOC, "locations.get", (), lambda e, n, q, b: e.get_location(n)),
-    _route("GET", f"{_LOC}/nodes", "nodes.list", LIST,
-           lambda e, n, q, b: e.list_nodes(n.rsplit("/nodes", 1)[0], _int(q, "pageSize"),
-                                           q.get("pageToken"))),
-    _route("POST", f"{_LOC}/nodes", "nodes.create", ("nodeId", "requestId"),
-           lambda e, n, q, b: e.create_node(n.rsplit("/nodes", 1)[0], q.get("nodeId"),
-                                            q.get("requestId"), b)),
+    _route(
+        "GET",
+        f"{_LOC}/nodes",
+        "nodes.list",
+        LIST,
+        lambda e, n, q, b: e.list_nodes(
+            n.rsplit("/nodes", 1)[0], _int(q, "pageSize"), q.get("pageToken")
+        ),
+    ),
+    _route(
+        "POST",
+        f"{_LOC}/nodes",
+        "nodes.create",
+        ("nodeId", "requestId"),
+        lambda e, n, q, b: e.create_node(
+            n.rsplit("/nodes", 1)[0], q.get("nodeId"), q.get("requestId"), b
+        ),
+    ),
     _route("GET", f"{_LOC}/nodes/[^/:]+", "nodes.get", (), lambda e, n, q, b: e.get_node(n)),
-    _route("DELETE", f"{_LOC}/nodes/[^/:]+", "nodes.delete", ("requestId",),
-           lambda e, n, q, b: e.delete_node(n, q.get("requestId"))),
-    _route("POST", f"{_LOC}/nodes/[^/:]+:stop", "nodes.stop", (),
-           lambda e, n, q, b: e.stop_node(n.rsplit(":", 1)[0])),
-    _route("POST", f"{_LOC}/nodes/[^/:]+:start", "nodes.start", (),
-           lambda e, n, q, b: e.start_node(n.rsplit(":", 1)[0])),
-    _route("POST", f"{_LOC}/nodes/[^/:]+:reimage", "nodes.reimage", (),
-           lambda e, n, q, b: e.reimage_node(n.rsplit(":", 1)[0], b)),
-    _route("GET", f"{_LOC}/operations", "operations.list",
-           ("filter", "returnPartialSuccess", *LIST),
-           lambda e, n, q, b: e.list_operations(n.rsplit("/operations", 1)[0],
-                                                _int(q, "pageSize"), q.get("pageToken"))),
-    _route("GET", f"{_LOC}/operations/[^/:]+", "operations.get", (),
-           lambda e, n, q, b: e.get_operation(n)),
-    _route("DELETE", f"{_LOC}/operations/[^/:]+", "operations.delete", (),
-           lambda e, n, q, b: e.delete_operation(n)),
-    _route("POST", f"{_LOC}/operations/[^/:]+:cancel", "operations.cancel", (),
-           lambda e, n, q, b: e.cancel_operation(n.rsplit(":", 1)[0])),
-    _route("GET", f"{_LOC}/acceleratorTypes", "acceleratorTypes.list",
-           ("filter", "orderBy", *LIST),
-           lambda e, n, q, b: e.list_accelerator_types(n.rsplit("/", 1)[0],
-                                                       _int(q, "pageSize"), q.get("pageToken"))),
-    _route("GET", f"{_LOC}/acceleratorTypes/[^/]+", "acceleratorTypes.get", (),
-           lambda e, n, q, b: e.get_accelerator_type(n)),
-    _route("GET", f"{_LOC}/tensorflowVersions", "tensorflowVersions.list",
-           ("filter", "orderBy", *LIST),
-           lambda e, n, q, b: e.list_tensorflow_versions(n.rsplit("/", 1)[0],
-                                                         _int(q, "pageSize"), q.get("pageToken"))),
-    _route("GET", f"{_LOC}/tensorflowVersions/[^/]+", "tensorflowVersions.get", (),
-           lambda e, n, q, b: e.get_tensorflow_version(n)),
-]  # fmt: skip
+    _route(
+        "DELETE",
+        f"{_LOC}/nodes/[^/:]+",
+        "nodes.delete",
+        ("requestId",),
+        lambda e, n, q, b: e.delete_node(n, q.get("requestId")),
+    ),
+    _route(
+        "POST",
+        f"{_LOC}/nodes/[^/:]+:stop",
+        "nodes.stop",
+        (),
+        lambda e, n, q, b: e.stop_node(n.rsplit(":", 1)[0]),
+    ),
+    _route(
+        "POST",
+        f"{_LOC}/nodes/[^/:]+:start",
+        "nodes.start",
+        (),
+        lambda e, n, q, b: e.start_node(n.rsplit(":", 1)[0]),
+    ),
+    _route(
+        "POST",
+        f"{_LOC}/nodes/[^/:]+:reimage",
+        "nodes.reimage",
+        (),
+        lambda e, n, q, b: e.reimage_node(n.rsplit(":", 1)[0], b),
+    ),
+    _route(
+        "GET",
+        f"{_LOC}/operations",
+        "operations.list",
+        ("filter", "returnPartialSuccess", *LIST),
+        lambda e, n, q, b: e.list_operations(
+            n.rsplit("/operations", 1)[0], _int(q, "pageSize"), q.get("pageToken")
+        ),
+    ),
+    _route(
+        "GET",
+        f"{_LOC}/operations/[^/:]+",
+        "operations.get",
+        (),
+        lambda e, n, q, b: e.get_operation(n),
+    ),
+    _route(
+        "DELETE",
+        f"{_LOC}/operations/[^/:]+",
+        "operations.delete",
+        (),
+        lambda e, n, q, b: e.delete_operation(n),
+    ),
+    _route(
+        "POST",
+        f"{_LOC}/operations/[^/:]+:cancel",
+        "operations.cancel",
+        (),
+        lambda e, n, q, b: e.cancel_operation(n.rsplit(":", 1)[0]),
+    ),
+    _route(
+        "GET",
+        f"{_LOC}/acceleratorTypes",
+        "acceleratorTypes.list",
+        ("filter", "orderBy", *LIST),
+        lambda e, n, q, b: e.list_accelerator_types(
+            n.rsplit("/", 1)[0], _int(q, "pageSize"), q.get("pageToken")
+        ),
+    ),
+    _route(
+        "GET",
+        f"{_LOC}/acceleratorTypes/[^/]+",
+        "acceleratorTypes.get",
+        (),
+        lambda e, n, q, b: e.get_accelerator_type(n),
+    ),
+    _route(
+        "GET",
+        f"{_LOC}/tensorflowVersions",
+        "tensorflowVersions.list",
+        ("filter", "orderBy", *LIST),
+        lambda e, n, q, b: e.list_tensorflow_versions(
+            n.rsplit("/", 1)[0], _int(q, "pageSize"), q.get("pageToken")
+        ),
+    ),
+    _route(
+        "GET",
+        f"{_LOC}/tensorflowVersions/[^/]+",
+        "tensorflowVersions.get",
+        (),
+        lambda e, n, q, b: e.get_tensorflow_version(n),
+    ),
+]
 
 
 class EmulatorApp:
@@ -125,9 +202,11 @@ class EmulatorApp:
         payload = json.dumps(body).encode()
         start_response(
             f"{status} {'OK' if status == 200 else 'Error'}",
-            [("Content-Type", "application/json; charset=UTF-8"),
-             ("Content-Length", str(len(payload)))],
-        )  # fmt: skip
+            [
+                ("Content-Type", "application/json; charset=UTF-8"),
+                ("Content-Length", str(len(payload))),
+            ],
+        )
         return [payload]
 
     @staticmethod

@@ -333,16 +333,32 @@ class Emulator:
     def _check_enum(key: str, value: object) -> None:
         allowed = {
             "state": {
-                "CREATING", "READY", "RESTARTING", "REIMAGING", "DELETING", "REPAIRING", "STOPPED",
-                "STOPPING", "STARTING", "PREEMPTED", "TERMINATED", "HIDING", "HIDDEN", "UNHIDING",
+                "CREATING",
+                "READY",
+                "RESTARTING",
+                "REIMAGING",
+                "DELETING",
+                "REPAIRING",
+                "STOPPED",
+                "STOPPING",
+                "STARTING",
+                "PREEMPTED",
+                "TERMINATED",
+                "HIDING",
+                "HIDDEN",
+                "UNHIDING",
                 "UNKNOWN",
             },
             "health": {
-                "", "HEALTHY", "DEPRECATED_UNHEALTHY", "TIMEOUT", "UNHEALTHY_TENSORFLOW",
+                "",
+                "HEALTHY",
+                "DEPRECATED_UNHEALTHY",
+                "TIMEOUT",
+                "UNHEALTHY_TENSORFLOW",
                 "UNHEALTHY_MAINTENANCE",
             },
             "symptomType": set(catalog.SYMPTOMS) | {"PROJECT_ABUSE"},
-        }[key]  # fmt: skip
+        }[key]
         if value not in allowed:
             raise ApiError("INVALID_ARGUMENT", f"{key} {value!r} is not one of {sorted(allowed)}")
 
@@ -609,13 +625,32 @@ class Emulator:
 
     def _validate_create(self, project: str, zone: str, body: Json) -> None:
         known = {
-            "acceleratorType", "tensorflowVersion", "cidrBlock", "network", "description",
-            "labels", "schedulingConfig", "useServiceNetworking", "name", "state", "health",
-        }  # fmt: skip
-        unknown = set(body) - known - {
-            "apiVersion", "createTime", "healthDescription", "ipAddress", "networkEndpoints",
-            "port", "serviceAccount", "symptoms",
-        }  # fmt: skip
+            "acceleratorType",
+            "tensorflowVersion",
+            "cidrBlock",
+            "network",
+            "description",
+            "labels",
+            "schedulingConfig",
+            "useServiceNetworking",
+            "name",
+            "state",
+            "health",
+        }
+        unknown = (
+            set(body)
+            - known
+            - {
+                "apiVersion",
+                "createTime",
+                "healthDescription",
+                "ipAddress",
+                "networkEndpoints",
+                "port",
+                "serviceAccount",
+                "symptoms",
+            }
+        )
         if unknown:
             raise ApiError(
                 "INVALID_ARGUMENT",
@@ -838,8 +873,9 @@ class Emulator:
             types, versions = catalog.ZONES[zone]
             values = types if kind == "acceleratorTypes" else versions
             names = sorted(f"{parent}/{kind}/{v}" for v in values)
-            page, token = self._page(names, f"{parent}/{kind}/", parent, page_token,
-                                     _page_size(page_size))  # fmt: skip
+            page, token = self._page(
+                names, f"{parent}/{kind}/", parent, page_token, _page_size(page_size)
+            )
             field_name = "type" if kind == "acceleratorTypes" else "version"
             body: Json = {kind: [{"name": n, field_name: n.rsplit("/", 1)[1]} for n in page]}
             if token:

@@ -31,8 +31,13 @@ from bot.localslack.workspace import (
 )
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
-_REASONS = {200: "OK", 404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error",
-            503: "Service Unavailable"}  # fmt: skip
+_REASONS = {
+    200: "OK",
+    404: "Not Found",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 
 
 @dataclass
@@ -48,19 +53,26 @@ class Delivery:
         return json.loads(self.body) if self.body.strip().startswith("{") else None
 
 
-def _json_response(start_response: StartResponse, status: int, body: Json,
-                   headers: list[tuple[str, str]] | None = None) -> list[bytes]:  # fmt: skip
+def _json_response(
+    start_response: StartResponse,
+    status: int,
+    body: Json,
+    headers: list[tuple[str, str]] | None = None,
+) -> list[bytes]:
     payload = json.dumps(body).encode()
     start_response(
         f"{status} {_REASONS.get(status, 'Error')}",
-        [("Content-Type", "application/json; charset=utf-8"),
-         ("Content-Length", str(len(payload))), *(headers or [])],
-    )  # fmt: skip
+        [
+            ("Content-Type", "application/json; charset=utf-8"),
+            ("Content-Length", str(len(payload))),
+            *(headers or []),
+        ],
+    )
     return [payload]
 
 
 class SlackWebApp:
-    """WSGI: `/api/{method}` and `/response/{token}`; `extra` serves anything else (the demo page)."""
+    """WSGI: `/api/{method}`, `/response/{token}`; `extra` serves the rest (the demo page)."""
 
     def __init__(self, workspace: Workspace, extra: Any = None) -> None:
         self.workspace = workspace
@@ -107,8 +119,9 @@ class SlackWebApp:
             return _json_response(start_response, 200, self.workspace.call(method, token, args))
         except SlackError as exc:
             headers = [("Retry-After", str(exc.retry_after))] if exc.retry_after else []
-            return _json_response(start_response, exc.status,
-                                  {"ok": False, "error": exc.error}, headers)  # fmt: skip
+            return _json_response(
+                start_response, exc.status, {"ok": False, "error": exc.error}, headers
+            )
 
     def _response_url(
         self, token: str, environ: dict[str, Any], start_response: StartResponse
@@ -117,8 +130,11 @@ class SlackWebApp:
         try:
             self.workspace.respond(token, json.loads(raw or b"{}"))
         except SlackError as exc:
-            return _json_response(start_response, exc.status if exc.status != 200 else 400,
-                                  {"ok": False, "error": exc.error})  # fmt: skip
+            return _json_response(
+                start_response,
+                exc.status if exc.status != 200 else 400,
+                {"ok": False, "error": exc.error},
+            )
         except ValueError:
             return _json_response(start_response, 400, {"ok": False, "error": "invalid_json"})
         return _json_response(start_response, 200, {"ok": True})
@@ -135,12 +151,16 @@ class SocketModeHub:
         self.connected = threading.Condition(self._lock)
 
     def handler(self, connection: ServerConnection) -> None:
-        connection.send(json.dumps({
-            "type": "hello",
-            "num_connections": 1,
-            "connection_info": {"app_id": APP_ID},
-            "debug_info": {"host": "localslack"},
-        }))  # fmt: skip
+        connection.send(
+            json.dumps(
+                {
+                    "type": "hello",
+                    "num_connections": 1,
+                    "connection_info": {"app_id": APP_ID},
+                    "debug_info": {"host": "localslack"},
+                }
+            )
+        )
         with self._lock:
             self._connections.append(connection)
             self.connected.notify_all()
@@ -187,14 +207,18 @@ class SocketModeHub:
             connection = self._connections[next(self._round_robin) % len(self._connections)]
             self._acks[envelope_id] = (event, box)
         started = time.monotonic()
-        connection.send(json.dumps({
-            "envelope_id": envelope_id,
-            "type": kind,
-            "payload": payload,
-            "accepts_response_payload": kind != "events_api",
-            "retry_attempt": 0,
-            "retry_reason": "",
-        }))  # fmt: skip
+        connection.send(
+            json.dumps(
+                {
+                    "envelope_id": envelope_id,
+                    "type": kind,
+                    "payload": payload,
+                    "accepts_response_payload": kind != "events_api",
+                    "retry_attempt": 0,
+                    "retry_reason": "",
+                }
+            )
+        )
         acked = event.wait(timeout)
         seconds = time.monotonic() - started
         if not acked:
@@ -207,8 +231,12 @@ class SocketModeHub:
 class LocalSlack:
     """The whole stand-in: start it, point the bot's SLACK_API_URL at `api_url`, drive it."""
 
-    def __init__(self, workspace: Workspace | None = None, signing_secret: str = SIGNING_SECRET,
-                 extra_app: Any = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        workspace: Workspace | None = None,
+        signing_secret: str = SIGNING_SECRET,
+        extra_app: Any = None,
+    ) -> None:
         self.workspace = workspace or Workspace()
         self.signing_secret = signing_secret
         self.hub = SocketModeHub()
@@ -219,13 +247,15 @@ class LocalSlack:
         self._ws_thread: threading.Thread | None = None
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> LocalSlack:
-        self._http = serve_in_thread(SlackWebApp(self.workspace, self._extra_app), host, port,
-                                     name="localslack")  # fmt: skip
+        self._http = serve_in_thread(
+            SlackWebApp(self.workspace, self._extra_app), host, port, name="localslack"
+        )
         self._ws = serve(self.hub.handler, host, 0)
         ws_port = self._ws.socket.getsockname()[1]
         self.workspace.socket_url = f"ws://{host}:{ws_port}/link"
-        self._ws_thread = threading.Thread(target=self._ws.serve_forever, daemon=True,
-                                           name="localslack-ws")  # fmt: skip
+        self._ws_thread = threading.Thread(
+            target=self._ws.serve_forever, daemon=True, name="localslack-ws"
+        )
         self._ws_thread.start()
         return self
 
@@ -252,8 +282,14 @@ class LocalSlack:
         token = self.workspace.new_response_url_token(channel, user, message_ts)
         return f"{self.url}/response/{token}"
 
-    def signed_post(self, body: str, *, timestamp: int | None = None, secret: str | None = None,
-                    url: str | None = None) -> Delivery:  # fmt: skip
+    def signed_post(
+        self,
+        body: str,
+        *,
+        timestamp: int | None = None,
+        secret: str | None = None,
+        url: str | None = None,
+    ) -> Delivery:
         """POST a form body to the bot with Slack's request signature."""
         target = url or self.bot_url
         assert target, "bot_url is not set"
@@ -274,8 +310,9 @@ class LocalSlack:
         started = time.monotonic()
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
-                return Delivery(response.status, response.read().decode(),
-                                time.monotonic() - started)  # fmt: skip
+                return Delivery(
+                    response.status, response.read().decode(), time.monotonic() - started
+                )
         except urllib.error.HTTPError as exc:
             return Delivery(exc.code, exc.read().decode(), time.monotonic() - started)
 
@@ -284,8 +321,14 @@ class LocalSlack:
             return self.hub.deliver(kind, payload)
         return self.signed_post(urlencode(form), **signing)
 
-    def slash(self, user: str, text: str, channel: str = "C0GENERAL", command: str = "/tpu",
-              **signing: Any) -> Delivery:  # fmt: skip
+    def slash(
+        self,
+        user: str,
+        text: str,
+        channel: str = "C0GENERAL",
+        command: str = "/tpu",
+        **signing: Any,
+    ) -> Delivery:
         """Type `/tpu text` as `user` in `channel`; the person's words are recorded too."""
         ws = self.workspace
         ws.post(channel, user, f"{command} {text}".strip(), [], ephemeral_for=user, via=user)
@@ -306,8 +349,16 @@ class LocalSlack:
         }
         return self._deliver("slash_commands", payload, payload, **signing)
 
-    def click(self, user: str, message: Message, action_id: str, *, value: str | None = None,
-              selected: str | None = None, **signing: Any) -> Delivery:  # fmt: skip
+    def click(
+        self,
+        user: str,
+        message: Message,
+        action_id: str,
+        *,
+        value: str | None = None,
+        selected: str | None = None,
+        **signing: Any,
+    ) -> Delivery:
         """Click a button (or pick an option) of `message` as `user`."""
         element = self._element(message, action_id)
         action: Json = {
@@ -321,26 +372,36 @@ class LocalSlack:
                 (o for o in element[1].get("options", []) if o["value"] == selected),
                 {"text": {"type": "plain_text", "text": selected}, "value": selected},
             )
-            action["selected_option"] = option  # fmt: skip
+            action["selected_option"] = option
         else:
             action["value"] = value if value is not None else element[1].get("value", "")
             action["text"] = element[1].get("text")
         payload = {
             "type": "block_actions",
-            "user": {"id": user, "username": self.workspace.users.get(user, user),
-                     "name": self.workspace.users.get(user, user), "team_id": TEAM_ID},
+            "user": {
+                "id": user,
+                "username": self.workspace.users.get(user, user),
+                "name": self.workspace.users.get(user, user),
+                "team_id": TEAM_ID,
+            },
             "api_app_id": APP_ID,
             "token": "verification-token-unused",
-            "container": {"type": "message", "message_ts": message.ts, "channel_id": message.channel,
-                          "is_ephemeral": message.ephemeral_for is not None},
+            "container": {
+                "type": "message",
+                "message_ts": message.ts,
+                "channel_id": message.channel,
+                "is_ephemeral": message.ephemeral_for is not None,
+            },
             "trigger_id": secrets.token_hex(8),
             "team": {"id": TEAM_ID, "domain": "local"},
-            "channel": {"id": message.channel,
-                        "name": self.workspace.channels.get(message.channel, "")},
+            "channel": {
+                "id": message.channel,
+                "name": self.workspace.channels.get(message.channel, ""),
+            },
             "message": message.to_json(),
             "response_url": self._response_url(message.channel, user, message.ts),
             "actions": [action],
-        }  # fmt: skip
+        }
         return self._deliver("interactive", payload, {"payload": json.dumps(payload)}, **signing)
 
     @staticmethod

@@ -348,8 +348,9 @@ class Workspace:
             target = self.responses.get(token)
             if target is None:
                 raise SlackError("invalid_response_url", 404)
-            self.calls.append(Call("response_url", dict(body), True, at=self._clock(),
-                                   channel=target["channel"]))  # fmt: skip
+            self.calls.append(
+                Call("response_url", dict(body), True, at=self._clock(), channel=target["channel"])
+            )
             text, blocks = self._content(body)
             original = target.get("message_ts")
             if body.get("delete_original") and original:

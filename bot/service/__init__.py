@@ -73,16 +73,20 @@ class Service:
             return m.NodeCandidates(exc.message, exc.candidates, sub)
         except Unavailable as exc:
             deps.audit(now, actor.user, "command", text[:200], "api unavailable", exc.message)
-            return m.Notice("The TPU API is not answering right now; nothing was changed. "
-                            "Try again in a minute.", "error")  # fmt: skip
+            return m.Notice(
+                "The TPU API is not answering right now; nothing was changed. "
+                "Try again in a minute.",
+                "error",
+            )
         except TpuError as exc:
             deps.audit(now, actor.user, "command", text[:200], f"api {exc.status}", exc.message)
             return m.Notice(f"The TPU API refused: {exc.message} ({exc.status})", "error")
 
     # ----- clicks ----------------------------------------------------------------------------
 
-    def click_node_action(self, user: str, channel: str, action: str, value: str,
-                          now: datetime) -> m.Message | None:  # fmt: skip
+    def click_node_action(
+        self, user: str, channel: str, action: str, value: str, now: datetime
+    ) -> m.Message | None:
         """A Stop/Start/Delete button: the same path as typing the command."""
         try:
             ref = parse_ref(value)
@@ -106,8 +110,9 @@ class Service:
             return m.Notice(f"The TPU API refused: {exc.message}", "error")
         return m.ReimagePicker(node, tuple(v.version for v in versions))
 
-    def pick_reimage_version(self, user: str, channel: str, value: str,
-                             now: datetime) -> m.Message | None:  # fmt: skip
+    def pick_reimage_version(
+        self, user: str, channel: str, value: str, now: datetime
+    ) -> m.Message | None:
         ref, _, version = value.partition("|")
         return self.run_command(user, channel, f"reimage {ref} {version}", now)
 
@@ -122,8 +127,9 @@ class Service:
             return m.Notice("That button does not carry a listing.", "error")
         return self.run(self.actor(user, channel), command, value, now)
 
-    def decide(self, user: str, channel: str, approval_id: str, approve: bool,
-               now: datetime) -> m.Message:  # fmt: skip
+    def decide(
+        self, user: str, channel: str, approval_id: str, approve: bool, now: datetime
+    ) -> m.Message:
         return approvals.decide(self.deps, self.actor(user, channel), approval_id, approve, now)
 
     # ----- scheduled work --------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Mutations: check, then either run now or ask an approver; and the one place that calls the API."""
+"""Mutations: check, then run now or ask an approver; the one place that calls the API for them."""
 
 from __future__ import annotations
 
@@ -46,8 +46,9 @@ def execute(
     raise ValueError(f"unknown action {action!r}")
 
 
-def start_thread(deps: Deps, channel: str, started: m.OperationStarted,
-                 thread_ts: str | None = None) -> tuple[str, str]:  # fmt: skip
+def start_thread(
+    deps: Deps, channel: str, started: m.OperationStarted, thread_ts: str | None = None
+) -> tuple[str, str]:
     """Post the operation's first message; (channel, ts) of the thread it lives in."""
     try:
         ts = deps.chat.post(channel, started, thread_ts=thread_ts)
@@ -59,25 +60,40 @@ def start_thread(deps: Deps, channel: str, started: m.OperationStarted,
         return fallback, deps.chat.post(fallback, started)
 
 
-def run_now(deps: Deps, actor: Actor, action: str, target: str, params: dict[str, Any],
-            now: datetime) -> m.Message | None:  # fmt: skip
+def run_now(
+    deps: Deps, actor: Actor, action: str, target: str, params: dict[str, Any], now: datetime
+) -> m.Message | None:
     operation = execute(deps, action, target, params, deps.new_id())
     started = m.OperationStarted(action, target, operation.name, actor.user)
     channel, ts = start_thread(deps, actor.channel, started)
     deps.store.add_operation(
         TrackedOperation(
-            name=operation.name, target=target, verb=action, requester=actor.user,
-            channel=channel, thread_ts=ts, message_ts=ts, created_at=now,
+            name=operation.name,
+            target=target,
+            verb=action,
+            requester=actor.user,
+            channel=channel,
+            thread_ts=ts,
+            message_ts=ts,
+            created_at=now,
         )
-    )  # fmt: skip
+    )
     deps.audit(now, actor.user, action, target, "started", operation.name)
     if channel != actor.channel:
         return m.Notice(f"Started; follow it in <#{channel}>.", "success")
     return None
 
 
-def request(deps: Deps, actor: Actor, action: str, target: str, node: Node | None,
-            params: dict[str, Any], reason: str, now: datetime) -> m.Message | None:  # fmt: skip
+def request(
+    deps: Deps,
+    actor: Actor,
+    action: str,
+    target: str,
+    node: Node | None,
+    params: dict[str, Any],
+    reason: str,
+    now: datetime,
+) -> m.Message | None:
     """Run the action, or file an approval request when the policy says so."""
     if not policy.needs_approval(action, deps.config.approvals):
         return run_now(deps, actor, action, target, params, now)
@@ -120,8 +136,11 @@ def mutate(deps: Deps, actor: Actor, command: cmd.Command, now: datetime) -> m.M
     if isinstance(command, cmd.Reimage):
         offered = [v.version for v in deps.tpu.list_tensorflow_versions(node.project, node.zone)]
         if command.version not in offered:
-            return m.Notice(f"TensorFlow `{command.version}` is not offered in {node.zone}; "
-                            f"one of: {', '.join(offered)}.", "error")  # fmt: skip
+            return m.Notice(
+                f"TensorFlow `{command.version}` is not offered in {node.zone}; "
+                f"one of: {', '.join(offered)}.",
+                "error",
+            )
         if command.version == node.tensorflow_version:
             return m.Notice(f"The node already runs TensorFlow `{command.version}`.", "warning")
         params["version"] = command.version
@@ -134,8 +153,11 @@ def _create(deps: Deps, actor: Actor, command: cmd.Create, now: datetime) -> m.M
     project = command.project
     if project is None:
         if len(managed) != 1:
-            return m.Usage(f"Which project? This bot manages {', '.join(managed)}.",
-                           cmd.USAGE["create"], "Add project=P.")  # fmt: skip
+            return m.Usage(
+                f"Which project? This bot manages {', '.join(managed)}.",
+                cmd.USAGE["create"],
+                "Add project=P.",
+            )
         project = next(iter(managed))
     if project not in managed:
         return m.Notice(f"`{project}` is not a project this bot manages.", "error")

@@ -27,10 +27,11 @@ def track(deps: Deps, now: datetime) -> int:
             if current is not None and not current.done:
                 if not tracked.warned and now - tracked.created_at >= warn_after:
                     minutes = int((now - tracked.created_at).total_seconds() // 60)
-                    deps.chat.post(tracked.channel,
-                                   m.OperationUpdate(tracked, current,
-                                                     warning=f"{minutes} minutes so far"),
-                                   thread_ts=tracked.thread_ts)  # fmt: skip
+                    deps.chat.post(
+                        tracked.channel,
+                        m.OperationUpdate(tracked, current, warning=f"{minutes} minutes so far"),
+                        thread_ts=tracked.thread_ts,
+                    )
                     deps.store.update_operation(tracked.name, warned=True)
                 continue
             if current is None:
@@ -39,8 +40,9 @@ def track(deps: Deps, now: datetime) -> int:
                 code, message = current.error.code, current.error.message
             else:
                 code, message = None, ""
-            final = replace(tracked, done=True, error_code=code, error_message=message,
-                            ended_at=now)  # fmt: skip
+            final = replace(
+                tracked, done=True, error_code=code, error_message=message, ended_at=now
+            )
             update = m.OperationUpdate(final, current)
             deps.chat.post(tracked.channel, update, thread_ts=tracked.thread_ts)
             if tracked.message_ts:
@@ -48,8 +50,12 @@ def track(deps: Deps, now: datetime) -> int:
         except ChatError as exc:
             log.warning("operation %s: Slack refused the update, will retry: %s", tracked.name, exc)
             continue
-        if deps.store.finish_operation(tracked.name, ended_at=now, error_code=code,
-                                       error_message=message) is not None:  # fmt: skip
+        if (
+            deps.store.finish_operation(
+                tracked.name, ended_at=now, error_code=code, error_message=message
+            )
+            is not None
+        ):
             ended += 1
             outcome = "done" if code is None else f"failed {code}"
             deps.audit(now, tracked.requester, tracked.verb, tracked.target, outcome, message)

@@ -61,8 +61,10 @@ def list_nodes(deps: Deps, query: cmd.ListNodes) -> m.Message:
     found.sort(key=_trouble_first)
     start = query.page * NODES_PER_PAGE
     if start >= len(found) and found:
-        return m.Notice(f"There is no page {query.page + 1}: only "
-                        f"{-(-len(found) // NODES_PER_PAGE)}.", "warning")  # fmt: skip
+        return m.Notice(
+            f"There is no page {query.page + 1}: only {-(-len(found) // NODES_PER_PAGE)}.",
+            "warning",
+        )
     return m.NodePage(
         nodes=found[start : start + NODES_PER_PAGE],
         total=len(found),
