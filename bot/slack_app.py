@@ -12,7 +12,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot import render
-from bot.messages import Message
+from bot.messages import Message, NodePage
 from bot.metrics import Metrics
 from bot.service import Service
 
@@ -103,7 +103,9 @@ def register(app: App, service: Service, clock: Clock, metrics: Metrics | None =
         ack()
         counted("click")
         user, channel = _user_channel(body)
-        _answer(respond, service.click_page(user, channel, _value(body), clock()), replace=True)
+        reply = service.click_page(user, channel, _value(body), clock())
+        # Only another page replaces the listing; a refusal is said beside it.
+        _answer(respond, reply, replace=isinstance(reply, NodePage))
 
     @app.action(re.compile(f"^({render.APPROVE}|{render.DENY})$"))
     def on_decision(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:

@@ -97,3 +97,18 @@ def stack(
     yield running
     running.bot.close()
     running.slack.close()
+
+
+def eventually(predicate: Any, timeout: float = 10.0, interval: float = 0.01) -> Any:
+    """Poll `predicate` until it is truthy (its value) or the deadline passes (TimeoutError)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise TimeoutError("condition not met in time")
+        pause.wait(interval)

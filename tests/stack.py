@@ -83,21 +83,18 @@ class Stack:
 
         return self.ws.wait_for(found)
 
-    def click(self, user: str, message: Message, action_id: str, **kwargs: Any) -> Message:
-        """Click, and wait for the bot's answer to the clicker (or an edit of the message)."""
+    def click(
+        self, user: str, message: Message, action_id: str, *, edits: bool = False, **kwargs: Any
+    ) -> Message:
+        """Click; wait for the bot's answer to the clicker, or (edits=True) for the message to
+        be replaced."""
         before = len(self.ws.snapshot(include_deleted=True))
         version = message.edited
         delivery = self.slack.click(user, message, action_id, **kwargs)
         assert delivery.status == 200, delivery
-
-        def answered() -> Message | None:
-            fresh = self.ws.snapshot(include_deleted=True)[before:]
-            reply = next((m for m in fresh if m.user == BOT_USER and m.ephemeral_for == user), None)
-            if reply is not None:
-                return reply
-            return message if message.edited > version else None
-
-        return self.ws.wait_for(answered)
+        if edits:
+            return self.ws.wait_for(lambda: message if message.edited > version else None)
+        return self.wait_new(before, lambda m: m.ephemeral_for == user)
 
     def close(self) -> None:
         self.bot.close()

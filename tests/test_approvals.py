@@ -1,0 +1,182 @@
+"""Approvals end to end: approve, deny, expiry, self-approval, roles, races, and changed nodes."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from typing import Any
+
+import pytest
+
+from bot import render
+from bot.localslack import Message
+from tests.conftest import admin, eventually
+from tests.stack import (
+    ADMIN,
+    APPROVALS,
+    APPROVER,
+    APPROVER2,
+    GENERAL,
+    OPERATOR,
+    VIEWER,
+    Stack,
+)
+
+
+def ready_single_host(stack: Stack, project: str = "ml-prod") -> str:
+    for name in stack.emulator.node_names(project):
+        node = stack.emulator.get_node(name)
+        if node["state"] == "READY" and node["acceleratorType"].endswith("-8"):
+            return name
+    raise AssertionError("no READY single-host node in the seeded fleet")
+
+
+def stops(stack: Stack) -> int:
+    return int(admin(stack.emulator_server, "stats")["requests"].get("nodes.stop", 0))
+
+
+def request_stop(stack: Stack, name: str, user: str = OPERATOR) -> Message:
+    short = "/".join(name.split("/")[i] for i in (1, 3, 5))
+    queued = stack.command(user, f"stop {short} nightly shutdown")
+    assert "needs an approver" in queued.text, queued.text
+    return stack.ws.wait_for(lambda: [m for m in stack.bot_messages(APPROVALS) if not m.thread_ts])[
+        -1
+    ]
+
+
+def has_buttons(message: Message) -> bool:
+    return any(b["type"] == "actions" for b in message.blocks)
+
+
+def test_approve_runs_the_action_once_and_tells_everyone(stack: Stack) -> None:
+    name = ready_single_host(stack)
+    request = request_stop(stack, name)
+    original = copy.deepcopy(request)
+    assert has_buttons(request) and "nightly shutdown" in request.text + str(request.blocks)
+    answer = stack.click(APPROVER, request, render.APPROVE)
+    assert "Approved" in answer.text
+    assert stack.emulator.get_node(name)["state"] == "STOPPING" and stops(stack) == 1
+    stack.ws.wait_for(lambda: "started" in str(request.blocks))
+    assert not has_buttons(request) and f"<@{APPROVER}>" in str(request.blocks)
+    thread = [m for m in stack.bot_messages(APPROVALS) if m.thread_ts == request.ts]
+    assert thread and "started" in thread[0].text
+    told = [m for m in stack.bot_messages(GENERAL) if m.ephemeral_for == OPERATOR]
+    assert any("approved your request" in m.text for m in told)
+    # A replayed click (the old payload, buttons and all) changes nothing.
+    again = stack.click(APPROVER2, original, render.APPROVE)
+    assert "already executed" in again.text and stops(stack) == 1
+
+
+def test_deny(stack: Stack) -> None:
+    name = ready_single_host(stack)
+    request = request_stop(stack, name)
+    stack.click(APPROVER, request, render.DENY)
+    stack.ws.wait_for(lambda: "Denied" in str(request.blocks))
+    assert not has_buttons(request) and stops(stack) == 0
+    assert stack.emulator.get_node(name)["state"] == "READY"
+    told = [m for m in stack.bot_messages(GENERAL) if m.ephemeral_for == OPERATOR]
+    assert any("denied your request" in m.text for m in told)
+
+
+def test_expiry_removes_the_buttons_and_refuses_late_clicks(stack: Stack) -> None:
+    request = request_stop(stack, ready_single_host(stack))
+    original = copy.deepcopy(request)
+    stack.clock.advance(29 * 60)
+    assert stack.bot.jobs.run("expire_approvals") == 0
+    stack.clock.advance(60)
+    assert stack.bot.jobs.run("expire_approvals") == 1
+    assert "Expired" in str(request.blocks) and not has_buttons(request)
+    late = stack.click(APPROVER, original, render.APPROVE)
+    assert "already expired" in late.text and stops(stack) == 0
+    told = [m for m in stack.bot_messages(GENERAL) if m.ephemeral_for == OPERATOR]
+    assert any("expired" in m.text for m in told)
+
+
+def test_requester_cannot_approve_their_own_request(stack: Stack) -> None:
+    request = request_stop(stack, ready_single_host(stack), user=APPROVER)
+    answer = stack.click(APPROVER, request, render.APPROVE)
+    assert "cannot decide your own request" in answer.text
+    assert has_buttons(request) and stops(stack) == 0
+
+
+@pytest.mark.parametrize("user", [OPERATOR, VIEWER])
+def test_non_approvers_cannot_decide(stack: Stack, user: str) -> None:
+    request = request_stop(stack, ready_single_host(stack))
+    answer = stack.click(user, request, render.APPROVE)
+    assert "*approver* role" in answer.text
+    assert has_buttons(request) and stops(stack) == 0
+    assert "refused" in [e.outcome for e in stack.bot.store.latest_audit(5)]
+
+
+def test_two_approvers_at_once_run_it_once(stack: Stack) -> None:
+    name = ready_single_host(stack)
+    request = request_stop(stack, name)
+    before = len(stack.ws.snapshot(include_deleted=True))
+    barrier = threading.Barrier(2)
+    results: list[Any] = []
+
+    def click(user: str) -> None:
+        barrier.wait()
+        results.append(stack.slack.click(user, request, render.APPROVE))
+
+    threads = [threading.Thread(target=click, args=(u,)) for u in (APPROVER, ADMIN)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [r.status for r in results] == [200, 200]
+
+    def both_answered() -> list[Message]:
+        fresh = stack.ws.snapshot(include_deleted=True)[before:]
+        return [m for m in fresh if m.ephemeral_for in (APPROVER, ADMIN)]
+
+    answers = stack.ws.wait_for(lambda: len(both_answered()) == 2 and both_answered())
+    texts = sorted(a.text for a in answers)
+    assert any("Approved" in t for t in texts) and any("already" in t for t in texts)
+    assert stops(stack) == 1
+    assert len(stack.bot.store.open_operations()) == 1
+
+
+def test_node_changed_meanwhile_is_refused(stack: Stack) -> None:
+    name = ready_single_host(stack)
+    request = request_stop(stack, name)
+    stack.emulator.inject(name, {"state": "PREEMPTED", "health": ""})
+    answer = stack.click(APPROVER, request, render.APPROVE)
+    assert "was READY when requested and is PREEMPTED now" in answer.text
+    assert stops(stack) == 0
+    stack.ws.wait_for(lambda: "node changed" in str(request.blocks))
+
+
+def test_create_and_delete_go_through_approval_with_one_request_id(stack: Stack) -> None:
+    queued = stack.command(
+        OPERATOR, "create fresh-1 project=ml-prod zone=us-central1-b type=v3-8 version=2.12.0"
+    )
+    assert "needs an approver" in queued.text
+    request = stack.ws.wait_for(
+        lambda: [m for m in stack.bot_messages(APPROVALS) if not m.thread_ts]
+    )[-1]
+    stack.click(APPROVER, request, render.APPROVE)
+    name = "projects/ml-prod/locations/us-central1-b/nodes/fresh-1"
+    assert stack.emulator.get_node(name)["state"] == "CREATING"
+    approval = stack.bot.store.latest_audit(1)[0]
+    assert approval.outcome == "started"
+
+
+def test_start_runs_at_once_and_the_operation_thread_ends(stack: Stack) -> None:
+    name = ready_single_host(stack)
+    stack.emulator.stop_node(name)
+    stack.clock.advance(11)
+    node_id = name.rsplit("/", 1)[1]
+    before = len(stack.ws.snapshot(include_deleted=True))
+    stack.slack.slash(OPERATOR, f"start ml-prod/{name.split('/')[3]}/{node_id}", GENERAL)
+    status = stack.wait_new(before, lambda m: m.channel == GENERAL and m.ephemeral_for is None)
+    assert "Start of" in status.text and stack.emulator.get_node(name)["state"] == "STARTING"
+    # The listener records the operation right after posting its first message.
+    eventually(stack.bot.store.open_operations)
+    assert stack.bot.jobs.run("track_operations") == 0
+    stack.clock.advance(11)
+    assert stack.bot.jobs.run("track_operations") == 1
+    replies = [m for m in stack.bot_messages(GENERAL) if m.thread_ts == status.ts]
+    assert "finished: node is READY" in replies[-1].text
+    assert status.edited and "finished" in status.text
+    assert stack.bot.jobs.run("track_operations") == 0
