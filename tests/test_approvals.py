@@ -180,3 +180,16 @@ def test_start_runs_at_once_and_the_operation_thread_ends(stack: Stack) -> None:
     assert "finished: node is READY" in replies[-1].text
     assert status.edited and "finished" in status.text
     assert stack.bot.jobs.run("track_operations") == 0
+
+
+def test_two_approvers_at_once_on_postgres(
+    tmp_path: Any, emulator: Any, emulator_server: Any, clock: Any, pg_url: str
+) -> None:
+    from tests.stack import start_stack
+
+    pg_stack = start_stack(tmp_path, emulator, emulator_server, clock, database_url=pg_url)
+    try:
+        test_two_approvers_at_once_run_it_once(pg_stack)
+    finally:
+        pg_stack.bot.close()
+        pg_stack.slack.close()
