@@ -27,7 +27,7 @@ from bot.notifier import SlackChat, make_web_client
 from bot.policy import groups_in
 from bot.scheduler import Jobs
 from bot.service import Deps, Service
-from bot.slack_app import build_app, register
+from bot.slack_app import WorkPool, build_app, register
 from bot.store import Store
 from bot.tpu import TpuClient, make_credentials
 from bot.web import WebApp
@@ -52,6 +52,7 @@ class Bot:
     app: App
     metrics: Metrics
     jobs: Jobs
+    work: WorkPool
     web: RunningServer | None = None
     socket: SocketModeHandler | None = None
 
@@ -92,6 +93,7 @@ class Bot:
             self.socket.close()
         if self.web is not None:
             self.web.close()
+        self.work.shutdown()
         self.store.close()
 
 
@@ -124,11 +126,12 @@ def build(settings: Settings, *, clock: Clock = utcnow, tpu: Any = None) -> Bot:
     service = Service(Deps(config, tpu, store, SlackChat(client, metrics), directory))
     secret = None if settings.socket_mode else env.SLACK_SIGNING_SECRET
     app = build_app(client, secret.get_secret_value() if secret else None)
-    register(app, service, clock, metrics)
+    work = WorkPool()
+    register(app, service, clock, work, metrics)
     jobs = Jobs(clock, metrics)
     jobs.add("expire_approvals", 30, service.expire_approvals)
     jobs.add("track_operations", config.watch.operations_seconds, service.track_operations)
-    return Bot(settings, store, tpu, client, service, app, metrics, jobs)
+    return Bot(settings, store, tpu, client, service, app, metrics, jobs, work)
 
 
 def _stop_on_signals(stop: threading.Event) -> None:

@@ -1,9 +1,15 @@
-"""Thin Bolt listeners: ack at once, then call the service and answer through response_url."""
+"""Thin Bolt listeners: ack at once, hand the work to a pool, answer through response_url.
+
+Bolt runs listeners on a small pool and a listener that keeps working after ack() holds its
+thread; under load, new requests would then wait for a thread before they could ack. So the slow
+part goes to a pool of its own and every listener returns right after ack().
+"""
 
 from __future__ import annotations
 
 import logging
 import re
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -36,7 +42,13 @@ def build_app(client: WebClient, signing_secret: str | None, *, verify_token: bo
 def _answer(respond: Any, message: Message | None, replace: bool = False) -> None:
     if message is None:
         return
-    respond(**render.render(message), response_type="ephemeral", replace_original=replace)
+    response = respond(
+        **render.render(message), response_type="ephemeral", replace_original=replace
+    )
+    # Bolt's respond() returns Slack's answer rather than raising on it.
+    status = getattr(response, "status_code", 200)
+    if status != 200:
+        log.error("Slack refused an answer via response_url: HTTP %s", status)
 
 
 def _user_channel(body: dict[str, Any]) -> tuple[str, str]:
@@ -52,8 +64,31 @@ def _value(body: dict[str, Any]) -> str:
     return str(action.get("value", ""))
 
 
-def register(app: App, service: Service, clock: Clock, metrics: Metrics | None = None) -> None:
-    """Attach every listener. Each acks before doing anything slow."""
+class WorkPool:
+    """Where listeners send the work that follows an ack; failures are logged, never lost."""
+
+    def __init__(self, workers: int = 16) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tpu-bot-work")
+
+    def submit(self, job: Callable[[], None]) -> None:
+        self._executor.submit(self._run, job)
+
+    @staticmethod
+    def _run(job: Callable[[], None]) -> None:
+        try:
+            job()
+        except Exception:
+            # The user already has their ack; the traceback goes to the log.
+            log.exception("work after ack failed")
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=True)
+
+
+def register(
+    app: App, service: Service, clock: Clock, work: WorkPool, metrics: Metrics | None = None
+) -> None:
+    """Attach every listener. Each acks, queues its work, and returns."""
 
     def counted(kind: str) -> None:
         if metrics is not None:
@@ -63,13 +98,9 @@ def register(app: App, service: Service, clock: Clock, metrics: Metrics | None =
     def on_tpu(ack: Any, command: dict[str, Any], respond: Any) -> None:
         ack()
         counted("command")
-        reply = service.run_command(
-            str(command.get("user_id", "")),
-            str(command.get("channel_id", "")),
-            str(command.get("text", "")),
-            clock(),
-        )
-        _answer(respond, reply)
+        user, channel = str(command.get("user_id", "")), str(command.get("channel_id", ""))
+        text = str(command.get("text", ""))
+        work.submit(lambda: _answer(respond, service.run_command(user, channel, text, clock())))
 
     node_buttons = {render.STOP: "stop", render.START: "start", render.DELETE: "delete"}
 
@@ -79,41 +110,52 @@ def register(app: App, service: Service, clock: Clock, metrics: Metrics | None =
     ) -> None:
         ack()
         counted("click")
-        user, channel = _user_channel(body)
+        user, channel, value = *_user_channel(body), _value(body)
         verb = node_buttons[action["action_id"]]
-        _answer(respond, service.click_node_action(user, channel, verb, _value(body), clock()))
+        work.submit(
+            lambda: _answer(respond, service.click_node_action(user, channel, verb, value, clock()))
+        )
 
     @app.action(render.REIMAGE)
     def on_reimage(ack: Any, body: dict[str, Any], respond: Any) -> None:
         ack()
         counted("click")
-        user, channel = _user_channel(body)
-        _answer(respond, service.click_reimage(user, channel, _value(body), clock()))
+        user, channel, value = *_user_channel(body), _value(body)
+        work.submit(lambda: _answer(respond, service.click_reimage(user, channel, value, clock())))
 
     @app.action(render.REIMAGE_VERSION)
     def on_reimage_version(ack: Any, body: dict[str, Any], respond: Any) -> None:
         ack()
         counted("click")
-        user, channel = _user_channel(body)
-        reply = service.pick_reimage_version(user, channel, _value(body), clock())
-        _answer(respond, reply, replace=True)
+        user, channel, value = *_user_channel(body), _value(body)
+        work.submit(
+            lambda: _answer(
+                respond, service.pick_reimage_version(user, channel, value, clock()), replace=True
+            )
+        )
 
     @app.action(re.compile(f"^{render.LIST_PAGE}(_prev)?$"))
     def on_page(ack: Any, body: dict[str, Any], respond: Any) -> None:
         ack()
         counted("click")
-        user, channel = _user_channel(body)
-        reply = service.click_page(user, channel, _value(body), clock())
-        # Only another page replaces the listing; a refusal is said beside it.
-        _answer(respond, reply, replace=isinstance(reply, NodePage))
+        user, channel, value = *_user_channel(body), _value(body)
+
+        def page() -> None:
+            reply = service.click_page(user, channel, value, clock())
+            # Only another page replaces the listing; a refusal is said beside it.
+            _answer(respond, reply, replace=isinstance(reply, NodePage))
+
+        work.submit(page)
 
     @app.action(re.compile(f"^({render.APPROVE}|{render.DENY})$"))
     def on_decision(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
         ack()
         counted("click")
-        user, channel = _user_channel(body)
+        user, channel, value = *_user_channel(body), _value(body)
         approve = action["action_id"] == render.APPROVE
-        _answer(respond, service.decide(user, channel, _value(body), approve, clock()))
+        work.submit(
+            lambda: _answer(respond, service.decide(user, channel, value, approve, clock()))
+        )
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> None:

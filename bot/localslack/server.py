@@ -83,7 +83,7 @@ class SlackWebApp:
         if path.startswith("/api/"):
             return self._api(path[len("/api/") :], environ, start_response)
         if path.startswith("/response/") and environ["REQUEST_METHOD"] == "POST":
-            return self._response_url(path[len("/response/") :], environ, start_response)
+            return self._post_response(path[len("/response/") :], environ, start_response)
         if self.extra is not None:
             return self.extra(environ, start_response)
         return _json_response(start_response, 404, {"ok": False, "error": "not_found"})
@@ -123,7 +123,7 @@ class SlackWebApp:
                 start_response, exc.status, {"ok": False, "error": exc.error}, headers
             )
 
-    def _response_url(
+    def _post_response(
         self, token: str, environ: dict[str, Any], start_response: StartResponse
     ) -> list[bytes]:
         raw, _ = self._body(environ)
@@ -278,7 +278,7 @@ class LocalSlack:
 
     # ----- sending to the bot ----------------------------------------------------------------
 
-    def _response_url(self, channel: str, user: str, message_ts: str | None = None) -> str:
+    def response_url(self, channel: str, user: str, message_ts: str | None = None) -> str:
         token = self.workspace.new_response_url_token(channel, user, message_ts)
         return f"{self.url}/response/{token}"
 
@@ -344,7 +344,7 @@ class LocalSlack:
             "text": text,
             "api_app_id": APP_ID,
             "is_enterprise_install": "false",
-            "response_url": self._response_url(channel, user),
+            "response_url": self.response_url(channel, user),
             "trigger_id": secrets.token_hex(8),
         }
         return self._deliver("slash_commands", payload, payload, **signing)
@@ -399,7 +399,7 @@ class LocalSlack:
                 "name": self.workspace.channels.get(message.channel, ""),
             },
             "message": message.to_json(),
-            "response_url": self._response_url(message.channel, user, message.ts),
+            "response_url": self.response_url(message.channel, user, message.ts),
             "actions": [action],
         }
         return self._deliver("interactive", payload, {"payload": json.dumps(payload)}, **signing)
