@@ -60,3 +60,21 @@ def test_stop_goes_through_approval(stack: Stack) -> None:
     )
     assert "started" in replies[0].text
     assert GENERAL
+
+
+def test_group_membership_is_looked_up_once_and_cached(stack: Stack) -> None:
+    for _ in range(3):
+        stack.command(OPERATOR, "audit 1")
+    lookups = stack.ws.calls_to("usergroups.users.list")
+    # One lookup per configured group, not one per command.
+    assert sorted(c.args["usergroup"] for c in lookups) == ["S0EVERYONE", "S0ONCALL", "S0PLATFORM"]
+
+
+def test_every_command_is_audited(stack: Stack) -> None:
+    stack.command(VIEWER, "list project=ml-prod")
+    stack.command(VIEWER, "help")
+    entries = stack.bot.store.latest_audit(5)
+    assert [(e.user, e.target, e.outcome) for e in entries[:2]] == [
+        (VIEWER, "help", "ok"),
+        (VIEWER, "list project=ml-prod", "ok"),
+    ]

@@ -62,10 +62,12 @@ class Service:
             return m.Refusal(verdict.reason)
         try:
             if isinstance(command, cmd.Help):
+                deps.audit(now, actor.user, "command", text[:200], "ok")
                 return m.HelpText(command.topic)
             if isinstance(command, cmd.MUTATIONS):
                 return actions.mutate(deps, actor, command, now)
             answer = _QUERIES[type(command)](deps, command)  # type: ignore[operator]
+            deps.audit(now, actor.user, "command", text[:200], "ok")
             return answer
         except NodeRefError as exc:
             deps.audit(now, actor.user, "command", text[:200], "no such node", exc.message)
