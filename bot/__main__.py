@@ -7,7 +7,7 @@ import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
@@ -23,12 +23,12 @@ from bot.emulator import Emulator
 from bot.emulator.server import EmulatorApp
 from bot.httpserver import RunningServer, make_wsgi_server, serve_in_thread
 from bot.metrics import Metrics
-from bot.notifier import SlackChat, make_web_client
+from bot.notifier import Outbox, OutboxDrainer, SlackChat, make_web_client
 from bot.policy import groups_in
 from bot.scheduler import Jobs
 from bot.service import Deps, Service
 from bot.slack_app import WorkPool, build_app, register
-from bot.store import Store
+from bot.store import Store, WatchStore
 from bot.tpu import TpuClient, make_credentials
 from bot.web import WebApp
 
@@ -53,14 +53,28 @@ class Bot:
     metrics: Metrics
     jobs: Jobs
     work: WorkPool
+    watch: WatchStore
+    clock: Clock
     web: RunningServer | None = None
+    started_at: datetime | None = None
     socket: SocketModeHandler | None = None
 
     def ready(self) -> tuple[bool, str]:
         try:
             self.store.ping()
+            last_poll = self.watch.get("last_poll")
         except (SQLAlchemyError, OSError) as exc:
             return False, f"database: {exc.__class__.__name__}"
+        if self.started_at is not None:
+            # Three poll intervals without a completed tick: the watcher is stuck or cut off.
+            limit = timedelta(seconds=3 * self.settings.bot.watch.poll_seconds)
+            last = (
+                max(self.started_at, datetime.fromisoformat(last_poll))
+                if last_poll
+                else self.started_at
+            )
+            if self.clock() - last > limit:
+                return False, f"no completed node poll since {last.isoformat()}"
         return True, "ok"
 
     def start(
@@ -79,6 +93,7 @@ class Bot:
             web, host, self.settings.env.PORT if port is None else port, name="tpu-bot-web"
         )
         if scheduler:
+            self.started_at = self.clock()
             self.jobs.start()
         return self
 
@@ -123,7 +138,16 @@ def build(settings: Settings, *, clock: Clock = utcnow, tpu: Any = None) -> Bot:
         )
     client = make_web_client(env.SLACK_BOT_TOKEN.get_secret_value(), env.SLACK_API_URL)
     directory = SlackDirectory(client, groups_in(config.roles))
-    service = Service(Deps(config, tpu, store, SlackChat(client, metrics), directory))
+    watch = WatchStore(store)
+    service = Service(
+        Deps(config, tpu, store, SlackChat(client, metrics), directory, watch, Outbox(watch))
+    )
+    # The drainer handles 429, 5xx and dropped connections itself, per message.
+    drain_client = WebClient(
+        token=env.SLACK_BOT_TOKEN.get_secret_value(), base_url=env.SLACK_API_URL, timeout=15
+    )
+    drain_client.retry_handlers = []
+    drainer = OutboxDrainer(drain_client, watch, metrics)
     secret = None if settings.socket_mode else env.SLACK_SIGNING_SECRET
     app = build_app(client, secret.get_secret_value() if secret else None)
     work = WorkPool()
@@ -131,7 +155,9 @@ def build(settings: Settings, *, clock: Clock = utcnow, tpu: Any = None) -> Bot:
     jobs = Jobs(clock, metrics)
     jobs.add("expire_approvals", 30, service.expire_approvals)
     jobs.add("track_operations", config.watch.operations_seconds, service.track_operations)
-    return Bot(settings, store, tpu, client, service, app, metrics, jobs, work)
+    jobs.add("poll_nodes", config.watch.poll_seconds, service.poll_nodes)
+    jobs.add("drain_outbox", 1, drainer.drain)
+    return Bot(settings, store, tpu, client, service, app, metrics, jobs, work, watch, clock)
 
 
 def _stop_on_signals(stop: threading.Event) -> None:

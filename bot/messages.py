@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from bot.models import Approval, AuditEntry, Node, Operation, TrackedOperation
+from bot.models import Approval, AuditEntry, Incident, Node, Operation, TrackedOperation
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,48 @@ class ReimagePicker:
     versions: Sequence[str]
 
 
+@dataclass(frozen=True)
+class IncidentRoot:
+    """The root message of a node's incident, open or resolved."""
+
+    incident: Incident
+    now: datetime
+
+
+@dataclass(frozen=True)
+class IncidentEvent:
+    """A change of a node with an open incident, told in its thread."""
+
+    node: str
+    kind: str
+    detail: str = ""
+    resolved_after_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class DigestRoot:
+    """One message for a storm: many nodes of one zone in trouble in the same tick."""
+
+    project: str
+    zone: str
+    members: Sequence[Incident]
+
+
+@dataclass(frozen=True)
+class DigestBatch:
+    """One tick's changes of a storm's nodes, in the digest's thread."""
+
+    events: Sequence[IncidentEvent]
+
+
+@dataclass(frozen=True)
+class WatchNotice:
+    """Monitoring degraded or restored, a node gone: a one-off message."""
+
+    text: str
+    tone: str = "warning"
+
+
 Message = (
     Notice
     | Usage
@@ -139,4 +182,9 @@ Message = (
     | CatalogList
     | AuditList
     | ReimagePicker
+    | IncidentRoot
+    | IncidentEvent
+    | DigestRoot
+    | DigestBatch
+    | WatchNotice
 )

@@ -475,3 +475,44 @@ class AuditEntry:
     target: str
     outcome: str
     detail: str = ""
+
+
+@dataclass(frozen=True)
+class Incident:
+    """A node's trouble, told in one thread until it is resolved."""
+
+    id: str
+    node: str
+    kind: str
+    channel: str
+    opened_at: datetime
+    last_event_at: datetime
+    status: str = "open"
+    detail: str = ""
+    root_outbox: int | None = None
+    digest_id: str | None = None
+    resolved_at: datetime | None = None
+    acked_by: str = ""
+    muted_until: datetime | None = None
+    flapping: bool = False
+    accelerator_type: str = ""
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """A Slack write waiting in the store; thread/target refer to other rows until they are sent."""
+
+    id: int
+    channel: str
+    method: str
+    payload: Mapping[str, Any]
+    created_at: datetime
+    next_attempt_at: datetime
+    attempts: int = 0
+    thread_outbox: int | None = None
+    thread_ts: str | None = None
+    target_outbox: int | None = None
+    target_ts: str | None = None
+    sent_at: datetime | None = None
+    ts: str | None = None
+    last_error: str = ""

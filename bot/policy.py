@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from bot import commands as cmd
 from bot.config import ApprovalsConfig, RolesConfig
@@ -150,3 +151,85 @@ def recheck(action: str, seen: Seen | None, now: Node | None) -> Verdict:
         if seen.version and now.tensorflow_version != seen.version:
             return Verdict(False, "The node was reimaged since the request.")
     return precheck(action, now)
+
+
+# ----- watching: whether and how to tell people about a node event ---------------------------
+
+
+class Act(enum.StrEnum):
+    OPEN = "open"  # a root message in the routed channel
+    DIGEST = "digest"  # part of one storm digest root for its zone
+    REPLY = "reply"  # a reply in the open incident's thread
+    RESOLVE = "resolve"  # reply, edit the root to resolved, close the incident
+    NOTICE = "notice"  # a one-off root message, no incident
+    FLAPPING = "flapping"  # one note, then quiet until the node is stable
+    SUPPRESS = "suppress"  # nothing to post
+
+
+@dataclass(frozen=True)
+class OpenIncident:
+    """What the decision needs to know of a node's open incident."""
+
+    kind: str
+    opened_at: datetime
+    muted_until: datetime | None = None
+    flapping: bool = False
+
+
+@dataclass(frozen=True)
+class Decision:
+    act: Act
+    reason: str
+    quiet: bool = False  # change the state but post nothing (muted)
+
+
+def decide(
+    kind: str,
+    incident: OpenIncident | None,
+    *,
+    now: datetime,
+    storm: bool = False,
+    recent_opens: int = 0,
+    flap_threshold: int = 3,
+) -> Decision:
+    """Pure: what to do about one event (`kind` is a health.EventKind value)."""
+    trouble = kind in ("unhealthy", "preempted", "terminated", "repairing", "unknown", "symptom")
+    muted = incident is not None and incident.muted_until is not None and now < incident.muted_until
+    if kind == "appeared":
+        return Decision(Act.SUPPRESS, "a new node is not an incident")
+    if incident is not None and incident.flapping:
+        return Decision(Act.SUPPRESS, "flapping: quiet until stable")
+    if trouble:
+        if incident is not None:
+            if muted:
+                return Decision(Act.SUPPRESS, f"muted until {incident.muted_until:%H:%M} UTC")
+            return Decision(Act.REPLY, f"update of the open {incident.kind} incident")
+        if kind == "symptom":
+            return Decision(Act.SUPPRESS, "a symptom on a node with no incident is not one")
+        if recent_opens >= flap_threshold:
+            return Decision(Act.FLAPPING, f"{recent_opens} incidents recently: flapping")
+        if storm:
+            return Decision(Act.DIGEST, "storm: many incidents in this zone in one tick")
+        return Decision(Act.OPEN, f"new {kind} incident")
+    if kind in ("recovered", "resolved"):
+        if incident is None:
+            return Decision(Act.SUPPRESS, "nothing open for this node")
+        return Decision(Act.RESOLVE, f"{kind} after {incident.kind}", quiet=muted)
+    if kind == "disappeared":
+        if incident is not None:
+            return Decision(Act.RESOLVE, "the node is gone", quiet=muted)
+        return Decision(Act.NOTICE, "a node disappeared without the bot deleting it")
+    return Decision(Act.SUPPRESS, f"no rule for {kind}")
+
+
+def route(
+    project: str, zone: str, labels: Mapping[str, str], routes: Sequence[Any], default: str
+) -> str:
+    """The channel for a node: the first route that matches, else the default."""
+    for candidate in routes:
+        match = candidate.match
+        if match.project not in (None, project) or match.zone not in (None, zone):
+            continue
+        if all(labels.get(k) == v for k, v in match.labels.items()):
+            return str(candidate.channel)
+    return default

@@ -6,7 +6,7 @@ rowcount says who won.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -14,7 +14,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from bot.models import Approval, ApprovalStatus, AuditEntry, TrackedOperation
+from bot.health import Snapshot
+from bot.models import (
+    Approval,
+    ApprovalStatus,
+    AuditEntry,
+    Incident,
+    OutboxItem,
+    TrackedOperation,
+)
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -98,9 +106,81 @@ audit = sa.Table(
     sa.Column("detail", sa.Text, nullable=False, default=""),
 )
 
+snapshots = sa.Table(
+    "node_snapshots",
+    metadata,
+    sa.Column("name", sa.String(512), primary_key=True),
+    sa.Column("project", sa.String(128), nullable=False, index=True),
+    sa.Column("state", sa.String(32), nullable=False),
+    sa.Column("health", sa.String(32), nullable=False),
+    sa.Column("accelerator_type", sa.String(32), nullable=False, default=""),
+    sa.Column("symptoms", sa.JSON, nullable=False),
+    sa.Column("labels", sa.JSON, nullable=False),
+)
+
+incidents = sa.Table(
+    "incidents",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("node", sa.String(512), nullable=False, index=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False, default=""),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("root_outbox", sa.Integer, nullable=True),
+    sa.Column("digest_id", sa.String(64), nullable=True),
+    sa.Column("opened_at", UTCDateTime, nullable=False),
+    sa.Column("last_event_at", UTCDateTime, nullable=False),
+    sa.Column("resolved_at", UTCDateTime, nullable=True),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("acked_by", sa.String(64), nullable=False, default=""),
+    sa.Column("muted_until", UTCDateTime, nullable=True),
+    sa.Column("flapping", sa.Boolean, nullable=False, default=False),
+    sa.Column("accelerator_type", sa.String(32), nullable=False, default=""),
+)
+
+digests = sa.Table(
+    "digests",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("project", sa.String(128), nullable=False),
+    sa.Column("zone", sa.String(64), nullable=False),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("root_outbox", sa.Integer, nullable=True),
+    sa.Column("opened_at", UTCDateTime, nullable=False),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("channel", sa.String(64), nullable=False, index=True),
+    sa.Column("method", sa.String(32), nullable=False),  # chat.postMessage or chat.update
+    sa.Column("payload", sa.JSON, nullable=False),  # rendered text and blocks
+    sa.Column("thread_outbox", sa.Integer, nullable=True),  # a reply to that row's message
+    sa.Column("thread_ts", sa.String(32), nullable=True),
+    sa.Column("target_outbox", sa.Integer, nullable=True),  # an edit of that row's message
+    sa.Column("target_ts", sa.String(32), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("sent_at", UTCDateTime, nullable=True, index=True),
+    sa.Column("ts", sa.String(32), nullable=True),
+    sa.Column("last_error", sa.Text, nullable=False, default=""),
+)
+
+watch_state = sa.Table(
+    "watch_state",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
 # Each step brings the schema from version i to i + 1; never edit a released step.
 MIGRATIONS: list[Callable[[Connection], None]] = [
     lambda conn: metadata.create_all(conn, tables=[approvals, operations, audit], checkfirst=True),
+    lambda conn: metadata.create_all(
+        conn, tables=[snapshots, incidents, digests, outbox, watch_state], checkfirst=True
+    ),
 ]
 
 
@@ -281,29 +361,45 @@ class Store:
             ).all()
         return [self._operation(r) for r in rows]
 
-    def update_operation(self, name: str, **values: Any) -> None:
+    def operation_targets_since(self, since: datetime) -> set[str]:
+        """Nodes with an operation of the bot's open, or ended after `since`."""
         with self._tx() as conn:
-            conn.execute(sa.update(operations).where(operations.c.name == name).values(**values))
+            rows = conn.execute(
+                sa.select(operations.c.target).where(
+                    sa.or_(operations.c.done.is_(False), operations.c.ended_at >= since)
+                )
+            ).all()
+        return {r.target for r in rows}
+
+    def update_operation(self, name: str, conn: Connection | None = None, **values: Any) -> None:
+        statement = sa.update(operations).where(operations.c.name == name).values(**values)
+        if conn is not None:
+            conn.execute(statement)
+            return
+        with self._tx() as own:
+            own.execute(statement)
 
     def finish_operation(
-        self, name: str, *, ended_at: datetime, error_code: int | None, error_message: str
-    ) -> TrackedOperation | None:
-        """Compare-and-set open -> done; None when another caller finished it first."""
-        with self._tx() as conn:
-            result = conn.execute(
-                sa.update(operations)
-                .where(operations.c.name == name, operations.c.done.is_(False))
-                .values(
-                    done=True,
-                    ended_at=ended_at,
-                    error_code=error_code,
-                    error_message=error_message,
-                )
+        self,
+        name: str,
+        *,
+        ended_at: datetime,
+        error_code: int | None,
+        error_message: str,
+        conn: Connection | None = None,
+    ) -> bool:
+        """Compare-and-set open -> done; False when another caller finished it first."""
+        statement = (
+            sa.update(operations)
+            .where(operations.c.name == name, operations.c.done.is_(False))
+            .values(
+                done=True, ended_at=ended_at, error_code=error_code, error_message=error_message
             )
-            if result.rowcount != 1:
-                return None
-            row = conn.execute(sa.select(operations).where(operations.c.name == name)).one()
-        return self._operation(row)
+        )
+        if conn is not None:
+            return conn.execute(statement).rowcount == 1
+        with self._tx() as own:
+            return own.execute(statement).rowcount == 1
 
     # ----- audit -----------------------------------------------------------------------------
 
@@ -334,3 +430,232 @@ class Store:
             )
             for r in rows
         ]
+
+
+class WatchStore:
+    """The watcher's state: snapshots, incidents, digests, the outbox. Shares the Store's engine."""
+
+    def __init__(self, store: Store) -> None:
+        self.engine = store.engine
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    # ----- snapshots -------------------------------------------------------------------------
+
+    def load_snapshots(self) -> dict[str, Snapshot]:
+        with self.begin() as conn:
+            rows = conn.execute(sa.select(snapshots)).all()
+        return {
+            r.name: Snapshot(
+                name=r.name,
+                state=r.state,
+                health=r.health,
+                accelerator_type=r.accelerator_type,
+                symptoms=frozenset(tuple(s) for s in r.symptoms),
+                labels=tuple(tuple(kv) for kv in r.labels),
+            )
+            for r in rows
+        }
+
+    def save_snapshots(
+        self, conn: Connection, changed: Iterable[Snapshot], removed: Iterable[str]
+    ) -> None:
+        names = list(removed)
+        if names:
+            conn.execute(sa.delete(snapshots).where(snapshots.c.name.in_(names)))
+        rows = [
+            {
+                "name": s.name,
+                "project": s.project,
+                "state": s.state,
+                "health": s.health,
+                "accelerator_type": s.accelerator_type,
+                "symptoms": sorted(list(x) for x in s.symptoms),
+                "labels": [list(kv) for kv in s.labels],
+            }
+            for s in changed
+        ]
+        if rows:
+            conn.execute(
+                sa.delete(snapshots).where(snapshots.c.name.in_([r["name"] for r in rows]))
+            )
+            conn.execute(sa.insert(snapshots), rows)
+
+    # ----- incidents -------------------------------------------------------------------------
+
+    @staticmethod
+    def _incident(row: Any) -> Incident:
+        return Incident(**dict(row._mapping))
+
+    def open_incidents(self) -> dict[str, Incident]:
+        with self.begin() as conn:
+            rows = conn.execute(sa.select(incidents).where(incidents.c.status == "open")).all()
+        return {r.node: self._incident(r) for r in rows}
+
+    def incident(self, incident_id: str) -> Incident | None:
+        with self.begin() as conn:
+            row = conn.execute(sa.select(incidents).where(incidents.c.id == incident_id)).first()
+        return self._incident(row) if row else None
+
+    def incidents_of_digest(self, digest_id: str) -> list[Incident]:
+        with self.begin() as conn:
+            rows = conn.execute(
+                sa.select(incidents)
+                .where(incidents.c.digest_id == digest_id)
+                .order_by(incidents.c.node)
+            ).all()
+        return [self._incident(r) for r in rows]
+
+    def recent_opens(self, since: datetime) -> dict[str, int]:
+        """How many incidents each node opened since `since` (for flapping)."""
+        with self.begin() as conn:
+            rows = conn.execute(
+                sa.select(incidents.c.node, sa.func.count())
+                .where(incidents.c.opened_at >= since)
+                .group_by(incidents.c.node)
+            ).all()
+        return {node: int(count) for node, count in rows}
+
+    def add_incident(self, conn: Connection, incident: Incident) -> None:
+        conn.execute(sa.insert(incidents).values(**incident.__dict__))
+
+    def update_incident(self, conn: Connection | None, incident_id: str, **values: Any) -> None:
+        statement = sa.update(incidents).where(incidents.c.id == incident_id).values(**values)
+        if conn is not None:
+            conn.execute(statement)
+            return
+        with self.begin() as own:
+            own.execute(statement)
+
+    def add_digest(self, conn: Connection, **values: Any) -> None:
+        conn.execute(sa.insert(digests).values(**values))
+
+    def digest(self, digest_id: str) -> Any:
+        with self.begin() as conn:
+            return conn.execute(sa.select(digests).where(digests.c.id == digest_id)).first()
+
+    def set_root(self, conn: Connection, table: str, row_id: str, outbox_id: int) -> None:
+        target = incidents if table == "incidents" else digests
+        conn.execute(sa.update(target).where(target.c.id == row_id).values(root_outbox=outbox_id))
+
+    def count_open(self) -> int:
+        with self.begin() as conn:
+            return int(
+                conn.execute(
+                    sa.select(sa.func.count()).where(incidents.c.status == "open")
+                ).scalar_one()
+            )
+
+    # ----- outbox ----------------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        conn: Connection,
+        *,
+        channel: str,
+        payload: Mapping[str, Any],
+        now: datetime,
+        method: str = "chat.postMessage",
+        thread_outbox: int | None = None,
+        thread_ts: str | None = None,
+        target_outbox: int | None = None,
+        target_ts: str | None = None,
+    ) -> int:
+        result = conn.execute(
+            sa.insert(outbox).values(
+                channel=channel,
+                method=method,
+                payload=dict(payload),
+                thread_outbox=thread_outbox,
+                thread_ts=thread_ts,
+                target_outbox=target_outbox,
+                target_ts=target_ts,
+                created_at=now,
+                next_attempt_at=now,
+                attempts=0,
+                last_error="",
+            )
+        )
+        key = result.inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+    def pending(self, limit: int = 500) -> list[OutboxItem]:
+        """Unsent rows in order, with thread/target ts filled in from rows already sent."""
+        thread = outbox.alias("thread_row")
+        target = outbox.alias("target_row")
+        query = (
+            sa.select(
+                outbox,
+                thread.c.ts.label("thread_row_ts"),
+                target.c.ts.label("target_row_ts"),
+            )
+            .select_from(
+                outbox.outerjoin(thread, thread.c.id == outbox.c.thread_outbox).outerjoin(
+                    target, target.c.id == outbox.c.target_outbox
+                )
+            )
+            .where(outbox.c.sent_at.is_(None))
+            .order_by(outbox.c.id)
+            .limit(limit)
+        )
+        with self.begin() as conn:
+            rows = conn.execute(query).all()
+        items = []
+        for r in rows:
+            data = {c.name: getattr(r, c.name) for c in outbox.c}
+            data["thread_ts"] = data["thread_ts"] or r.thread_row_ts
+            data["target_ts"] = data["target_ts"] or r.target_row_ts
+            items.append(OutboxItem(**data))
+        return items
+
+    def mark_sent(self, item_id: int, ts: str, now: datetime) -> None:
+        with self.begin() as conn:
+            conn.execute(
+                sa.update(outbox)
+                .where(outbox.c.id == item_id, outbox.c.sent_at.is_(None))
+                .values(sent_at=now, ts=ts)
+            )
+
+    def retry_later(self, item_id: int, when: datetime, error: str) -> None:
+        with self.begin() as conn:
+            conn.execute(
+                sa.update(outbox)
+                .where(outbox.c.id == item_id)
+                .values(next_attempt_at=when, attempts=outbox.c.attempts + 1, last_error=error)
+            )
+
+    def sent_ts(self, item_id: int) -> str | None:
+        with self.begin() as conn:
+            return conn.execute(sa.select(outbox.c.ts).where(outbox.c.id == item_id)).scalar()
+
+    def depth(self) -> int:
+        with self.begin() as conn:
+            return int(
+                conn.execute(
+                    sa.select(sa.func.count()).where(outbox.c.sent_at.is_(None))
+                ).scalar_one()
+            )
+
+    # ----- small persistent values -----------------------------------------------------------
+
+    def get(self, key: str, default: str = "") -> str:
+        with self.begin() as conn:
+            value = conn.execute(
+                sa.select(watch_state.c.value).where(watch_state.c.key == key)
+            ).scalar()
+        return default if value is None else str(value)
+
+    def put(self, conn: Connection | None, key: str, value: str) -> None:
+        def write(c: Connection) -> None:
+            c.execute(sa.delete(watch_state).where(watch_state.c.key == key))
+            c.execute(sa.insert(watch_state).values(key=key, value=value))
+
+        if conn is not None:
+            write(conn)
+            return
+        with self.begin() as own:
+            write(own)

@@ -176,6 +176,11 @@ def test_start_runs_at_once_and_the_operation_thread_ends(stack: Stack) -> None:
     assert stack.bot.jobs.run("track_operations") == 0
     stack.clock.advance(11)
     assert stack.bot.jobs.run("track_operations") == 1
+    # Scheduled work goes through the outbox: nothing is posted until it drains.
+    assert not [m for m in stack.bot_messages(GENERAL) if m.thread_ts == status.ts]
+    assert stack.bot.jobs.run("drain_outbox") == 1
+    stack.clock.advance(1)
+    assert stack.bot.jobs.run("drain_outbox") == 1
     replies = [m for m in stack.bot_messages(GENERAL) if m.thread_ts == status.ts]
     assert "finished: node is READY" in replies[-1].text
     assert status.edited and "finished" in status.text

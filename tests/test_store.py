@@ -112,9 +112,10 @@ def test_operations(store: Store) -> None:
     store.add_operation(op)
     assert store.open_operations() == [op]
     assert store.operations_for(op.target) == [op]
-    done = store.finish_operation(op.name, ended_at=T0, error_code=8, error_message="stockout")
+    assert store.finish_operation(op.name, ended_at=T0, error_code=8, error_message="stockout")
+    done = store.get_operation(op.name)
     assert done is not None and done.done and done.error_code == 8
-    assert store.finish_operation(op.name, ended_at=T0, error_code=None, error_message="") is None
+    assert not store.finish_operation(op.name, ended_at=T0, error_code=None, error_message="")
     assert store.open_operations() == []
 
 

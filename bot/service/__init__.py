@@ -9,7 +9,7 @@ from bot import messages as m
 from bot import policy
 from bot.noderef import NodeRefError, parse_ref
 from bot.policy import Role
-from bot.service import actions, approvals, operations, queries
+from bot.service import actions, approvals, operations, queries, watch
 from bot.service.core import Actor, Chat, ChatError, Deps, Directory, TpuApi
 from bot.tpu import TpuError, Unavailable
 
@@ -141,3 +141,6 @@ class Service:
 
     def track_operations(self, now: datetime) -> int:
         return operations.track(self.deps, now)
+
+    def poll_nodes(self, now: datetime) -> watch.TickReport:
+        return watch.poll(self.deps, now)

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.config import BotConfig
 from bot.messages import Message
@@ -21,7 +21,7 @@ from bot.models import (
     TensorFlowVersion,
 )
 from bot.policy import Role
-from bot.store import Store
+from bot.store import Store, WatchStore
 from bot.tpu import ProjectScope
 
 log = logging.getLogger("bot.service")
@@ -58,6 +58,31 @@ class Chat(Protocol):
     def ephemeral(self, channel: str, user: str, message: Message) -> None: ...
 
 
+class OutboxPort(Protocol):
+    """Durable Slack writes, enqueued inside the caller's transaction."""
+
+    def post(
+        self,
+        conn: Any,
+        channel: str,
+        message: Message,
+        *,
+        now: datetime,
+        thread_outbox: int | None = None,
+        thread_ts: str | None = None,
+    ) -> int: ...
+    def update(
+        self,
+        conn: Any,
+        channel: str,
+        message: Message,
+        *,
+        now: datetime,
+        target_outbox: int | None = None,
+        target_ts: str | None = None,
+    ) -> int: ...
+
+
 class Directory(Protocol):
     """Which Slack user groups a user is in."""
 
@@ -80,6 +105,8 @@ class Deps:
     store: Store
     chat: Chat
     directory: Directory
+    watch: WatchStore
+    outbox: OutboxPort
     new_id: Callable[[], str] = field(default=lambda: uuid.uuid4().hex)
 
     @property
