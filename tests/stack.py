@@ -13,7 +13,15 @@ from bot.__main__ import Bot, build
 from bot.config import load_settings
 from bot.emulator import Emulator
 from bot.httpserver import RunningServer
-from bot.localslack import APP_TOKEN, BOT_TOKEN, BOT_USER, SIGNING_SECRET, LocalSlack, Message
+from bot.localslack import (
+    APP_TOKEN,
+    BOT_TOKEN,
+    BOT_USER,
+    SIGNING_SECRET,
+    LocalSlack,
+    Message,
+    Workspace,
+)
 from bot.tpu import TpuClient
 from tests.conftest import FakeClock
 
@@ -39,6 +47,9 @@ CONFIG: dict[str, Any] = {
         "approver": ["S0ONCALL"],
         "admin": [ADMIN],
     },
+    "routes": [
+        {"match": {"project": "ml-research", "labels": {"team": "vision"}}, "channel": "C0VISION"}
+    ],
     "approvals": {"required_for": ["stop", "delete", "reimage", "create"], "ttl_minutes": 30},
     "watch": {"poll_seconds": 60, "operations_seconds": 10},
 }
@@ -46,6 +57,7 @@ CONFIG: dict[str, Any] = {
 
 def people(slack: LocalSlack) -> None:
     ws = slack.workspace
+    ws.add_channel("C0VISION", "vision-alerts")
     ws.add_user(VIEWER, "vera", ("S0EVERYONE",))
     ws.add_user(OPERATOR, "otto", ("S0PLATFORM", "S0EVERYONE"))
     ws.add_user(APPROVER, "ada", ("S0ONCALL", "S0EVERYONE"))
@@ -96,6 +108,19 @@ class Stack:
             return self.ws.wait_for(lambda: message if message.edited > version else None)
         return self.wait_new(before, lambda m: m.ephemeral_for == user)
 
+    def tick(self) -> None:
+        """One poll, then drain the outbox to empty, one paced second at a time."""
+        self.bot.jobs.run("poll_nodes")
+        self.drain()
+
+    def drain(self, limit: int = 600) -> None:
+        for _ in range(limit):
+            if self.bot.watch.depth() == 0:
+                return
+            self.bot.jobs.run("drain_outbox")
+            self.clock.advance(1)
+        raise AssertionError("the outbox did not drain")
+
     def close(self) -> None:
         self.bot.close()
         self.slack.close()
@@ -112,7 +137,8 @@ def start_stack(
     database_url: str | None = None,
     config: dict[str, Any] | None = None,
 ) -> Stack:
-    slack = LocalSlack().start()
+    # localslack stamps calls with the test's clock, so pacing can be checked in its seconds.
+    slack = LocalSlack(Workspace(clock=lambda: clock().timestamp())).start()
     people(slack)
     config_path = tmp_path / "tpubot.yaml"
     config_path.write_text(yaml.safe_dump(config or CONFIG))
