@@ -111,18 +111,24 @@ def diff(
     unreachable_zones: Collection[tuple[str, str]] = (),
     listed_projects: Collection[str] = (),
     own: Collection[str] = (),
+    open_incidents: Collection[str] = (),
 ) -> list[NodeEvent]:
     """Events from one tick.
 
     `unreachable_zones`: (project, zone) pairs that did not answer (zone `-`: the whole project).
     `listed_projects`: the projects this tick's listing covers. `own`: nodes with an operation of
-    the bot's in flight.
+    the bot's in flight. `open_incidents`: nodes with an open incident; one that is READY and
+    HEALTHY again is recovered, whoever fixed it (the bot's own recreate included).
     """
     events: list[NodeEvent] = []
     seen: set[str] = set()
     for node in current:
         seen.add(node.name)
         if node.name in own:
+            if node.name in open_incidents and node.is_healthy:
+                events.append(
+                    NodeEvent(EventKind.RECOVERED, snapshot_of(node), "READY and HEALTHY")
+                )
             continue
         now = snapshot_of(node)
         before = previous.get(node.name)
@@ -135,7 +141,7 @@ def diff(
         before_trouble = trouble_of(before)
         if now_trouble is not None and now_trouble is not before_trouble:
             events.append(NodeEvent(now_trouble, now, _describe(now, now_trouble)))
-        elif now_trouble is None and before_trouble is not None:
+        elif now_trouble is None and (before_trouble is not None or node.name in open_incidents):
             if node.is_healthy:
                 events.append(NodeEvent(EventKind.RECOVERED, now, "READY and HEALTHY"))
             else:

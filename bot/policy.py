@@ -77,6 +77,8 @@ def authorize(role: Role, needed: Role, what: str) -> Verdict:
 
 
 def needs_approval(action: str, config: ApprovalsConfig) -> bool:
+    if action == "recreate":  # a delete and a create: as careful as the more careful of the two
+        return "delete" in config.required_for or "create" in config.required_for
     return action in config.required_for
 
 
@@ -114,6 +116,11 @@ def precheck(action: str, node: Node) -> Verdict:
             False,
             f"The node is {node.state.value} and cannot be started again; "
             "delete and recreate it instead.",
+        )
+    if action == "recreate" and node.state not in (NodeState.PREEMPTED, NodeState.TERMINATED):
+        return Verdict(
+            False,
+            f"The node is {node.state.value}; only PREEMPTED or TERMINATED nodes are recreated.",
         )
     expected = _EXPECTED.get(action)
     if expected and node.state not in expected:

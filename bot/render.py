@@ -418,6 +418,10 @@ def _(message: m.OperationUpdate) -> Rendered:
         text = f":hourglass: {verb} of {target} is still running: {esc(message.warning)}"
     elif not op.done:
         text = f":gear: {verb} of {target} is running."
+    elif op.error_code is None and op.verb == "recreate":
+        text = (
+            f":white_check_mark: Recreate of {target}: the old node is deleted; creating it again."
+        )
     elif op.error_code is None:
         state = ""
         if message.operation is not None and message.operation.node is not None:

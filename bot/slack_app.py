@@ -157,6 +157,27 @@ def register(
             lambda: _answer(respond, service.decide(user, channel, value, approve, clock()))
         )
 
+    @app.action(render.ACK)
+    def on_ack(ack: Any, body: dict[str, Any], respond: Any) -> None:
+        ack()
+        counted("click")
+        user, channel, value = *_user_channel(body), _value(body)
+        work.submit(lambda: _answer(respond, service.acknowledge(user, channel, value, clock())))
+
+    @app.action(render.MUTE)
+    def on_mute(ack: Any, body: dict[str, Any], respond: Any) -> None:
+        ack()
+        counted("click")
+        user, channel, value = *_user_channel(body), _value(body)
+        work.submit(lambda: _answer(respond, service.mute(user, channel, value, clock())))
+
+    @app.action(render.RECREATE)
+    def on_recreate(ack: Any, body: dict[str, Any], respond: Any) -> None:
+        ack()
+        counted("click")
+        user, channel, value = *_user_channel(body), _value(body)
+        work.submit(lambda: _answer(respond, service.recreate(user, channel, value, clock())))
+
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> None:
         # Bolt already acked; log the failure with its traceback (never the payload's secrets).

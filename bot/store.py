@@ -328,10 +328,13 @@ class Store:
 
     # ----- operations ------------------------------------------------------------------------
 
-    def add_operation(self, op: TrackedOperation) -> None:
+    def add_operation(self, op: TrackedOperation, conn: Connection | None = None) -> None:
         row = {col.name: getattr(op, col.name) for col in operations.c}
-        with self._tx() as conn:
+        if conn is not None:
             conn.execute(sa.insert(operations).values(**row))
+            return
+        with self._tx() as own:
+            own.execute(sa.insert(operations).values(**row))
 
     @staticmethod
     def _operation(row: Any) -> TrackedOperation:

@@ -140,3 +140,10 @@ def test_routes_first_match_wins() -> None:
     assert route("p", "us-east1-d", {"team": "vision"}, routes, "C0DEF") == "C0VISION"
     assert route("q", "us-east1-d", {"team": "vision"}, routes, "C0DEF") == "C0EAST"
     assert route("q", "us-central1-b", {}, routes, "C0DEF") == "C0DEF"
+
+
+def test_an_open_incident_of_a_healthy_node_recovers_even_when_the_bot_fixed_it() -> None:
+    previous = {NAME: snap(state=NodeState.CREATING, health=Health.HEALTH_UNSPECIFIED)}
+    events = diff(previous, [node()], listed_projects=["p"], own={NAME}, open_incidents={NAME})
+    assert [e.kind for e in events] == [EventKind.RECOVERED]
+    assert diff(previous, [node()], listed_projects=["p"], own={NAME}) == []

@@ -251,3 +251,64 @@ def test_readyz_fails_after_three_intervals_without_a_poll(watched: Stack) -> No
     stack.bot.jobs.run("poll_nodes")
     assert stack.bot.ready() == (True, "ok")
     assert BOT_USER
+
+
+def preempted_root(stack: Stack) -> tuple[str, Message]:
+    name = next(
+        n for n in healthy(stack) if stack.emulator.get_node(n)["acceleratorType"].endswith("-8")
+    )
+    stack.emulator.inject(name, {"state": "PREEMPTED", "health": ""})
+    stack.clock.advance(60)
+    stack.tick()
+    return name, roots(stack)[-1]
+
+
+def test_acknowledge_and_mute(watched: Stack) -> None:
+    stack = watched
+    name, root = preempted_root(stack)
+    viewer_try = stack.click("U0VIEW", root, render.ACK)
+    assert "*operator* role" in viewer_try.text
+    answer = stack.click(OPERATOR, root, render.ACK)
+    assert "Acknowledged" in answer.text
+    stack.drain()
+    assert f"Acknowledged by <@{OPERATOR}>" in str(root.blocks)
+    stack.click(OPERATOR, root, render.MUTE)
+    stack.drain()
+    assert "Muted until" in str(root.blocks)
+    stack.emulator.inject(name, {"state": "TERMINATED"})
+    stack.clock.advance(60)
+    stack.tick()
+    assert thread(stack, root) == []  # muted: nothing posted
+
+
+def test_recreate_a_preempted_node_through_approval(watched: Stack) -> None:
+    stack = watched
+    name, root = preempted_root(stack)
+    spec = stack.emulator.get_node(name)
+    queued = stack.click(OPERATOR, root, render.RECREATE)
+    assert "needs an approver" in queued.text
+    request = stack.ws.wait_for(
+        lambda: [m for m in stack.bot_messages(APPROVALS) if not m.thread_ts]
+    )[-1]
+    assert "Recreate" in str(request.blocks)
+    stack.click(APPROVER, request, render.APPROVE)
+    assert stack.emulator.get_node(name)["state"] == "DELETING"
+    eventually(stack.bot.store.open_operations)
+    for _ in range(4):
+        stack.clock.advance(11)
+        stack.bot.jobs.run("track_operations")
+        stack.tick()
+    node = stack.emulator.get_node(name)
+    assert node["state"] == "READY"
+    assert (node["acceleratorType"], node["tensorflowVersion"], node["labels"]) == (
+        spec["acceleratorType"],
+        spec["tensorflowVersion"],
+        spec["labels"],
+    )
+    texts = [m.text for m in stack.bot_messages(APPROVALS) if m.thread_ts == request.ts]
+    assert any("old node is deleted" in t for t in texts)
+    assert any("Create of" in t and "finished: node is READY" in t for t in texts)
+    creates = admin(stack.emulator_server, "stats")["requests"]["nodes.create"]
+    assert creates == 1
+    # The preemption incident ends when the node is back.
+    assert "Resolved" in root.text

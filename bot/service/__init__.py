@@ -9,7 +9,7 @@ from bot import messages as m
 from bot import policy
 from bot.noderef import NodeRefError, parse_ref
 from bot.policy import Role
-from bot.service import actions, approvals, operations, queries, watch
+from bot.service import actions, alerts, approvals, operations, queries, watch
 from bot.service.core import Actor, Chat, ChatError, Deps, Directory, TpuApi
 from bot.tpu import TpuError, Unavailable
 
@@ -133,6 +133,15 @@ class Service:
         self, user: str, channel: str, approval_id: str, approve: bool, now: datetime
     ) -> m.Message:
         return approvals.decide(self.deps, self.actor(user, channel), approval_id, approve, now)
+
+    def acknowledge(self, user: str, channel: str, incident_id: str, now: datetime) -> m.Message:
+        return alerts.acknowledge(self.deps, self.actor(user, channel), incident_id, now)
+
+    def mute(self, user: str, channel: str, incident_id: str, now: datetime) -> m.Message:
+        return alerts.mute(self.deps, self.actor(user, channel), incident_id, now)
+
+    def recreate(self, user: str, channel: str, value: str, now: datetime) -> m.Message | None:
+        return alerts.recreate(self.deps, self.actor(user, channel), value, now)
 
     # ----- scheduled work --------------------------------------------------------------------
 

@@ -23,27 +23,31 @@ def execute(
         return deps.tpu.start_node(target)
     if action == "reimage":
         return deps.tpu.reimage_node(target, str(params["version"]))
-    if action == "delete":
+    if action in ("delete", "recreate"):
+        # A recreate starts with the delete; the create follows when it is done (operations.py).
         return deps.tpu.delete_node(target, request_id=request_id)
     if action == "create":
-        name = NodeName.parse(target)
-        spec = params["spec"]
-        return deps.tpu.create_node(
-            name.project,
-            name.zone,
-            name.node_id,
-            NodeSpec(
-                accelerator_type=spec["acceleratorType"],
-                tensorflow_version=spec["tensorflowVersion"],
-                cidr_block=spec.get("cidrBlock", ""),
-                network=spec.get("network", ""),
-                description=spec.get("description", ""),
-                preemptible=bool((spec.get("schedulingConfig") or {}).get("preemptible")),
-                labels=spec.get("labels") or {},
-            ),
-            request_id=request_id,
-        )
+        return create_from_spec(deps, target, params["spec"], request_id)
     raise ValueError(f"unknown action {action!r}")
+
+
+def create_from_spec(deps: Deps, target: str, spec: dict[str, Any], request_id: str) -> Operation:
+    name = NodeName.parse(target)
+    return deps.tpu.create_node(
+        name.project,
+        name.zone,
+        name.node_id,
+        NodeSpec(
+            accelerator_type=spec["acceleratorType"],
+            tensorflow_version=spec["tensorflowVersion"],
+            cidr_block=spec.get("cidrBlock", ""),
+            network=spec.get("network", ""),
+            description=spec.get("description", ""),
+            preemptible=bool((spec.get("schedulingConfig") or {}).get("preemptible")),
+            labels=spec.get("labels") or {},
+        ),
+        request_id=request_id,
+    )
 
 
 def start_thread(

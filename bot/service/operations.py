@@ -10,6 +10,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot import messages as m
+from bot.models import TrackedOperation
+from bot.service.actions import create_from_spec
 from bot.service.core import Deps, log
 from bot.tpu import NotFound, TpuError
 
@@ -42,9 +44,22 @@ def track(deps: Deps, now: datetime) -> int:
             code, message = current.error.code, current.error.message
         else:
             code, message = None, ""
+        follow_up = None
+        if tracked.verb == "recreate" and code is None:
+            follow_up = _create_after_delete(deps, tracked, now)
+            if follow_up is None:
+                continue  # the create could not be started now; try again next pass
         final = replace(tracked, done=True, error_code=code, error_message=message, ended_at=now)
         update = m.OperationUpdate(final, current)
         with deps.watch.begin() as conn:
+            if follow_up is not None and deps.store.get_operation(follow_up.name) is None:
+                deps.store.add_operation(follow_up, conn=conn)
+                started = m.OperationStarted(
+                    "create", tracked.target, follow_up.name, tracked.requester
+                )
+                deps.outbox.post(
+                    conn, tracked.channel, started, now=now, thread_ts=tracked.thread_ts
+                )
             if not deps.store.finish_operation(
                 tracked.name, ended_at=now, error_code=code, error_message=message, conn=conn
             ):
@@ -58,3 +73,31 @@ def track(deps: Deps, now: datetime) -> int:
         outcome = "done" if code is None else f"failed {code}"
         deps.audit(now, tracked.requester, tracked.verb, tracked.target, outcome, message)
     return ended
+
+
+def _create_after_delete(
+    deps: Deps, tracked: TrackedOperation, now: datetime
+) -> TrackedOperation | None:
+    """The second half of a recreate. Its requestId is derived from the approval's, so a retry
+    after a crash gets the same operation back instead of a second node."""
+    approval = deps.store.get_approval(tracked.approval_id) if tracked.approval_id else None
+    if approval is None or "spec" not in approval.params:
+        log.error("recreate %s: no approved spec to create from", tracked.name)
+        return None
+    try:
+        operation = create_from_spec(
+            deps, tracked.target, dict(approval.params["spec"]), f"{approval.request_id}-create"
+        )
+    except TpuError as exc:
+        log.warning("recreate %s: create not started: %s", tracked.target, exc.message)
+        return None
+    return TrackedOperation(
+        name=operation.name,
+        target=tracked.target,
+        verb="create",
+        requester=tracked.requester,
+        channel=tracked.channel,
+        thread_ts=tracked.thread_ts,
+        created_at=now,
+        approval_id=tracked.approval_id,
+    )

@@ -60,11 +60,16 @@ def poll(deps: Deps, now: datetime) -> TickReport:
     watch = deps.watch
     previous = watch.load_snapshots()
     own = deps.store.operation_targets_since(now - OWN_GRACE)
+    open_incidents = watch.open_incidents()
     events = health.diff(
-        previous, nodes, unreachable_zones=report.unreachable, listed_projects=listed, own=own
+        previous,
+        nodes,
+        unreachable_zones=report.unreachable,
+        listed_projects=listed,
+        own=own,
+        open_incidents=set(open_incidents),
     )
     report.events = len(events)
-    open_incidents = watch.open_incidents()
     cfg = deps.config.watch
     recent = watch.recent_opens(now - timedelta(minutes=cfg.flap_window_minutes))
 
