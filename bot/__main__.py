@@ -23,6 +23,7 @@ from bot.emulator import Emulator
 from bot.emulator.server import EmulatorApp
 from bot.httpserver import RunningServer, make_wsgi_server, serve_in_thread
 from bot.metrics import Metrics
+from bot.models import ApprovalStatus
 from bot.notifier import Outbox, OutboxDrainer, SlackChat, make_web_client
 from bot.policy import groups_in
 from bot.scheduler import Jobs
@@ -155,7 +156,14 @@ def build(settings: Settings, *, clock: Clock = utcnow, tpu: Any = None) -> Bot:
     jobs = Jobs(clock, metrics)
     jobs.add("expire_approvals", 30, service.expire_approvals)
     jobs.add("track_operations", config.watch.operations_seconds, service.track_operations)
-    jobs.add("poll_nodes", config.watch.poll_seconds, service.poll_nodes)
+
+    def poll_nodes(now: datetime) -> object:
+        report = service.poll_nodes(now)
+        metrics.open_incidents.set(watch.count_open())
+        metrics.pending_approvals.set(store.count_approvals(ApprovalStatus.PENDING))
+        return report
+
+    jobs.add("poll_nodes", config.watch.poll_seconds, poll_nodes)
     jobs.add("drain_outbox", 1, drainer.drain)
     return Bot(settings, store, tpu, client, service, app, metrics, jobs, work, watch, clock)
 
@@ -174,8 +182,10 @@ def cli(log_level: str) -> None:
     )
 
 
-def _run_emulator(host: str, port: int, fleet: int, projects: int, op_seconds: float) -> Any:
-    emulator = Emulator(fleet=fleet, projects=projects, op_seconds=op_seconds)
+def _run_emulator(
+    host: str, port: int, fleet: int, projects: int, op_seconds: float, clean: bool = False
+) -> Any:
+    emulator = Emulator(fleet=fleet, projects=projects, op_seconds=op_seconds, clean=clean)
     return emulator, make_wsgi_server(EmulatorApp(emulator), host, port)
 
 
@@ -185,9 +195,12 @@ def _run_emulator(host: str, port: int, fleet: int, projects: int, op_seconds: f
 @click.option("--fleet", default=0, show_default=True, type=int, help="Seed this many nodes.")
 @click.option("--projects", default=3, show_default=True, type=int, help="Spread over this many.")
 @click.option("--op-seconds", default=5.0, show_default=True, type=float)
-def emulator(host: str, port: int, fleet: int, projects: int, op_seconds: float) -> None:
+@click.option("--clean", is_flag=True, help="Seed every node READY and HEALTHY.")
+def emulator(
+    host: str, port: int, fleet: int, projects: int, op_seconds: float, clean: bool
+) -> None:
     """Serve a local Cloud TPU v1alpha1 API."""
-    emu, server = _run_emulator(host, port, fleet, projects, op_seconds)
+    emu, server = _run_emulator(host, port, fleet, projects, op_seconds, clean)
     url = f"http://{server.server_address[0]}:{server.server_address[1]}"
     click.echo(f"TPU API emulator on {url}/v1alpha1/ with {len(emu.node_names())} nodes")
     click.echo(f"  admin: {url}/emulator/v1/stats | /faults | /reset | NODE:inject")

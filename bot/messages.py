@@ -146,7 +146,7 @@ class IncidentEvent:
 class DigestRoot:
     """One message for a storm: many nodes of one zone in trouble in the same tick."""
 
-    project: str
+    projects: Sequence[str]
     zone: str
     members: Sequence[Incident]
 

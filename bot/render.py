@@ -601,6 +601,9 @@ def _(message: m.DigestRoot) -> Rendered:
         types[incident.accelerator_type or "?"] = types.get(incident.accelerator_type or "?", 0) + 1
     count = len(message.members)
     title = f"{count} nodes in trouble in {message.zone}"
+    where = ", ".join(message.projects[:5])
+    if len(message.projects) > 5:
+        where += f" and {len(message.projects) - 5} more projects"
     by_kind = ", ".join(f"{k} {v}" for k, v in sorted(kinds.items(), key=lambda kv: -kv[1]))
     by_type = ", ".join(f"{k} {v}" for k, v in sorted(types.items(), key=lambda kv: -kv[1]))
     shown = ", ".join(f"`{esc(NodeName.parse(i.node).node_id)}`" for i in message.members[:40])
@@ -608,13 +611,12 @@ def _(message: m.DigestRoot) -> Rendered:
     blocks: list[Block] = [
         HeaderBlock(text=_plain(f":rotating_light: {title}", MAX_HEADER)),
         _section(
-            f"*{esc(message.project)} / {esc(message.zone)}*\n*By kind:* {by_kind}\n"
-            f"*By type:* {by_type}"
+            f"*{esc(where)} / {esc(message.zone)}*\n*By kind:* {by_kind}\n*By type:* {by_type}"
         ),
         _section(f"{shown}{more}"),
         _context("One storm, one thread: changes of these nodes are batched below, once a tick."),
     ]
-    return _message(f"{title} ({message.project})", blocks)
+    return _message(f"{title} ({where})", blocks)
 
 
 @render.register

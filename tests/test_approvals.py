@@ -198,3 +198,18 @@ def test_two_approvers_at_once_on_postgres(
     finally:
         pg_stack.bot.close()
         pg_stack.slack.close()
+
+
+def test_an_unusually_long_operation_gets_one_warning(stack: Stack) -> None:
+    name = ready_single_host(stack)
+    stack.emulator.op_seconds = 3600
+    request = request_stop(stack, name)
+    stack.click(APPROVER, request, render.APPROVE)
+    eventually(stack.bot.store.open_operations)
+    for _ in range(3):
+        stack.clock.advance(15 * 60)
+        stack.bot.jobs.run("track_operations")
+        stack.drain()
+    replies = [m.text for m in stack.bot_messages(APPROVALS) if m.thread_ts == request.ts]
+    warnings = [t for t in replies if "still running" in t]
+    assert len(warnings) == 1 and "minutes so far" in warnings[0]

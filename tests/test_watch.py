@@ -312,3 +312,30 @@ def test_recreate_a_preempted_node_through_approval(watched: Stack) -> None:
     assert creates == 1
     # The preemption incident ends when the node is back.
     assert "Resolved" in root.text
+
+
+def test_a_zone_outage_across_projects_is_one_digest(tmp_path: Path, clock: FakeClock) -> None:
+    from bot.emulator.server import serve
+
+    emulator = Emulator(clock=clock, op_seconds=10, fleet=400, projects=2, clean=True)
+    server = serve(emulator)
+    config: dict[str, Any] = {
+        "projects": [{"id": "ml-prod"}, {"id": "ml-research"}],
+        "channels": {"alerts": ALERTS, "approvals": APPROVALS},
+        "watch": {"storm_threshold": 5},
+    }
+    stack = start_stack(tmp_path, emulator, server, clock, config=config)
+    try:
+        stack.tick()
+        zone = "us-central1-b"
+        victims = healthy(stack, "ml-prod", zone)[:3] + healthy(stack, "ml-research", zone)[:3]
+        assert len(victims) == 6
+        before = len(roots(stack))
+        admin(server, "inject", {"names": victims, "state": "PREEMPTED", "health": ""})
+        stack.clock.advance(60)
+        stack.tick()
+        new = roots(stack)[before:]
+        assert len(new) == 1 and "6 nodes in trouble in us-central1-b" in new[0].text
+        assert "ml-prod, ml-research" in str(new[0].blocks)
+    finally:
+        stack.close()

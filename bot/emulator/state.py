@@ -226,10 +226,12 @@ class Emulator:
         fleet: int = 0,
         projects: int = 3,
         seed: int = 7,
+        clean: bool = False,
     ) -> None:
         self.clock = clock
         self.op_seconds = op_seconds
         self._fleet = (fleet, projects, seed)
+        self._clean = clean
         self._lock = threading.RLock()
         self._rng = random.Random(seed)
         self.reset()
@@ -253,6 +255,16 @@ class Emulator:
             self._free_cidrs = catalog.cidr_blocks("10.128.0.0")
             count, projects, seed = self._fleet
             for seeded in catalog.seed_fleet(count, projects, self.clock(), seed):
+                if self._clean:
+                    seeded = catalog.SeedNode(
+                        **{
+                            **seeded.__dict__,
+                            "state": "READY",
+                            "health": "HEALTHY",
+                            "health_description": "",
+                            "symptoms": (),
+                        }
+                    )
                 self._seed(seeded)
 
     def _seed(self, s: catalog.SeedNode) -> None:

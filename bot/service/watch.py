@@ -84,13 +84,15 @@ def poll(deps: Deps, now: datetime) -> TickReport:
         )
 
     decided = [(event, decide(event, False)) for event in events]
-    opening = Counter((e.node.project, e.node.zone) for e, d in decided if d.act is policy.Act.OPEN)
-    storms = {zone for zone, count in opening.items() if count >= cfg.storm_threshold}
+
+    # A storm is counted per zone and channel: a zone outage across many projects is one digest.
+    def storm_key(event: NodeEvent) -> tuple[str, str]:
+        return event.node.zone, _channel(deps, event.node)
+
+    opening = Counter(storm_key(e) for e, d in decided if d.act is policy.Act.OPEN)
+    storms = {key for key, count in opening.items() if count >= cfg.storm_threshold}
     if storms:
-        decided = [
-            (e, decide(e, True)) if (e.node.project, e.node.zone) in storms else (e, d)
-            for e, d in decided
-        ]
+        decided = [(e, decide(e, True)) if storm_key(e) in storms else (e, d) for e, d in decided]
     current = {node.name: health.snapshot_of(node) for node in nodes}
     changed = [s for name, s in current.items() if previous.get(name) != s]
     removed = [
@@ -124,7 +126,9 @@ def _apply(
     report: TickReport,
 ) -> None:
     watch, outbox = deps.watch, deps.outbox
-    digest_members: dict[tuple[str, str], list[tuple[NodeEvent, Incident]]] = defaultdict(list)
+    digest_members: dict[tuple[str, str], list[tuple[NodeEvent, Incident]]] = defaultdict(
+        list
+    )  # (zone, channel)
     batches: dict[str, list[m.IncidentEvent]] = defaultdict(list)
     for event, decision in decided:
         report.decisions[decision.act.value] += 1
@@ -161,7 +165,7 @@ def _apply(
             )
             open_incidents[event.name] = incident
             if act is policy.Act.DIGEST:
-                digest_members[(event.node.project, event.node.zone)].append((event, incident))
+                digest_members[(event.node.zone, incident.channel)].append((event, incident))
                 continue
             watch.add_incident(conn, incident)
             root = outbox.post(conn, incident.channel, m.IncidentRoot(incident, now), now=now)
@@ -201,19 +205,22 @@ def _apply(
                 now=now,
                 target_outbox=incident.root_outbox,
             )
-    for (project, zone), members in digest_members.items():
-        channel = members[0][1].channel
+    for (zone, channel), members in digest_members.items():
         digest_id = deps.new_id()
+        projects = sorted({e.node.project for e, _ in members})
         watch.add_digest(
-            conn, id=digest_id, project=project, zone=zone, channel=channel, opened_at=now
+            conn,
+            id=digest_id,
+            project=",".join(projects)[:128],
+            zone=zone,
+            channel=channel,
+            opened_at=now,
         )
         incidents = [i for _, i in members]
-        root = outbox.post(conn, channel, m.DigestRoot(project, zone, incidents), now=now)
+        root = outbox.post(conn, channel, m.DigestRoot(tuple(projects), zone, incidents), now=now)
         watch.set_root(conn, "digests", digest_id, root)
         for incident in incidents:
-            watch.add_incident(
-                conn, Incident(**{**incident.__dict__, "digest_id": digest_id, "root_outbox": root})
-            )
+            watch.add_incident(conn, replace(incident, digest_id=digest_id, root_outbox=root))
     for digest_id, updates in batches.items():
         digest = watch.digest(digest_id)
         outbox.post(
