@@ -339,3 +339,30 @@ def test_a_zone_outage_across_projects_is_one_digest(tmp_path: Path, clock: Fake
         assert "ml-prod, ml-research" in str(new[0].blocks)
     finally:
         stack.close()
+
+
+def test_a_flapping_node_gets_one_note_then_quiet_until_stable(watched: Stack) -> None:
+    stack = watched
+    name = healthy(stack)[0]
+    node_id = name.rsplit("/", 1)[1]
+    for _ in range(3):  # three real incidents, opened and resolved
+        stack.emulator.inject(name, {"health": "TIMEOUT"})
+        stack.clock.advance(60)
+        stack.tick()
+        stack.emulator.inject(name, {"health": "HEALTHY"})
+        stack.clock.advance(60)
+        stack.tick()
+    before = len(stack.bot_messages(ALERTS))
+    for _ in range(4):  # it keeps flapping
+        stack.emulator.inject(name, {"health": "TIMEOUT"})
+        stack.clock.advance(60)
+        stack.tick()
+        stack.emulator.inject(name, {"health": "HEALTHY"})
+        stack.clock.advance(60)
+        stack.tick()
+    new = [m for m in stack.bot_messages(ALERTS)[before:] if node_id in m.text]
+    assert len(new) == 1 and "Flapping" in str(new[0].blocks)
+    stack.clock.advance(31 * 60)  # stable for the flap window
+    stack.tick()
+    replies = thread(stack, new[0])
+    assert len(replies) == 1 and "stable again" in replies[0].text
