@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench emulator clean
+.PHONY: demo test lint bench emulator clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,11 +14,20 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/tpu-bot demo
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/ruff check bot tests bench
 	$(BIN)/ruff format --check bot tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest -q
+
+# The browser tests drive Debian's Chromium; install it when we can (root with apt), else they skip.
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing chromium and chromium-driver for the browser tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+	  || echo "could not install chromium: the browser tests will be skipped"; \
+	else echo "chromium is not installed and cannot be here: the browser tests will be skipped"; fi
 
 lint: $(STAMP)
 	$(BIN)/ruff format bot tests bench

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 import signal
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import click
+import yaml
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
@@ -180,6 +183,8 @@ def cli(log_level: str) -> None:
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    # One line per job run every second is noise; failures are logged by Jobs itself.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def _run_emulator(
@@ -217,18 +222,127 @@ def _serve_until_signal(server: Any) -> None:
     server.server_close()
 
 
+DEMO_PEOPLE = {
+    "U0VERA": ("vera", "viewer", ()),
+    "U0OTTO": ("otto", "operator", ("S0PLATFORM",)),
+    "U0ADA": ("ada", "approver", ("S0ONCALL",)),
+    "U0ABE": ("abe", "approver", ("S0ONCALL",)),
+    "U0ROOT": ("root", "admin", ()),
+}
+DEMO_CONFIG: dict[str, Any] = {
+    "projects": [
+        {"id": "ml-prod"},
+        {"id": "ml-research"},
+        {"id": "ml-sandbox", "locations": ["us-central1-b", "us-central1-c", "europe-west4-a"]},
+    ],
+    "channels": {"alerts": "C0ALERTS", "approvals": "C0ONCALL"},
+    "routes": [
+        {"match": {"project": "ml-research", "labels": {"team": "vision"}}, "channel": "C0VISION"}
+    ],
+    "roles": {
+        "viewer": ["*"],
+        "operator": ["S0PLATFORM"],
+        "approver": ["S0ONCALL"],
+        "admin": ["U0ROOT"],
+    },
+    "approvals": {"ttl_minutes": 30},
+    "watch": {"poll_seconds": 5, "operations_seconds": 2, "storm_threshold": 5},
+}
+
+
+@dataclass
+class Demo:
+    """Everything `tpu-bot demo` runs, in one process."""
+
+    emulator: Emulator
+    emulator_server: RunningServer
+    slack: Any
+    bot: Bot
+    workdir: Path
+    stop_chaos: threading.Event
+
+    @property
+    def url(self) -> str:
+        return str(self.slack.url)
+
+    def close(self) -> None:
+        self.stop_chaos.set()
+        self.bot.close()
+        self.slack.close()
+        self.emulator_server.close()
+
+
+def start_demo(
+    port: int = 8080,
+    *,
+    chaos_every: float | None = None,
+    fleet: int = 36,
+    op_seconds: float = 5.0,
+    database_url: str | None = None,
+) -> Demo:
+    """The embedded default: emulator, localslack with its page, and the bot, nothing external."""
+    # Only the demo reaches for the local stand-ins; serve never imports them.
+    from bot.emulator.server import serve as serve_emulator
+    from bot.localslack import BOT_TOKEN, SIGNING_SECRET, LocalSlack
+    from bot.localslack.page import DemoPage, emulator_chaos
+
+    emulator = Emulator(fleet=fleet, projects=3, op_seconds=op_seconds)
+    emulator_server = serve_emulator(emulator)
+    chaos = emulator_chaos(emulator)
+    page = DemoPage(chaos, {uid: role for uid, (_, role, _) in DEMO_PEOPLE.items()})
+    slack = LocalSlack(extra_app=page).start(port=port)
+    page.attach(slack)
+    slack.workspace.add_channel("C0VISION", "vision-alerts")
+    for uid, (name, _, groups) in DEMO_PEOPLE.items():
+        slack.workspace.add_user(uid, name, groups)
+    workdir = Path(tempfile.mkdtemp(prefix="tpubot-demo-"))
+    (workdir / "tpubot.yaml").write_text(yaml.safe_dump(DEMO_CONFIG))
+    settings = load_settings(
+        {
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": slack.api_url,
+            "TPU_API_ENDPOINT": emulator_server.url,
+            "TPUBOT_CONFIG": str(workdir / "tpubot.yaml"),
+            "TPUBOT_DATABASE_URL": database_url or f"sqlite:///{workdir / 'tpubot.db'}",
+        }
+    )
+    bot = build(settings).start(port=0)
+    slack.bot_url = bot.url + "/slack/events"
+    stop = threading.Event()
+    if chaos_every:
+
+        def chaos_loop() -> None:
+            actions = ["preempt", "unhealthy", "symptom", "preempt", "heal"]
+            i = 0
+            while not stop.wait(chaos_every):
+                log.info("chaos: %s", chaos(actions[i % len(actions)]))
+                i += 1
+
+        threading.Thread(target=chaos_loop, daemon=True, name="chaos").start()
+    return Demo(emulator, emulator_server, slack, bot, workdir, stop)
+
+
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8470, show_default=True, type=int)
-def demo(host: str, port: int) -> None:
-    """Everything local: for now the TPU API emulator with a seeded fleet."""
-    emu, server = _run_emulator(host, port, fleet=36, projects=3, op_seconds=5.0)
-    url = f"http://{server.server_address[0]}:{server.server_address[1]}"
-    click.echo(f"TPU API emulator with {len(emu.node_names())} nodes: {url}/v1alpha1/")
-    click.echo(f"  try: curl -s {url}/v1alpha1/projects/ml-prod/locations/-/nodes")
-    click.echo(f"  or:  TPU_API_ENDPOINT={url} python -c 'from bot.tpu import TpuClient; ...'")
-    click.echo("Ctrl-C to stop.")
-    _serve_until_signal(server)
+@click.option("--port", default=8080, show_default=True, type=int, help="The local Slack page.")
+@click.option("--chaos", is_flag=True, help="Break and heal nodes every 20 s on its own.")
+def demo(port: int, chaos: bool) -> None:
+    """Everything local: TPU API emulator, the bot, and a Slack-like page to drive it."""
+    running = start_demo(port, chaos_every=20.0 if chaos else None)
+    click.echo(f"tpu-bot demo: open {running.url}/ in a browser")
+    click.echo(
+        f"  TPU API emulator: {running.emulator_server.url}/v1alpha1/  "
+        f"({len(running.emulator.node_names())} nodes)"
+    )
+    click.echo(f"  bot: {running.bot.url}/slack/events, health {running.bot.url}/healthz")
+    click.echo("  try `/tpu list` as otto (operator), stop a node, approve it as ada (approver);")
+    click.echo(
+        "  the chaos buttons preempt nodes and the alerts land in #tpu-alerts. Ctrl-C stops."
+    )
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    stop.wait()
+    running.close()
 
 
 @cli.command()

@@ -1,0 +1,176 @@
+"""The demo page in a real browser (Debian's Chromium, driven by Selenium): type, click, watch.
+
+Skipped, with the reason, only where Chromium and its driver are not installed; `make test`
+installs them when it can.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from bot.__main__ import Demo, start_demo
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+pytestmark = pytest.mark.skipif(
+    not (shutil.which("chromium") and shutil.which("chromedriver")),
+    reason="Chromium and chromedriver are not installed (apt-get install chromium chromium-driver)",
+)
+
+
+@pytest.fixture
+def demo() -> Iterator[Demo]:
+    running = start_demo(port=0, op_seconds=1.0)
+    yield running
+    running.close()
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1400,900",
+        f"--user-data-dir={tempfile.mkdtemp(prefix='chromium-')}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+def wait_for(browser: Any, predicate: Any, timeout: float = 30) -> Any:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(browser, timeout, poll_frequency=0.2).until(lambda _: predicate())
+
+
+def feed_text(browser: Any, feed: str = "feed") -> str:
+    return str(browser.find_element("id", feed).text)
+
+
+def as_user(browser: Any, name: str) -> None:
+    from selenium.webdriver.support.ui import Select
+
+    select = Select(browser.find_element("id", "user"))
+    value = next(o.get_attribute("value") for o in select.options if o.text.startswith(name))
+    select.select_by_value(value)
+
+
+def open_channel(browser: Any, name: str) -> None:
+    browser.find_element("css selector", f"[data-testid='channel-{name}']").click()
+
+
+def type_command(browser: Any, text: str) -> None:
+    box = browser.find_element("id", "text")
+    box.send_keys(text)
+    box.submit()
+
+
+def test_list_shows_node_cards(demo: Demo, browser: Any) -> None:
+    browser.get(demo.url + "/")
+    wait_for(
+        browser, lambda: browser.find_elements("css selector", "[data-testid='channel-general']")
+    )
+    open_channel(browser, "general")
+    as_user(browser, "vera")
+    type_command(browser, "/tpu list project=ml-prod")
+    wait_for(browser, lambda: "TPU nodes" in feed_text(browser))
+    text = feed_text(browser)
+    assert "ml-prod" in text and "TensorFlow" in text and "Preemptible" in text
+    buttons = [b.text for b in browser.find_elements("css selector", "#feed button[data-action]")]
+    assert "Delete" in buttons
+
+
+def test_stop_approve_and_the_thread_ends_stopped(demo: Demo, browser: Any) -> None:
+    node = next(
+        n
+        for n in demo.emulator.node_names("ml-prod")
+        if demo.emulator.get_node(n)["state"] == "READY"
+        and demo.emulator.get_node(n)["acceleratorType"].endswith("-8")
+    )
+    node_id = node.rsplit("/", 1)[1]
+    browser.get(demo.url + "/")
+    wait_for(
+        browser, lambda: browser.find_elements("css selector", "[data-testid='channel-general']")
+    )
+    open_channel(browser, "general")
+    as_user(browser, "otto")
+    type_command(browser, f"/tpu stop ml-prod/{node.split('/')[3]}/{node_id} demo time")
+    wait_for(browser, lambda: "needs an approver" in feed_text(browser))
+    as_user(browser, "ada")
+    open_channel(browser, "tpu-oncall")
+    wait_for(browser, lambda: "Approval needed" in feed_text(browser))
+    approve = wait_for(
+        browser,
+        lambda: [
+            b
+            for b in browser.find_elements(
+                "css selector", "#feed button[data-action='approval_approve']"
+            )
+        ],
+    )
+    approve[-1].click()
+    wait_for(
+        browser, lambda: browser.find_elements("css selector", "#feed [data-testid='replies']")
+    )
+    browser.find_elements("css selector", "#feed [data-testid='replies']")[-1].click()
+    wait_for(browser, lambda: "finished: node is STOPPED" in feed_text(browser, "tfeed"), 60)
+    assert demo.emulator.get_node(node)["state"] == "STOPPED"
+
+
+def test_preemption_alert_and_recovery_in_one_thread(demo: Demo, browser: Any) -> None:
+    browser.get(demo.url + "/")
+    wait_for(
+        browser, lambda: browser.find_elements("css selector", "[data-testid='channel-tpu-alerts']")
+    )
+    # Start from a quiet fleet, then break one node from the page's chaos controls.
+    browser.find_element("css selector", "button[data-chaos='heal']").click()
+    wait_for(browser, lambda: "healed" in browser.find_element("id", "did").text)
+    wait_for(
+        browser,
+        lambda: (
+            demo.bot.watch.depth() == 0 and demo.bot.jobs.last_success.get("poll_nodes") is not None
+        ),
+        60,
+    )
+    browser.find_element("css selector", "button[data-chaos='preempt']").click()
+    wait_for(browser, lambda: "preempt:" in browser.find_element("id", "did").text)
+    node_id = browser.find_element("id", "did").text.split("preempt: ")[1]
+    open_channel(browser, "tpu-alerts")
+    wait_for(browser, lambda: f"Preempted: {node_id}" in feed_text(browser), 60)
+    browser.find_element("css selector", "button[data-chaos='heal']").click()
+    # The page re-renders as messages arrive: find the root afresh by its ts each time.
+    ts = next(
+        m.get_attribute("data-ts")
+        for m in browser.find_elements("css selector", "#feed [data-testid='message']")
+        if f"Preempted: {node_id}" in m.text
+    )
+    root = f"#feed [data-testid='message'][data-ts='{ts}']"
+    wait_for(
+        browser, lambda: "Resolved after" in browser.find_element("css selector", root).text, 60
+    )
+    wait_for(
+        browser, lambda: browser.find_elements("css selector", f"{root} [data-testid='replies']")
+    )
+    browser.find_element("css selector", f"{root} [data-testid='replies']").click()
+    wait_for(browser, lambda: "recovered" in feed_text(browser, "tfeed"), 30)
+    browser.save_screenshot(str(demo.workdir / "alert-thread.png"))
