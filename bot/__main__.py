@@ -288,7 +288,13 @@ def start_demo(
 
     emulator = Emulator(fleet=fleet, projects=3, op_seconds=op_seconds)
     emulator_server = serve_emulator(emulator)
-    chaos = emulator_chaos(emulator)
+    scopes = {p["id"]: p.get("locations", ["-"]) for p in DEMO_CONFIG["projects"]}
+
+    def watched(name: str) -> bool:
+        project, zone = name.split("/")[1], name.split("/")[3]
+        return project in scopes and ("-" in scopes[project] or zone in scopes[project])
+
+    chaos = emulator_chaos(emulator, watched)
     page = DemoPage(chaos, {uid: role for uid, (_, role, _) in DEMO_PEOPLE.items()})
     slack = LocalSlack(extra_app=page).start(port=port)
     page.attach(slack)

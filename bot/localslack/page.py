@@ -123,15 +123,21 @@ class DemoPage:
         return {"ok": delivery.status == 200, "status": delivery.status}
 
 
-def emulator_chaos(emulator: Any, rng: random.Random | None = None) -> Chaos:
-    """Chaos through the emulator's admin side: preempt, sicken, add symptoms, cut a zone, heal."""
+def emulator_chaos(
+    emulator: Any,
+    watched: Callable[[str], bool] = lambda name: True,
+    rng: random.Random | None = None,
+) -> Chaos:
+    """Chaos through the emulator's admin side: preempt, sicken, add symptoms, cut a zone, heal.
+    Only nodes the bot watches are broken, so every act of chaos shows up in Slack."""
     rng = rng or random.Random()
 
     def healthy() -> list[str]:
         return [
             n
             for n in emulator.node_names()
-            if emulator.get_node(n)["state"] == "READY"
+            if watched(n)
+            and emulator.get_node(n)["state"] == "READY"
             and emulator.get_node(n).get("health") == "HEALTHY"
         ]
 
