@@ -58,9 +58,31 @@ def browser() -> Iterator[Any]:
 
 
 def wait_for(browser: Any, predicate: Any, timeout: float = 30) -> Any:
+    """Poll until truthy. The page re-renders whenever Slack changes, so an element found a
+    moment ago may be gone: that is a retry, not a failure."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(browser, timeout, poll_frequency=0.2).until(lambda _: predicate())
+    wait = WebDriverWait(
+        browser,
+        timeout,
+        poll_frequency=0.2,
+        ignored_exceptions=(StaleElementReferenceException, NoSuchElementException),
+    )
+    return wait.until(lambda _: predicate())
+
+
+def click(browser: Any, css: str, index: int = -1, timeout: float = 30) -> None:
+    """Find and click in one step, again if the page re-rendered in between."""
+
+    def attempt() -> bool:
+        found = browser.find_elements("css selector", css)
+        if not found:
+            return False
+        found[index].click()
+        return True
+
+    wait_for(browser, attempt, timeout)
 
 
 def feed_text(browser: Any, feed: str = "feed") -> str:
@@ -76,7 +98,7 @@ def as_user(browser: Any, name: str) -> None:
 
 
 def open_channel(browser: Any, name: str) -> None:
-    browser.find_element("css selector", f"[data-testid='channel-{name}']").click()
+    click(browser, f"[data-testid='channel-{name}']")
 
 
 def type_command(browser: Any, text: str) -> None:
@@ -119,20 +141,8 @@ def test_stop_approve_and_the_thread_ends_stopped(demo: Demo, browser: Any) -> N
     as_user(browser, "ada")
     open_channel(browser, "tpu-oncall")
     wait_for(browser, lambda: "Approval needed" in feed_text(browser))
-    approve = wait_for(
-        browser,
-        lambda: [
-            b
-            for b in browser.find_elements(
-                "css selector", "#feed button[data-action='approval_approve']"
-            )
-        ],
-    )
-    approve[-1].click()
-    wait_for(
-        browser, lambda: browser.find_elements("css selector", "#feed [data-testid='replies']")
-    )
-    browser.find_elements("css selector", "#feed [data-testid='replies']")[-1].click()
+    click(browser, "#feed button[data-action='approval_approve']")
+    click(browser, "#feed [data-testid='replies']")
     wait_for(browser, lambda: "finished: node is STOPPED" in feed_text(browser, "tfeed"), 60)
     assert demo.emulator.get_node(node)["state"] == "STOPPED"
 
@@ -143,7 +153,7 @@ def test_preemption_alert_and_recovery_in_one_thread(demo: Demo, browser: Any) -
         browser, lambda: browser.find_elements("css selector", "[data-testid='channel-tpu-alerts']")
     )
     # Start from a quiet fleet, then break one node from the page's chaos controls.
-    browser.find_element("css selector", "button[data-chaos='heal']").click()
+    click(browser, "button[data-chaos='heal']")
     wait_for(browser, lambda: "healed" in browser.find_element("id", "did").text)
     wait_for(
         browser,
@@ -152,17 +162,20 @@ def test_preemption_alert_and_recovery_in_one_thread(demo: Demo, browser: Any) -
         ),
         60,
     )
-    browser.find_element("css selector", "button[data-chaos='preempt']").click()
+    click(browser, "button[data-chaos='preempt']")
     wait_for(browser, lambda: "preempt:" in browser.find_element("id", "did").text)
     node_id = browser.find_element("id", "did").text.split("preempt: ")[1]
     open_channel(browser, "tpu-alerts")
     wait_for(browser, lambda: f"Preempted: {node_id}" in feed_text(browser), 60)
-    browser.find_element("css selector", "button[data-chaos='heal']").click()
+    click(browser, "button[data-chaos='heal']")
     # The page re-renders as messages arrive: find the root afresh by its ts each time.
-    ts = next(
-        m.get_attribute("data-ts")
-        for m in browser.find_elements("css selector", "#feed [data-testid='message']")
-        if f"Preempted: {node_id}" in m.text
+    ts = wait_for(
+        browser,
+        lambda: next(
+            m.get_attribute("data-ts")
+            for m in browser.find_elements("css selector", "#feed [data-testid='message']")
+            if f"Preempted: {node_id}" in m.text
+        ),
     )
     root = f"#feed [data-testid='message'][data-ts='{ts}']"
     wait_for(
@@ -171,6 +184,6 @@ def test_preemption_alert_and_recovery_in_one_thread(demo: Demo, browser: Any) -
     wait_for(
         browser, lambda: browser.find_elements("css selector", f"{root} [data-testid='replies']")
     )
-    browser.find_element("css selector", f"{root} [data-testid='replies']").click()
+    click(browser, f"{root} [data-testid='replies']")
     wait_for(browser, lambda: "recovered" in feed_text(browser, "tfeed"), 30)
     browser.save_screenshot(str(demo.workdir / "alert-thread.png"))
