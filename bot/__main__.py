@@ -25,6 +25,7 @@ from bot.directory import SlackDirectory
 from bot.emulator import Emulator
 from bot.emulator.server import EmulatorApp
 from bot.httpserver import RunningServer, make_wsgi_server, serve_in_thread
+from bot.lease import Lease
 from bot.metrics import Metrics
 from bot.models import ApprovalStatus
 from bot.notifier import Outbox, OutboxDrainer, SlackChat, make_web_client
@@ -156,7 +157,8 @@ def build(settings: Settings, *, clock: Clock = utcnow, tpu: Any = None) -> Bot:
     app = build_app(client, secret.get_secret_value() if secret else None)
     work = WorkPool()
     register(app, service, clock, work, metrics)
-    jobs = Jobs(clock, metrics)
+    # Replicas share the database; the one holding the lease runs the scheduled jobs.
+    jobs = Jobs(clock, metrics, Lease(store, config.watch.lease_seconds))
     jobs.add("expire_approvals", 30, service.expire_approvals)
     jobs.add("track_operations", config.watch.operations_seconds, service.track_operations)
 

@@ -114,6 +114,7 @@ class WatchConfig(_Strict):
     flap_window_minutes: int = Field(default=30, ge=1)
     flap_threshold: int = Field(default=3, ge=2)
     operation_warn_minutes: int = Field(default=20, ge=1)
+    lease_seconds: int = Field(default=15, ge=3)
 
 
 class GcpConfig(_Strict):

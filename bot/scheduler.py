@@ -11,6 +11,7 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from bot.lease import Lease
 from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -20,9 +21,10 @@ Clock = Callable[[], datetime]
 class Jobs:
     """Named periodic jobs; `run(name)` runs one now, which is what tests call."""
 
-    def __init__(self, clock: Clock, metrics: Metrics) -> None:
+    def __init__(self, clock: Clock, metrics: Metrics, lease: Lease | None = None) -> None:
         self.clock = clock
         self.metrics = metrics
+        self.lease = lease
         self._jobs: dict[str, tuple[Callable[[datetime], Any], float]] = {}
         self.last_success: dict[str, datetime] = {}
         self._scheduler: BackgroundScheduler | None = None
@@ -34,6 +36,13 @@ class Jobs:
         job, _ = self._jobs[name]
         started = time.perf_counter()
         now = self.clock()
+        if self.lease is not None:
+            leader = self.lease.held(now)
+            self.metrics.leader.set(1 if leader else 0)
+            if not leader:
+                # Another replica leads: it runs the jobs, so alerts go out once.
+                self.metrics.ticks.labels(job=name, outcome="standby").inc()
+                return None
         try:
             result = job(now)
         except Exception:
@@ -68,3 +77,5 @@ class Jobs:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=True)
             self._scheduler = None
+        if self.lease is not None:
+            self.lease.release()

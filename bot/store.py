@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -175,12 +175,32 @@ watch_state = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
 )
 
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("holder", sa.String(128), nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+)
+
+
+def _create_leases(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[leases], checkfirst=True)
+    # The row exists from the start, so taking the lease is always a single conditional UPDATE.
+    conn.execute(
+        sa.insert(leases).values(
+            name="scheduler", holder="", expires_at=datetime(1970, 1, 1, tzinfo=UTC)
+        )
+    )
+
+
 # Each step brings the schema from version i to i + 1; never edit a released step.
 MIGRATIONS: list[Callable[[Connection], None]] = [
     lambda conn: metadata.create_all(conn, tables=[approvals, operations, audit], checkfirst=True),
     lambda conn: metadata.create_all(
         conn, tables=[snapshots, incidents, digests, outbox, watch_state], checkfirst=True
     ),
+    _create_leases,
 ]
 
 
@@ -403,6 +423,35 @@ class Store:
             return conn.execute(statement).rowcount == 1
         with self._tx() as own:
             return own.execute(statement).rowcount == 1
+
+    # ----- leader lease ----------------------------------------------------------------------
+
+    def take_lease(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
+        """Take or renew the lease if it is ours or has expired: one conditional UPDATE, which
+        the database serializes (a row lock on PostgreSQL), so two replicas never both win."""
+        with self._tx() as conn:
+            result = conn.execute(
+                sa.update(leases)
+                .where(
+                    leases.c.name == name,
+                    sa.or_(leases.c.holder == holder, leases.c.expires_at <= now),
+                )
+                .values(holder=holder, expires_at=now + ttl)
+            )
+            return result.rowcount == 1
+
+    def release_lease(self, name: str, holder: str) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                sa.update(leases)
+                .where(leases.c.name == name, leases.c.holder == holder)
+                .values(expires_at=datetime(1970, 1, 1, tzinfo=UTC))
+            )
+
+    def lease_holder(self, name: str, now: datetime) -> str | None:
+        with self._tx() as conn:
+            row = conn.execute(sa.select(leases).where(leases.c.name == name)).first()
+        return row.holder if row is not None and row.expires_at > now else None
 
     # ----- audit -----------------------------------------------------------------------------
 
