@@ -1,0 +1,55 @@
+"""The Slack app manifest: valid against Slack's published schema, and no more scopes than used."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = ROOT.parent / "shared" / "slack" / "manifest.schema.1.0.0.json"
+
+
+@pytest.fixture
+def manifest() -> dict:
+    return yaml.safe_load((ROOT / "app_manifest.yaml").read_text())
+
+
+def test_manifest_is_valid_for_slack(manifest: dict) -> None:
+    if not SCHEMA.exists():
+        if os.environ.get("CI"):
+            raise AssertionError(f"Slack's manifest schema is missing: {SCHEMA}")
+        pytest.skip(f"Slack's manifest schema is not beside the checkout ({SCHEMA})")
+    jsonschema.validate(manifest, json.loads(SCHEMA.read_text()))
+
+
+def test_the_command_and_interactivity_match_the_code(manifest: dict) -> None:
+    commands = [c["command"] for c in manifest["features"]["slash_commands"]]
+    app_source = (ROOT / "bot" / "slack_app.py").read_text()
+    assert commands == ["/tpu"] and '@app.command("/tpu")' in app_source
+    assert manifest["settings"]["interactivity"]["is_enabled"]
+    assert manifest["settings"]["socket_mode_enabled"]
+
+
+def test_scopes_are_the_least_that_work(manifest: dict) -> None:
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    # Every Web API method the bot calls, and the scope it needs.
+    needs = {
+        "chat.postMessage": "chat:write",
+        "chat.update": "chat:write",
+        "chat.postEphemeral": "chat:write",
+        "usergroups_users_list": "usergroups:read",
+    }
+    source = "\n".join(p.read_text() for p in (ROOT / "bot").glob("*.py"))
+    source += "\n".join(p.read_text() for p in (ROOT / "bot" / "service").glob("*.py"))
+    used = {needs[m] for m in needs if m in source}
+    assert scopes == used | {"commands"}
+    # The README explains each one.
+    readme = (ROOT / "README.md").read_text()
+    for scope in scopes:
+        assert re.search(rf"\| `{re.escape(scope)}` \|", readme), scope
