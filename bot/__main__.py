@@ -370,6 +370,19 @@ def serve(host: str) -> None:
     bot.close()
 
 
+@cli.command()
+def check() -> None:
+    """Check the configuration, Slack, the TPU API per project and the database."""
+    from bot.check import run_checks
+
+    findings = run_checks()
+    for finding in findings:
+        mark = "ok  " if finding.ok else "FAIL"
+        click.echo(f"{mark} {finding.what}: {finding.detail}")
+    if not all(f.ok for f in findings):
+        raise SystemExit(1)
+
+
 def main(argv: list[str] | None = None) -> None:
     cli.main(args=argv, prog_name="tpu-bot")
 
