@@ -33,6 +33,7 @@ class Lease:
         self.holder = holder or default_holder()
         self.name = name
         self._held_until: datetime | None = None
+        self.took_over = False  # set when the lease was just taken, for the caller to act on
 
     def held(self, now: datetime) -> bool:
         """True while this replica leads; takes or renews the lease when that is due."""
@@ -42,6 +43,7 @@ class Lease:
         if self.store.take_lease(self.name, self.holder, now, self.ttl):
             if not was_leader:
                 log.info("leader: %s took the %s lease", self.holder, self.name)
+                self.took_over = True
             self._held_until = now + self.ttl
             return True
         if was_leader:

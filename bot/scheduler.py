@@ -43,6 +43,9 @@ class Jobs:
                 # Another replica leads: it runs the jobs, so alerts go out once.
                 self.metrics.ticks.labels(job=name, outcome="standby").inc()
                 return None
+            if self.lease.took_over:
+                self.lease.took_over = False
+                self._run_all_now()
         try:
             result = job(now)
         except Exception:
@@ -55,6 +58,14 @@ class Jobs:
         self.metrics.ticks.labels(job=name, outcome="ok").inc()
         self.last_success[name] = now
         return result
+
+    def _run_all_now(self) -> None:
+        """A new leader catches up at once instead of waiting out each job's interval."""
+        if self._scheduler is None:
+            return
+        now = datetime.now(self._scheduler.timezone)
+        for name in self._jobs:
+            self._scheduler.modify_job(name, next_run_time=now)
 
     def start(self) -> None:
         scheduler = BackgroundScheduler(
