@@ -20,12 +20,13 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, load_settings, secrets_to_mask
 from bot.directory import SlackDirectory
 from bot.emulator import Emulator
 from bot.emulator.server import EmulatorApp
 from bot.httpserver import RunningServer, make_wsgi_server, serve_in_thread
 from bot.lease import Lease
+from bot.logs import configure as configure_logging
 from bot.metrics import Metrics
 from bot.models import ApprovalStatus
 from bot.notifier import Outbox, OutboxDrainer, SlackChat, make_web_client
@@ -180,13 +181,10 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
 @click.group()
 @click.option("--log-level", default="INFO", show_default=True)
-def cli(log_level: str) -> None:
+@click.option("--log-json", is_flag=True, help="One JSON object per log line.")
+def cli(log_level: str, log_json: bool) -> None:
     """tpu-bot: Cloud TPU nodes from Slack."""
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    # One line per job run every second is noise; failures are logged by Jobs itself.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    configure_logging(log_level, log_json, secrets_to_mask())
 
 
 def _run_emulator(

@@ -230,3 +230,16 @@ def load_environment(environ: Mapping[str, str] | None = None) -> Environment:
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = load_environment(environ)
     return Settings(env=env, bot=load_bot_config(env.TPUBOT_CONFIG))
+
+
+def secrets_to_mask(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The secret values in the environment, for the log filter to mask wherever they appear."""
+    try:
+        env = load_environment(environ)
+    except ConfigError:
+        return []
+    return [
+        secret.get_secret_value()
+        for secret in (env.SLACK_BOT_TOKEN, env.SLACK_SIGNING_SECRET, env.SLACK_APP_TOKEN)
+        if secret is not None
+    ]
