@@ -1,9 +1,11 @@
-"""Three real `tpu-bot serve` processes on PostgreSQL: one alert per preemption; SIGKILL the
+"""Two and three real `tpu-bot serve` processes on PostgreSQL: one alert per preemption; SIGKILL the
 leader mid-incident and another carries on in the same thread; any replica answers commands."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import pytest
 
 from bot.emulator import Emulator
 from bot.emulator.server import serve
@@ -18,12 +20,15 @@ CONFIG = {
 }
 
 
-def test_three_replicas_one_alert_and_failover_after_sigkill(tmp_path: Path, pg_url: str) -> None:
+@pytest.mark.parametrize("count", [2, 3])
+def test_replicas_alert_once_and_fail_over_after_sigkill(
+    tmp_path: Path, pg_url: str, count: int
+) -> None:
     emulator = Emulator(fleet=40, projects=1, op_seconds=1, clean=True)
     server = serve(emulator)
     slack = LocalSlack().start()
     people(slack)
-    replicas = start_replicas(3, tmp_path, slack, server.url, pg_url, CONFIG)
+    replicas = start_replicas(count, tmp_path, slack, server.url, pg_url, CONFIG)
     try:
         leader = poll(lambda: next((r for r in replicas if r.leader), None), 30, "a leader")
         assert sum(r.leader for r in replicas) == 1
