@@ -136,6 +136,25 @@ def _section(text: str) -> SectionBlock:
     return SectionBlock(text=_md(text))
 
 
+def _sections(lines: Sequence[str], room: int = MAX_BLOCKS) -> list[Block]:
+    """Lines packed into as few sections as 3,000 characters allow, at most `room` blocks."""
+    blocks: list[Block] = []
+    chunk: list[str] = []
+    size = 0
+    for line in lines:
+        line = clip(line, MAX_SECTION - 10)
+        if chunk and size + len(line) + 1 > MAX_SECTION - 10:
+            blocks.append(_section("\n".join(chunk)))
+            chunk, size = [], 0
+            if len(blocks) >= room:
+                return blocks
+        chunk.append(line)
+        size += len(line) + 1
+    if chunk and len(blocks) < room:
+        blocks.append(_section("\n".join(chunk)))
+    return blocks
+
+
 def _context(*texts: str) -> ContextBlock:
     return ContextBlock(elements=[_md(t, MAX_FIELD) for t in texts[:10]])
 
@@ -453,13 +472,7 @@ def _(message: m.OperationList) -> Rendered:
     ops = sorted(message.operations, key=lambda o: o.name, reverse=True)[:40]
     lines = [_operation_line(op) for op in ops]
     blocks: list[Block] = [HeaderBlock(text=_plain("Operations", MAX_HEADER))]
-    chunk: list[str] = []
-    for line in lines:
-        if sum(len(x) + 1 for x in chunk) + len(line) > MAX_SECTION - 10:
-            blocks.append(_section("\n".join(chunk)))
-            chunk = []
-        chunk.append(line)
-    blocks.append(_section("\n".join(chunk)))
+    blocks += _sections(lines, MAX_BLOCKS - 1)
     return _message(f"{len(message.operations)} operations{scope}", blocks)
 
 
@@ -480,14 +493,8 @@ def _(message: m.AuditList) -> Rendered:
         for e in message.entries
     ]
     blocks: list[Block] = [HeaderBlock(text=_plain("Audit log", MAX_HEADER))]
-    chunk: list[str] = []
-    for line in lines:
-        if sum(len(x) + 1 for x in chunk) + len(line) > MAX_SECTION - 10:
-            blocks.append(_section("\n".join(chunk)))
-            chunk = []
-        chunk.append(line)
-    blocks.append(_section("\n".join(chunk)))
-    return _message(f"Latest {len(message.entries)} audit entries", blocks[:MAX_BLOCKS])
+    blocks += _sections(lines, MAX_BLOCKS - 1)
+    return _message(f"Latest {len(message.entries)} audit entries", blocks)
 
 
 @render.register
@@ -621,18 +628,7 @@ def _(message: m.DigestRoot) -> Rendered:
 
 @render.register
 def _(message: m.DigestBatch) -> Rendered:
-    lines = [_event_line(e) for e in message.events]
-    blocks: list[Block] = []
-    chunk: list[str] = []
-    for line in lines:
-        if sum(len(x) + 1 for x in chunk) + len(line) > MAX_SECTION - 10:
-            blocks.append(_section("\n".join(chunk)))
-            chunk = []
-        chunk.append(line)
-        if len(blocks) >= MAX_BLOCKS - 1:
-            break
-    if chunk and len(blocks) < MAX_BLOCKS:
-        blocks.append(_section("\n".join(chunk)))
+    blocks = _sections([_event_line(e) for e in message.events])
     return _message(f"{len(message.events)} changes", blocks)
 
 

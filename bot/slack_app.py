@@ -102,81 +102,51 @@ def register(
         text = str(command.get("text", ""))
         work.submit(lambda: _answer(respond, service.run_command(user, channel, text, clock())))
 
-    node_buttons = {render.STOP: "stop", render.START: "start", render.DELETE: "delete"}
+    # A click: ack, then run `call(user, channel, value, action_id)` on the work pool.
+    Click = Callable[[str, str, str, str], Message | None]
 
-    @app.action(re.compile(f"^({'|'.join(node_buttons)})$"))
-    def on_node_button(
-        ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any
+    def on_click(
+        action: str | re.Pattern[str],
+        call: Click,
+        replace: Callable[[Message | None], bool] = lambda reply: False,
     ) -> None:
-        ack()
-        counted("click")
-        user, channel, value = *_user_channel(body), _value(body)
-        verb = node_buttons[action["action_id"]]
-        work.submit(
-            lambda: _answer(respond, service.click_node_action(user, channel, verb, value, clock()))
-        )
+        @app.action(action)
+        def listener(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+            ack()
+            counted("click")
+            user, channel = _user_channel(body)
+            value, action_id = _value(body), str(action.get("action_id", ""))
 
-    @app.action(render.REIMAGE)
-    def on_reimage(ack: Any, body: dict[str, Any], respond: Any) -> None:
-        ack()
-        counted("click")
-        user, channel, value = *_user_channel(body), _value(body)
-        work.submit(lambda: _answer(respond, service.click_reimage(user, channel, value, clock())))
+            def work_after_ack() -> None:
+                reply = call(user, channel, value, action_id)
+                _answer(respond, reply, replace=replace(reply))
 
-    @app.action(render.REIMAGE_VERSION)
-    def on_reimage_version(ack: Any, body: dict[str, Any], respond: Any) -> None:
-        ack()
-        counted("click")
-        user, channel, value = *_user_channel(body), _value(body)
-        work.submit(
-            lambda: _answer(
-                respond, service.pick_reimage_version(user, channel, value, clock()), replace=True
-            )
-        )
+            work.submit(work_after_ack)
 
-    @app.action(re.compile(f"^{render.LIST_PAGE}(_prev)?$"))
-    def on_page(ack: Any, body: dict[str, Any], respond: Any) -> None:
-        ack()
-        counted("click")
-        user, channel, value = *_user_channel(body), _value(body)
-
-        def page() -> None:
-            reply = service.click_page(user, channel, value, clock())
-            # Only another page replaces the listing; a refusal is said beside it.
-            _answer(respond, reply, replace=isinstance(reply, NodePage))
-
-        work.submit(page)
-
-    @app.action(re.compile(f"^({render.APPROVE}|{render.DENY})$"))
-    def on_decision(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
-        ack()
-        counted("click")
-        user, channel, value = *_user_channel(body), _value(body)
-        approve = action["action_id"] == render.APPROVE
-        work.submit(
-            lambda: _answer(respond, service.decide(user, channel, value, approve, clock()))
-        )
-
-    @app.action(render.ACK)
-    def on_ack(ack: Any, body: dict[str, Any], respond: Any) -> None:
-        ack()
-        counted("click")
-        user, channel, value = *_user_channel(body), _value(body)
-        work.submit(lambda: _answer(respond, service.acknowledge(user, channel, value, clock())))
-
-    @app.action(render.MUTE)
-    def on_mute(ack: Any, body: dict[str, Any], respond: Any) -> None:
-        ack()
-        counted("click")
-        user, channel, value = *_user_channel(body), _value(body)
-        work.submit(lambda: _answer(respond, service.mute(user, channel, value, clock())))
-
-    @app.action(render.RECREATE)
-    def on_recreate(ack: Any, body: dict[str, Any], respond: Any) -> None:
-        ack()
-        counted("click")
-        user, channel, value = *_user_channel(body), _value(body)
-        work.submit(lambda: _answer(respond, service.recreate(user, channel, value, clock())))
+    node_buttons = {render.STOP: "stop", render.START: "start", render.DELETE: "delete"}
+    on_click(
+        re.compile(f"^({'|'.join(node_buttons)})$"),
+        lambda u, c, v, a: service.click_node_action(u, c, node_buttons[a], v, clock()),
+    )
+    on_click(render.REIMAGE, lambda u, c, v, a: service.click_reimage(u, c, v, clock()))
+    on_click(
+        render.REIMAGE_VERSION,
+        lambda u, c, v, a: service.pick_reimage_version(u, c, v, clock()),
+        replace=lambda reply: True,  # the picker gives way to what became of the request
+    )
+    on_click(
+        re.compile(f"^{render.LIST_PAGE}(_prev)?$"),
+        lambda u, c, v, a: service.click_page(u, c, v, clock()),
+        # Only another page replaces the listing; a refusal is said beside it.
+        replace=lambda reply: isinstance(reply, NodePage),
+    )
+    on_click(
+        re.compile(f"^({render.APPROVE}|{render.DENY})$"),
+        lambda u, c, v, a: service.decide(u, c, v, a == render.APPROVE, clock()),
+    )
+    on_click(render.ACK, lambda u, c, v, a: service.acknowledge(u, c, v, clock()))
+    on_click(render.MUTE, lambda u, c, v, a: service.mute(u, c, v, clock()))
+    on_click(render.RECREATE, lambda u, c, v, a: service.recreate(u, c, v, clock()))
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> None:

@@ -157,16 +157,19 @@ def test_preemption_alert_and_recovery_in_one_thread(demo: Demo, browser: Any) -
     wait_for(browser, lambda: "healed" in browser.find_element("id", "did").text)
     wait_for(
         browser,
+        # The heal is seen at the next poll; wait until every incident is closed and told.
         lambda: (
-            demo.bot.watch.depth() == 0 and demo.bot.jobs.last_success.get("poll_nodes") is not None
+            demo.bot.jobs.last_success.get("poll_nodes") is not None
+            and demo.bot.watch.count_open() == 0
+            and demo.bot.watch.depth() == 0
         ),
-        60,
+        120,
     )
     click(browser, "button[data-chaos='preempt']")
     wait_for(browser, lambda: "preempt:" in browser.find_element("id", "did").text)
     node_id = browser.find_element("id", "did").text.split("preempt: ")[1]
     open_channel(browser, "tpu-alerts")
-    wait_for(browser, lambda: f"Preempted: {node_id}" in feed_text(browser), 60)
+    wait_for(browser, lambda: f"Preempted: {node_id}" in feed_text(browser), 90)
     click(browser, "button[data-chaos='heal']")
     # The page re-renders as messages arrive: find the root afresh by its ts each time.
     ts = wait_for(
