@@ -45,7 +45,7 @@ class Jobs:
                 return None
             if self.lease.took_over:
                 self.lease.took_over = False
-                self._run_all_now()
+                self._run_all_now(besides=name)
         try:
             result = job(now)
         except Exception:
@@ -59,13 +59,14 @@ class Jobs:
         self.last_success[name] = now
         return result
 
-    def _run_all_now(self) -> None:
+    def _run_all_now(self, besides: str) -> None:
         """A new leader catches up at once instead of waiting out each job's interval."""
         if self._scheduler is None:
             return
         now = datetime.now(self._scheduler.timezone)
         for name in self._jobs:
-            self._scheduler.modify_job(name, next_run_time=now)
+            if name != besides:  # that one is running right now
+                self._scheduler.modify_job(name, next_run_time=now)
 
     def start(self) -> None:
         scheduler = BackgroundScheduler(

@@ -168,7 +168,12 @@ def test_preemption_alert_and_recovery_in_one_thread(demo: Demo, browser: Any) -
     click(browser, "button[data-chaos='preempt']")
     wait_for(browser, lambda: "preempt:" in browser.find_element("id", "did").text)
     node_id = browser.find_element("id", "did").text.split("preempt: ")[1]
-    open_channel(browser, "tpu-alerts")
+    # The alert goes where the node routes: the demo sends ml-research's vision team elsewhere.
+    full = next(n for n in demo.emulator.node_names() if n.endswith(f"/nodes/{node_id}"))
+    vision = full.split("/")[1] == "ml-research" and (
+        demo.emulator.get_node(full)["labels"].get("team") == "vision"
+    )
+    open_channel(browser, "vision-alerts" if vision else "tpu-alerts")
     wait_for(browser, lambda: f"Preempted: {node_id}" in feed_text(browser), 90)
     click(browser, "button[data-chaos='heal']")
     # The page re-renders as messages arrive: find the root afresh by its ts each time.
