@@ -24,7 +24,8 @@ from bench.common import median, table
 from bot.emulator import Emulator
 from bot.emulator.server import serve
 from bot.localslack import BOT_USER, LocalSlack
-from tests.procs import poll, start_replicas
+from tests.procs import outbox_recorded, start_replicas
+from tests.waiting import eventually
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -51,7 +52,7 @@ def one_run(lease: int, poll_seconds: int) -> dict[str, float]:
         config,
     )
     try:
-        leader = poll(lambda: next((r for r in replicas if r.leader), None), 60, "leader")
+        leader = eventually(lambda: next((r for r in replicas if r.leader), None), 60, "leader")
         standby = next(r for r in replicas if r is not leader)
         name = emulator.node_names("ml-prod")[0]
         node_id = name.rsplit("/", 1)[1]
@@ -64,11 +65,13 @@ def one_run(lease: int, poll_seconds: int) -> dict[str, float]:
             ]
 
         emulator.inject(name, {"state": "PREEMPTED", "health": ""})
-        root = poll(lambda: [m for m in about() if not m.thread_ts], 60, "alert")[0]
+        root = eventually(lambda: [m for m in about() if not m.thread_ts], 60, "alert")[0]
+        database_url = f"{PG}?options=-csearch_path%3D{schema}"
+        eventually(lambda: outbox_recorded(database_url), 30, "alert recorded as sent")
         ticks = standby.metric("tpubot_ticks_total", 'job="poll_nodes",outcome="ok"') or 0.0
         killed = time.monotonic()
         leader.kill()
-        poll(
+        eventually(
             lambda: (
                 (standby.metric("tpubot_ticks_total", 'job="poll_nodes",outcome="ok"') or 0.0)
                 > ticks
@@ -78,7 +81,7 @@ def one_run(lease: int, poll_seconds: int) -> dict[str, float]:
         )
         failover = time.monotonic() - killed
         emulator.inject(name, {"state": "READY", "health": "HEALTHY"})
-        poll(lambda: [m for m in about() if m.thread_ts == root.ts], 60, "recovery")
+        eventually(lambda: [m for m in about() if m.thread_ts == root.ts], 60, "recovery")
         messages = about()
         return {
             "failover": failover,

@@ -14,7 +14,6 @@ import json
 import os
 import random
 import re
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -35,6 +34,7 @@ from bench.common import percentile, rss_mb, start_emulator, table
 from bot.emulator.catalog import project_names
 from bot.localslack import BOT_TOKEN, SIGNING_SECRET, LocalSlack
 from bot.tpu import TpuClient
+from tests.waiting import eventually, free_port
 
 POLL_SECONDS = 5
 
@@ -65,23 +65,6 @@ def cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def wait(predicate: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        pause.wait(0.05)
-    raise TimeoutError(what)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def main() -> None:
@@ -124,12 +107,14 @@ def main() -> None:
     ticks = 'job="poll_nodes",outcome="ok"'
     results: dict[str, Any] = {}
     try:
-        wait(lambda: metric(base, "tpubot_ticks_total", ticks) >= 1, 120, "first tick")
+        eventually(lambda: metric(base, "tpubot_ticks_total", ticks) >= 1, 120, "first tick")
         # Requests and CPU per tick, over a few steady ticks.
         start_ticks = metric(base, "tpubot_ticks_total", ticks)
         stats0 = http_json(emu.url + "/emulator/v1/stats")["requests"].get("nodes.list", 0)
         cpu0 = cpu_seconds(bot.pid)
-        wait(lambda: metric(base, "tpubot_ticks_total", ticks) >= start_ticks + 3, 120, "ticks")
+        eventually(
+            lambda: metric(base, "tpubot_ticks_total", ticks) >= start_ticks + 3, 120, "ticks"
+        )
         done_ticks = metric(base, "tpubot_ticks_total", ticks) - start_ticks
         stats1 = http_json(emu.url + "/emulator/v1/stats")["requests"].get("nodes.list", 0)
         results["requests"] = (stats1 - stats0) / done_ticks
@@ -159,7 +144,7 @@ def main() -> None:
                     for c in slack.workspace.calls[before:]
                 )
 
-            wait(alerted, 60, "alert")
+            eventually(alerted, 60, "alert")
             latencies.append(time.monotonic() - started)
         results["latency"] = latencies
 
@@ -183,7 +168,7 @@ def main() -> None:
             ).fetchone()[0]
             return told == len(victims)
 
-        wait(all_told, 600, "storm delivered")
+        eventually(all_told, 600, "storm delivered")
         storm_calls = [
             c
             for c in slack.workspace.calls[calls_before:]

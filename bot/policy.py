@@ -10,6 +10,7 @@ from typing import Any
 
 from bot import commands as cmd
 from bot.config import ApprovalsConfig, RolesConfig
+from bot.health import TROUBLE
 from bot.models import Node, NodeState
 
 
@@ -200,7 +201,7 @@ def decide(
     flap_threshold: int = 3,
 ) -> Decision:
     """Pure: what to do about one event (`kind` is a health.EventKind value)."""
-    trouble = kind in ("unhealthy", "preempted", "terminated", "repairing", "unknown", "symptom")
+    trouble = kind in {k.value for k in TROUBLE}
     muted = incident is not None and incident.muted_until is not None and now < incident.muted_until
     if kind == "appeared":
         return Decision(Act.SUPPRESS, "a new node is not an incident")

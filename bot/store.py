@@ -228,6 +228,16 @@ def make_engine(url: str) -> Engine:
     return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
+@contextmanager
+def _within(engine: Engine, conn: Connection | None) -> Iterator[Connection]:
+    """The caller's transaction when given one (so its writes commit together), else our own."""
+    if conn is not None:
+        yield conn
+        return
+    with engine.begin() as own:
+        yield own
+
+
 class Store:
     """The bot's durable state. Thread-safe: each call uses its own pooled connection."""
 
@@ -350,11 +360,8 @@ class Store:
 
     def add_operation(self, op: TrackedOperation, conn: Connection | None = None) -> None:
         row = {col.name: getattr(op, col.name) for col in operations.c}
-        if conn is not None:
-            conn.execute(sa.insert(operations).values(**row))
-            return
-        with self._tx() as own:
-            own.execute(sa.insert(operations).values(**row))
+        with _within(self.engine, conn) as c:
+            c.execute(sa.insert(operations).values(**row))
 
     @staticmethod
     def _operation(row: Any) -> TrackedOperation:
@@ -396,11 +403,8 @@ class Store:
 
     def update_operation(self, name: str, conn: Connection | None = None, **values: Any) -> None:
         statement = sa.update(operations).where(operations.c.name == name).values(**values)
-        if conn is not None:
-            conn.execute(statement)
-            return
-        with self._tx() as own:
-            own.execute(statement)
+        with _within(self.engine, conn) as c:
+            c.execute(statement)
 
     def finish_operation(
         self,
@@ -419,10 +423,8 @@ class Store:
                 done=True, ended_at=ended_at, error_code=error_code, error_message=error_message
             )
         )
-        if conn is not None:
-            return conn.execute(statement).rowcount == 1
-        with self._tx() as own:
-            return own.execute(statement).rowcount == 1
+        with _within(self.engine, conn) as c:
+            return c.execute(statement).rowcount == 1
 
     # ----- leader lease ----------------------------------------------------------------------
 
@@ -576,11 +578,8 @@ class WatchStore:
 
     def update_incident(self, conn: Connection | None, incident_id: str, **values: Any) -> None:
         statement = sa.update(incidents).where(incidents.c.id == incident_id).values(**values)
-        if conn is not None:
-            conn.execute(statement)
-            return
-        with self.begin() as own:
-            own.execute(statement)
+        with _within(self.engine, conn) as c:
+            c.execute(statement)
 
     def add_digest(self, conn: Connection, **values: Any) -> None:
         conn.execute(sa.insert(digests).values(**values))
@@ -702,12 +701,6 @@ class WatchStore:
         return default if value is None else str(value)
 
     def put(self, conn: Connection | None, key: str, value: str) -> None:
-        def write(c: Connection) -> None:
+        with _within(self.engine, conn) as c:
             c.execute(sa.delete(watch_state).where(watch_state.c.key == key))
             c.execute(sa.insert(watch_state).values(key=key, value=value))
-
-        if conn is not None:
-            write(conn)
-            return
-        with self.begin() as own:
-            write(own)

@@ -15,6 +15,9 @@ from bot.emulator import Emulator
 from bot.emulator.server import serve
 from bot.httpserver import RunningServer
 from bot.tpu import TpuClient
+from tests.waiting import eventually
+
+__all__ = ["FakeClock", "admin", "eventually"]
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
@@ -97,21 +100,6 @@ def stack(
     yield running
     running.bot.close()
     running.slack.close()
-
-
-def eventually(predicate: Any, timeout: float = 10.0, interval: float = 0.01) -> Any:
-    """Poll `predicate` until it is truthy (its value) or the deadline passes (TimeoutError)."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise TimeoutError("condition not met in time")
-        pause.wait(interval)
 
 
 PG_BASE = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

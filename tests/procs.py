@@ -6,37 +6,31 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import threading
-import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 import yaml
 
 from bot.localslack import BOT_TOKEN, SIGNING_SECRET, LocalSlack
+from tests.waiting import eventually, free_port
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def poll(predicate: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(what)
-        pause.wait(0.05)
+def outbox_recorded(database_url: str) -> bool:
+    """Everything Slack accepted is recorded as sent. Killing a leader before that (between
+    Slack's answer and the commit) re-sends the message after failover: chat.postMessage has no
+    idempotency key. Tests that mean "killed mid-incident" kill after this."""
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            pending = conn.execute(sa.text("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))
+            return int(pending.scalar_one()) == 0
+    finally:
+        engine.dispose()
 
 
 @dataclass
@@ -104,5 +98,5 @@ def start_replicas(
             stderr=subprocess.DEVNULL,
         )
         replicas.append(Replica(process, f"http://127.0.0.1:{port}"))
-    poll(lambda: all(r.healthy() for r in replicas), 60, "replicas up")
+    eventually(lambda: all(r.healthy() for r in replicas), 60, "replicas up")
     return replicas

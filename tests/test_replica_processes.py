@@ -10,8 +10,9 @@ import pytest
 from bot.emulator import Emulator
 from bot.emulator.server import serve
 from bot.localslack import BOT_USER, LocalSlack
-from tests.procs import poll, start_replicas
+from tests.procs import outbox_recorded, start_replicas
 from tests.stack import ALERTS, APPROVALS, VIEWER, people
+from tests.waiting import eventually
 
 CONFIG = {
     "projects": [{"id": "ml-prod"}],
@@ -30,7 +31,7 @@ def test_replicas_alert_once_and_fail_over_after_sigkill(
     people(slack)
     replicas = start_replicas(count, tmp_path, slack, server.url, pg_url, CONFIG)
     try:
-        leader = poll(lambda: next((r for r in replicas if r.leader), None), 30, "a leader")
+        leader = eventually(lambda: next((r for r in replicas if r.leader), None), 30, "a leader")
         assert sum(r.leader for r in replicas) == 1
         name = emulator.node_names("ml-prod")[0]
         node_id = name.rsplit("/", 1)[1]
@@ -43,15 +44,18 @@ def test_replicas_alert_once_and_fail_over_after_sigkill(
             ]
 
         emulator.inject(name, {"state": "PREEMPTED", "health": ""})
-        root = poll(lambda: [m for m in about_node() if not m.thread_ts], 30, "the alert")[0]
+        root = eventually(lambda: [m for m in about_node() if not m.thread_ts], 30, "the alert")[0]
 
+        eventually(lambda: outbox_recorded(pg_url), 30, "alert recorded as sent")
         leader.kill()  # no goodbye, no lease release
         emulator.inject(name, {"state": "READY", "health": "HEALTHY"})
-        reply = poll(lambda: [m for m in about_node() if m.thread_ts == root.ts], 60, "recovery")
+        reply = eventually(
+            lambda: [m for m in about_node() if m.thread_ts == root.ts], 60, "recovery"
+        )
         assert len(reply) == 1 and "recovered" in reply[0].text
         survivors = [r for r in replicas if r is not leader]
         assert sum(r.leader for r in survivors) == 1
-        poll(lambda: "Resolved" in root.text, 30, "root resolved")
+        eventually(lambda: "Resolved" in root.text, 30, "root resolved")
         assert len(about_node()) == 2  # one root, one reply: nothing twice, nothing lost
 
         for replica in survivors:
@@ -63,7 +67,7 @@ def test_replicas_alert_once_and_fail_over_after_sigkill(
                 fresh = slack.workspace.snapshot()[before:]
                 return [m for m in fresh if m.user == BOT_USER and m.ephemeral_for == VIEWER]
 
-            poll(answered, 30, "answer")
+            eventually(answered, 30, "answer")
     finally:
         for replica in replicas:
             replica.stop()

@@ -13,16 +13,8 @@ import yaml
 
 from bot.httpserver import RunningServer
 from bot.localslack import BOT_TOKEN, SIGNING_SECRET, LocalSlack
-from tests.conftest import eventually
 from tests.stack import CONFIG, VIEWER, people
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.waiting import eventually, free_port
 
 
 def get(url: str) -> tuple[int, dict]:
