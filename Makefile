@@ -15,8 +15,8 @@ demo: $(STAMP)
 	$(BIN)/tpu-bot demo
 
 test: $(STAMP) browser
-	$(BIN)/ruff check bot tests bench
-	$(BIN)/ruff format --check bot tests bench
+	$(BIN)/ruff check bot tpu_emulator localslack devstack tests bench scripts
+	$(BIN)/ruff format --check bot tpu_emulator localslack devstack tests bench scripts
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 
@@ -30,8 +30,8 @@ browser:
 	else echo "chromium is not installed and cannot be here: the browser tests will be skipped"; fi
 
 lint: $(STAMP)
-	$(BIN)/ruff format bot tests bench
-	$(BIN)/ruff check --fix bot tests bench
+	$(BIN)/ruff format bot tpu_emulator localslack devstack tests bench scripts
+	$(BIN)/ruff check --fix bot tpu_emulator localslack devstack tests bench scripts
 
 bench: $(STAMP)
 	$(BIN)/python bench/emulator_bench.py

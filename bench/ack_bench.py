@@ -23,16 +23,16 @@ import yaml
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.common import percentile, table
-from bot.__main__ import build
+from bot.app import build
 from bot.config import load_settings
-from bot.emulator import Emulator
-from bot.emulator.server import serve
-from bot.httpserver import serve_in_thread
-from bot.localslack import BOT_TOKEN, SIGNING_SECRET, LocalSlack
-from bot.notifier import make_web_client
-from bot.slack_app import build_app
-from bot.tpu import TpuClient
-from bot.web import WebApp
+from bot.runtime.httpserver import serve_in_thread
+from bot.runtime.web import WebApp
+from bot.slack.listeners import build_app
+from bot.slack.outbox import make_web_client
+from bot.tpu.client import TpuClient
+from localslack import BOT_TOKEN, SIGNING_SECRET, LocalSlack
+from tpu_emulator import Emulator
+from tpu_emulator.server import serve
 
 CONFIG = {
     "projects": [{"id": "ml-prod"}, {"id": "ml-research"}],
@@ -55,7 +55,7 @@ def naive_app(slack: LocalSlack, tpu: TpuClient) -> Any:
 
 
 def build_metrics() -> Any:
-    from bot.metrics import Metrics
+    from bot.runtime.metrics import Metrics
 
     return Metrics()
 

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.common import median, start_emulator, table
-from bot.tpu import TpuClient
+from bot.tpu.client import TpuClient
 
 
 def throughput(clients: int, seconds: float, call) -> tuple[int, float]:

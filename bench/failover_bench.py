@@ -21,11 +21,11 @@ import sqlalchemy as sa
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.common import median, table
-from bot.emulator import Emulator
-from bot.emulator.server import serve
-from bot.localslack import BOT_USER, LocalSlack
-from tests.procs import outbox_recorded, start_replicas
-from tests.waiting import eventually
+from devstack.replicas import outbox_recorded, start_replicas
+from devstack.waiting import eventually
+from localslack import BOT_USER, LocalSlack
+from tpu_emulator import Emulator
+from tpu_emulator.server import serve
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 

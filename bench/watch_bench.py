@@ -31,10 +31,10 @@ import yaml
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.common import percentile, rss_mb, start_emulator, table
-from bot.emulator.catalog import project_names
-from bot.localslack import BOT_TOKEN, SIGNING_SECRET, LocalSlack
-from bot.tpu import TpuClient
-from tests.waiting import eventually, free_port
+from bot.tpu.client import TpuClient
+from devstack.waiting import eventually, free_port
+from localslack import BOT_TOKEN, SIGNING_SECRET, LocalSlack
+from tpu_emulator.catalog import project_names
 
 POLL_SECONDS = 5
 

@@ -15,8 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
-from bot.__main__ import start_demo
-from tests.test_browser import as_user, click, feed_text, open_channel, type_command, wait_for
+from devstack.browser import as_user, click, feed_text, open_channel, type_command, wait_for
+from devstack.demo import start_demo
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "img"
 

@@ -3,40 +3,20 @@
 from __future__ import annotations
 
 import json
-import threading
 import urllib.request
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from bot.emulator import Emulator
-from bot.emulator.server import serve
-from bot.httpserver import RunningServer
-from bot.tpu import TpuClient
-from tests.waiting import eventually
+from bot.tpu.client import TpuClient
+from devstack.clock import T0, FakeClock
+from devstack.waiting import eventually
+from tpu_emulator import Emulator
+from tpu_emulator.http import RunningServer
+from tpu_emulator.server import serve
 
-__all__ = ["FakeClock", "admin", "eventually"]
-
-T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
-
-
-class FakeClock:
-    """A clock tests move by hand."""
-
-    def __init__(self, start: datetime = T0) -> None:
-        self._now = start
-        self._lock = threading.Lock()
-
-    def __call__(self) -> datetime:
-        with self._lock:
-            return self._now
-
-    def advance(self, seconds: float) -> datetime:
-        with self._lock:
-            self._now += timedelta(seconds=seconds)
-            return self._now
+__all__ = ["T0", "FakeClock", "admin", "eventually"]
 
 
 @pytest.fixture(autouse=True)
@@ -94,7 +74,7 @@ def admin(server: RunningServer, path: str, body: dict[str, Any] | None = None) 
 def stack(
     tmp_path: Any, emulator: Emulator, emulator_server: RunningServer, clock: FakeClock
 ) -> Iterator[Any]:
-    from tests.stack import start_stack
+    from devstack.stack import start_stack
 
     running = start_stack(tmp_path, emulator, emulator_server, clock)
     yield running

@@ -8,10 +8,8 @@ from typing import Any
 
 import pytest
 
-from bot import render
-from bot.localslack import Message
-from tests.conftest import admin, eventually
-from tests.stack import (
+from bot.slack import blocks as render
+from devstack.stack import (
     ADMIN,
     APPROVALS,
     APPROVER,
@@ -21,6 +19,8 @@ from tests.stack import (
     VIEWER,
     Stack,
 )
+from localslack import Message
+from tests.conftest import admin, eventually
 
 
 def ready_single_host(stack: Stack, project: str = "ml-prod") -> str:
@@ -190,7 +190,7 @@ def test_start_runs_at_once_and_the_operation_thread_ends(stack: Stack) -> None:
 def test_two_approvers_at_once_on_postgres(
     tmp_path: Any, emulator: Any, emulator_server: Any, clock: Any, pg_url: str
 ) -> None:
-    from tests.stack import start_stack
+    from devstack.stack import start_stack
 
     pg_stack = start_stack(tmp_path, emulator, emulator_server, clock, database_url=pg_url)
     try:

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import yaml
 
-from bot.check import run_checks
-from bot.httpserver import RunningServer
-from bot.localslack import BOT_TOKEN, SIGNING_SECRET, LocalSlack
+from bot.runtime.check import run_checks
+from devstack.stack import CONFIG
+from localslack import BOT_TOKEN, SIGNING_SECRET, LocalSlack
 from tests.conftest import admin
-from tests.stack import CONFIG
+from tpu_emulator.http import RunningServer
 
 
 def env_for(tmp_path: Path, slack: LocalSlack, tpu_url: str, **extra: str) -> dict[str, str]:

@@ -4,9 +4,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import commands as c
-from bot.models import Health, NodeState
-from bot.noderef import NodeRef
+from bot.core import commands as c
+from bot.core.models import Health, NodeState
+from bot.core.noderef import NodeRef
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from bot.config import Environment, parse_bot_config
-from bot.web import SLACK_PATH
+from bot.runtime.web import SLACK_PATH
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = list(yaml.safe_load_all((ROOT / "deploy" / "kubernetes" / "tpu-bot.yaml").read_text()))

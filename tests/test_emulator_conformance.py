@@ -12,9 +12,9 @@ import pytest
 from googleapiclient import discovery
 from googleapiclient.errors import HttpError
 
-from bot.emulator import Emulator
-from bot.httpserver import RunningServer
 from tests.conftest import FakeClock, admin
+from tpu_emulator import Emulator
+from tpu_emulator.http import RunningServer
 
 PARENT = "projects/ml-prod/locations/us-central1-b"
 DOC = json.loads(

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from bot.emulator import ApiError, Emulator
 from tests.conftest import FakeClock
+from tpu_emulator import ApiError, Emulator
 
 PARENT = "projects/p1/locations/us-central1-b"
 SPEC = {"acceleratorType": "v3-8", "tensorflowVersion": "2.12.0"}

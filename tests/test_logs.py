@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from bot.logs import JsonFormatter, Redact
+from bot.runtime.logs import JsonFormatter, Redact
 
 
 def record(message: str, *args: object) -> logging.LogRecord:

@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.models import (
+from bot.core.models import (
     Health,
     Node,
     NodeName,

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.models import Node, NodeState
-from bot.noderef import (
+from bot.core.models import Node, NodeState
+from bot.core.noderef import (
     AmbiguousNode,
     InvalidNodeRef,
     NodeRef,

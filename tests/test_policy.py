@@ -6,11 +6,11 @@ from datetime import timedelta
 
 import pytest
 
-from bot import commands as c
 from bot.config import RolesConfig
-from bot.models import Node, NodeState
-from bot.noderef import NodeRef
-from bot.policy import (
+from bot.core import commands as c
+from bot.core.models import Node, NodeState
+from bot.core.noderef import NodeRef
+from bot.core.policy import (
     Role,
     Seen,
     authorize,

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import messages as m
-from bot.localslack import validate_blocks
-from bot.models import (
+from bot.core import messages as m
+from bot.core.models import (
     Approval,
     ApprovalStatus,
     AuditEntry,
@@ -27,7 +26,8 @@ from bot.models import (
     SymptomType,
     TrackedOperation,
 )
-from bot.render import render
+from bot.slack.blocks import render
+from localslack import validate_blocks
 from tests.conftest import T0
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.emulator import Emulator
-from bot.emulator.server import serve
-from bot.localslack import BOT_USER, LocalSlack
-from tests.procs import outbox_recorded, start_replicas
-from tests.stack import ALERTS, APPROVALS, VIEWER, people
-from tests.waiting import eventually
+from devstack.replicas import outbox_recorded, start_replicas
+from devstack.stack import ALERTS, APPROVALS, VIEWER, people
+from devstack.waiting import eventually
+from localslack import BOT_USER, LocalSlack
+from tpu_emulator import Emulator
+from tpu_emulator.server import serve
 
 CONFIG = {
     "projects": [{"id": "ml-prod"}],

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.__main__ import build
-from bot.emulator import Emulator
-from bot.httpserver import RunningServer
-from bot.tpu import TpuClient
+from bot.app import build
+from bot.tpu.client import TpuClient
+from devstack.stack import ALERTS, VIEWER, Stack, start_stack
 from tests.conftest import FakeClock
-from tests.stack import ALERTS, VIEWER, Stack, start_stack
+from tpu_emulator import Emulator
+from tpu_emulator.http import RunningServer
 
 
 def run_jobs(stacks: list[Stack], name: str) -> None:

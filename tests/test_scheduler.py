@@ -7,8 +7,8 @@ from datetime import datetime
 
 import pytest
 
-from bot.metrics import Metrics
-from bot.scheduler import Jobs
+from bot.runtime.metrics import Metrics
+from bot.runtime.scheduler import Jobs
 from tests.conftest import FakeClock
 
 

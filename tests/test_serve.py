@@ -11,10 +11,10 @@ from pathlib import Path
 
 import yaml
 
-from bot.httpserver import RunningServer
-from bot.localslack import BOT_TOKEN, SIGNING_SECRET, LocalSlack
-from tests.stack import CONFIG, VIEWER, people
-from tests.waiting import eventually, free_port
+from devstack.stack import CONFIG, VIEWER, people
+from devstack.waiting import eventually, free_port
+from localslack import BOT_TOKEN, SIGNING_SECRET, LocalSlack
+from tpu_emulator.http import RunningServer
 
 
 def get(url: str) -> tuple[int, dict]:

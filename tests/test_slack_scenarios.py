@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot import render
-from tests.stack import (
+from bot.slack import blocks as render
+from devstack.stack import (
     APPROVALS,
     APPROVER,
     GENERAL,

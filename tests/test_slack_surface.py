@@ -7,12 +7,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
-from bot import render
-from bot.emulator import Emulator
-from bot.emulator.server import serve
-from bot.localslack import BOT_USER, Message, validate_blocks
-from tests.conftest import FakeClock, admin
-from tests.stack import (
+from bot.slack import blocks as render
+from devstack.stack import (
     ADMIN,
     APPROVALS,
     APPROVER,
@@ -22,6 +18,10 @@ from tests.stack import (
     Stack,
     start_stack,
 )
+from localslack import BOT_USER, Message, validate_blocks
+from tests.conftest import FakeClock, admin
+from tpu_emulator import Emulator
+from tpu_emulator.server import serve
 
 
 def slash_body(user: str, text: str, response_url: str) -> str:

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from bot.models import Approval, ApprovalStatus, AuditEntry, TrackedOperation
-from bot.store import MIGRATIONS, Store, normalize_url
+from bot.core.models import Approval, ApprovalStatus, AuditEntry, TrackedOperation
+from bot.storage.store import MIGRATIONS, Store, normalize_url
 from tests.conftest import T0
 
 

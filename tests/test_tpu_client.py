@@ -6,11 +6,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from bot import noderef
-from bot.emulator import Emulator, catalog
-from bot.httpserver import RunningServer
-from bot.models import NodeSpec, NodeState
-from bot.tpu import (
+from bot.core import noderef
+from bot.core.models import NodeSpec, NodeState
+from bot.tpu.client import (
     AlreadyExists,
     FailedPrecondition,
     InvalidArgument,
@@ -22,6 +20,8 @@ from bot.tpu import (
     Unavailable,
 )
 from tests.conftest import FakeClock, admin
+from tpu_emulator import Emulator, catalog
+from tpu_emulator.http import RunningServer
 
 SPEC = NodeSpec(accelerator_type="v3-8", tensorflow_version="2.12.0")
 

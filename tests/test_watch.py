@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from bot import render
-from bot.emulator import Emulator
-from bot.localslack import BOT_USER, Message
+from bot.slack import blocks as render
+from devstack.stack import ALERTS, APPROVALS, APPROVER, OPERATOR, Stack, start_stack
+from localslack import BOT_USER, Message
 from tests.conftest import FakeClock, admin, eventually
-from tests.stack import ALERTS, APPROVALS, APPROVER, OPERATOR, Stack, start_stack
+from tpu_emulator import Emulator
 
 
 def healthy(stack: Stack, project: str = "ml-prod", zone: str | None = None) -> list[str]:
@@ -101,7 +101,7 @@ def test_symptoms_and_changes_reply_in_the_same_thread(watched: Stack) -> None:
 
 def test_a_storm_makes_one_digest_and_batched_updates(tmp_path: Path, clock: FakeClock) -> None:
     emulator = Emulator(clock=clock, op_seconds=10, fleet=800, projects=1)
-    from bot.emulator.server import serve
+    from tpu_emulator.server import serve
 
     server = serve(emulator)
     config: dict[str, Any] = {
@@ -176,9 +176,9 @@ def test_restart_in_the_middle_of_an_incident(
     root = roots(first)[-1]
     slack = first.slack
     first.bot.close()  # the process goes away; the database and Slack stay
-    from bot.__main__ import build
-    from bot.tpu import TpuClient
-    from tests.stack import Stack as StackType
+    from bot.app import build
+    from bot.tpu.client import TpuClient
+    from devstack.stack import Stack as StackType
 
     second = build(
         first.bot.settings, clock=clock, tpu=TpuClient(emulator_server.url, retries=0)
@@ -315,7 +315,7 @@ def test_recreate_a_preempted_node_through_approval(watched: Stack) -> None:
 
 
 def test_a_zone_outage_across_projects_is_one_digest(tmp_path: Path, clock: FakeClock) -> None:
-    from bot.emulator.server import serve
+    from tpu_emulator.server import serve
 
     emulator = Emulator(clock=clock, op_seconds=10, fleet=400, projects=2, clean=True)
     server = serve(emulator)

@@ -1,0 +1,120 @@
+"""The `tpu-bot` command line: serve, check, and the local stand-ins (emulator, demo)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Any
+
+import click
+
+from bot.app import build
+from bot.config import ConfigError, load_settings, secrets_to_mask
+from bot.runtime.logs import configure as configure_logging
+
+log = logging.getLogger("bot")
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+
+
+@click.group()
+@click.option("--log-level", default="INFO", show_default=True)
+@click.option("--log-json", is_flag=True, help="One JSON object per log line.")
+def cli(log_level: str, log_json: bool) -> None:
+    """tpu-bot: Cloud TPU nodes from Slack."""
+    configure_logging(log_level, log_json, secrets_to_mask())
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8470, show_default=True, type=int)
+@click.option("--fleet", default=0, show_default=True, type=int, help="Seed this many nodes.")
+@click.option("--projects", default=3, show_default=True, type=int, help="Spread over this many.")
+@click.option("--op-seconds", default=5.0, show_default=True, type=float)
+@click.option("--clean", is_flag=True, help="Seed every node READY and HEALTHY.")
+def emulator(
+    host: str, port: int, fleet: int, projects: int, op_seconds: float, clean: bool
+) -> None:
+    """Serve a local Cloud TPU v1alpha1 API."""
+    # Only this command and `demo` reach for the local stand-ins; serve never imports them.
+    from tpu_emulator import Emulator, EmulatorApp
+    from tpu_emulator.http import make_wsgi_server
+
+    emu = Emulator(fleet=fleet, projects=projects, op_seconds=op_seconds, clean=clean)
+    server = make_wsgi_server(EmulatorApp(emu), host, port)
+    url = f"http://{server.server_address[0]!s}:{server.server_address[1]}"
+    click.echo(f"TPU API emulator on {url}/v1alpha1/ with {len(emu.node_names())} nodes")
+    click.echo(f"  admin: {url}/emulator/v1/stats | /faults | /reset | NODE:inject")
+    _serve_until_signal(server)
+
+
+def _serve_until_signal(server: Any) -> None:
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    stop.wait()
+    server.shutdown()
+    server.server_close()
+
+
+@cli.command()
+@click.option("--port", default=8080, show_default=True, type=int, help="The local Slack page.")
+@click.option("--chaos", is_flag=True, help="Break and heal nodes every 20 s on its own.")
+def demo(port: int, chaos: bool) -> None:
+    """Everything local: TPU API emulator, the bot, and a Slack-like page to drive it."""
+    from devstack.demo import start_demo
+
+    running = start_demo(port, chaos_every=20.0 if chaos else None)
+    click.echo(f"tpu-bot demo: open {running.url}/ in a browser")
+    click.echo(
+        f"  TPU API emulator: {running.emulator_server.url}/v1alpha1/  "
+        f"({len(running.emulator.node_names())} nodes)"
+    )
+    click.echo(f"  bot: {running.bot.url}/slack/events, health {running.bot.url}/healthz")
+    click.echo("  try `/tpu list` as otto (operator), stop a node, approve it as ada (approver);")
+    click.echo(
+        "  the chaos buttons preempt nodes and the alerts land in #tpu-alerts. Ctrl-C stops."
+    )
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    stop.wait()
+    running.close()
+
+
+@cli.command()
+@click.option("--host", default="0.0.0.0", show_default=True, help="HTTP mode listen address.")
+def serve(host: str) -> None:
+    """Run the bot (Socket Mode when SLACK_APP_TOKEN is set, else HTTP on $PORT)."""
+    try:
+        bot = build(load_settings())
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    bot.start(host=host)
+    mode = "Socket Mode" if bot.settings.socket_mode else f"HTTP on {bot.url}/slack/events"
+    log.info("tpu-bot serving (%s); health on %s/healthz", mode, bot.url)
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    stop.wait()
+    bot.close()
+
+
+@cli.command()
+def check() -> None:
+    """Check the configuration, Slack, the TPU API per project and the database."""
+    from bot.runtime.check import run_checks
+
+    findings = run_checks()
+    for finding in findings:
+        mark = "ok  " if finding.ok else "FAIL"
+        click.echo(f"{mark} {finding.what}: {finding.detail}")
+    if not all(f.ok for f in findings):
+        raise SystemExit(1)
+
+
+def main(argv: list[str] | None = None) -> None:
+    cli.main(args=argv, prog_name="tpu-bot")

@@ -1,0 +1,190 @@
+"""Neutral messages: what the bot has to say, before `render` turns it into Slack blocks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.core.models import Approval, AuditEntry, Incident, Node, Operation, TrackedOperation
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A short plain answer. `tone` is info, success, warning or error."""
+
+    text: str
+    tone: str = "info"
+
+
+@dataclass(frozen=True)
+class Usage:
+    problem: str
+    usage: str
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class HelpText:
+    topic: str | None = None
+
+
+@dataclass(frozen=True)
+class Refusal:
+    reason: str
+
+
+@dataclass(frozen=True)
+class NodeCandidates:
+    """A reference that named no node or several; the candidates to try."""
+
+    message: str
+    candidates: Sequence[str] = ()
+    command: str = "get"
+
+
+@dataclass(frozen=True)
+class NodePage:
+    """One page of a node listing, with the query that makes the next page."""
+
+    nodes: Sequence[Node]
+    total: int
+    page: int
+    page_size: int
+    query: str  # `/tpu` text that lists these, without page=
+    unreachable: Sequence[str] = ()
+    summary: Sequence[tuple[str, int]] = ()  # (state or health, count) over all matches
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+
+@dataclass(frozen=True)
+class NodeDetail:
+    node: Node
+    operations: Sequence[TrackedOperation] = ()
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    """The request message in the approvals channel, in whatever state it is."""
+
+    approval: Approval
+    ttl_minutes: int = 30
+
+
+@dataclass(frozen=True)
+class ApprovalQueued:
+    """What the requester is told when their action waits for approval."""
+
+    approval: Approval
+    approvals_channel: str
+
+
+@dataclass(frozen=True)
+class OperationStarted:
+    verb: str
+    target: str
+    operation: str
+    requester: str
+    approved_by: str = ""
+
+
+@dataclass(frozen=True)
+class OperationUpdate:
+    """An operation's progress or end, told in its thread."""
+
+    tracked: TrackedOperation
+    operation: Operation | None = None
+    warning: str = ""
+
+
+@dataclass(frozen=True)
+class OperationList:
+    operations: Sequence[Operation]
+    node: str | None = None
+
+
+@dataclass(frozen=True)
+class CatalogList:
+    zone: str
+    kind: str  # "accelerator types" or "TensorFlow versions"
+    values: Sequence[str] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class AuditList:
+    entries: Sequence[AuditEntry]
+
+
+@dataclass(frozen=True)
+class ReimagePicker:
+    node: Node
+    versions: Sequence[str]
+
+
+@dataclass(frozen=True)
+class IncidentRoot:
+    """The root message of a node's incident, open or resolved."""
+
+    incident: Incident
+    now: datetime
+
+
+@dataclass(frozen=True)
+class IncidentEvent:
+    """A change of a node with an open incident, told in its thread."""
+
+    node: str
+    kind: str
+    detail: str = ""
+    resolved_after_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class DigestRoot:
+    """One message for a storm: many nodes of one zone in trouble in the same tick."""
+
+    projects: Sequence[str]
+    zone: str
+    members: Sequence[Incident]
+
+
+@dataclass(frozen=True)
+class DigestBatch:
+    """One tick's changes of a storm's nodes, in the digest's thread."""
+
+    events: Sequence[IncidentEvent]
+
+
+@dataclass(frozen=True)
+class WatchNotice:
+    """Monitoring degraded or restored, a node gone: a one-off message."""
+
+    text: str
+    tone: str = "warning"
+
+
+Message = (
+    Notice
+    | Usage
+    | HelpText
+    | Refusal
+    | NodeCandidates
+    | NodePage
+    | NodeDetail
+    | ApprovalRequest
+    | ApprovalQueued
+    | OperationStarted
+    | OperationUpdate
+    | OperationList
+    | CatalogList
+    | AuditList
+    | ReimagePicker
+    | IncidentRoot
+    | IncidentEvent
+    | DigestRoot
+    | DigestBatch
+    | WatchNotice
+)

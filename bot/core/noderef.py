@@ -1,0 +1,109 @@
+"""Pure: what a person types (`name`, `zone/name`, `project/zone/name`, full name) -> a node."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from bot.core.models import NODE_ID, Node, NodeName
+
+_FULL = re.compile(r"^projects/([^/]+)/locations/([^/]+)/nodes/([^/]+)$")
+_PART = re.compile(r"^[a-z0-9][-a-z0-9.:]*$")
+
+REF_HELP = "NODE is `name`, `zone/name`, `project/zone/name` or `projects/P/locations/Z/nodes/N`"
+
+
+class NodeRefError(Exception):
+    """The reference does not name exactly one node; `candidates` are full names to offer."""
+
+    def __init__(self, message: str, candidates: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.candidates = tuple(candidates)
+
+
+class InvalidNodeRef(NodeRefError):
+    pass
+
+
+class UnknownNode(NodeRefError):
+    pass
+
+
+class AmbiguousNode(NodeRefError):
+    pass
+
+
+@dataclass(frozen=True)
+class NodeRef:
+    node_id: str
+    zone: str | None = None
+    project: str | None = None
+
+    @property
+    def text(self) -> str:
+        """Back to the form a person types."""
+        return "/".join(p for p in (self.project, self.zone, self.node_id) if p)
+
+    @property
+    def qualified(self) -> NodeName | None:
+        if self.project and self.zone:
+            return NodeName(self.project, self.zone, self.node_id)
+        return None
+
+    def matches(self, name: NodeName) -> bool:
+        return (
+            name.node_id == self.node_id
+            and (self.zone is None or name.zone == self.zone)
+            and (self.project is None or name.project == self.project)
+        )
+
+
+def parse_ref(text: str) -> NodeRef:
+    text = text.strip()
+    match = _FULL.match(text)
+    parts = list(match.groups())[::-1] if match else text.split("/")[::-1]
+    if not text or len(parts) > 3 or not all(parts):
+        raise InvalidNodeRef(f"`{text}` is not a node reference. {REF_HELP}.")
+    node_id, *rest = parts
+    if not NODE_ID.match(node_id):
+        raise InvalidNodeRef(
+            f"`{node_id}` is not a node name: lowercase letters, digits and hyphens, "
+            "starting with a letter."
+        )
+    for part in rest:
+        if not _PART.match(part):
+            raise InvalidNodeRef(f"`{part}` is not a zone or project id. {REF_HELP}.")
+    zone = rest[0] if rest else None
+    project = rest[1] if len(rest) > 1 else None
+    return NodeRef(node_id=node_id, zone=zone, project=project)
+
+
+def display(name: NodeName) -> str:
+    return f"{name.project}/{name.zone}/{name.node_id}"
+
+
+def resolve(ref: NodeRef, nodes: Iterable[Node], partial: bool = False) -> Node:
+    """Pick the one node `ref` names from a listing; errors list the candidates to try."""
+    listing = list(nodes)
+    names = [n.ref for n in listing]
+    found = [node for node, name in zip(listing, names, strict=True) if ref.matches(name)]
+    if len(found) == 1:
+        return found[0]
+    if len(found) > 1:
+        shown = sorted(display(n.ref) for n in found)
+        raise AmbiguousNode(
+            f"`{ref.node_id}` names {len(found)} nodes; say which one with zone/name "
+            "or project/zone/name.",
+            shown,
+        )
+    ids = sorted({n.node_id for n in names})
+    close = set(difflib.get_close_matches(ref.node_id, ids, n=5, cutoff=0.6))
+    close |= {i for i in ids if ref.node_id in i}
+    suggestions = sorted(display(n) for n in names if n.node_id in close)[:10]
+    where = f" in {ref.zone}" if ref.zone else ""
+    note = " Some zones did not answer, so the node may be there." if partial else ""
+    hint = " Did you mean one of these?" if suggestions else ""
+    raise UnknownNode(f"No node `{ref.node_id}`{where}.{note}{hint}", suggestions)

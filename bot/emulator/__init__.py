@@ -1,6 +1,0 @@
-"""A local Cloud TPU v1alpha1 REST API: state machine, operations, fault injection."""
-
-from bot.emulator.server import EmulatorApp, serve
-from bot.emulator.state import ApiError, Emulator, Faults
-
-__all__ = ["ApiError", "Emulator", "EmulatorApp", "Faults", "serve"]

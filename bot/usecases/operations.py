@@ -1,0 +1,103 @@
+"""Follow the operations the bot started to their end, and tell their story in their thread.
+
+Like all scheduled work, the messages go through the outbox, written in the same transaction as the
+operation's new state: a crash loses neither, and Slack being down only delays them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from bot.core import messages as m
+from bot.core.models import TrackedOperation
+from bot.tpu.client import NotFound, TpuError
+from bot.usecases.actions import create_from_spec
+from bot.usecases.ports import Deps, log
+
+
+def track(deps: Deps, now: datetime) -> int:
+    """One pass over open operations; how many ended."""
+    ended = 0
+    warn_after = timedelta(minutes=deps.config.watch.operation_warn_minutes)
+    for tracked in deps.store.open_operations():
+        try:
+            current = deps.tpu.get_operation(tracked.name)
+        except NotFound:
+            current = None
+        except TpuError as exc:
+            log.warning("operation %s not readable now: %s", tracked.name, exc)
+            continue
+        if current is not None and not current.done:
+            if not tracked.warned and now - tracked.created_at >= warn_after:
+                minutes = int((now - tracked.created_at).total_seconds() // 60)
+                warning = m.OperationUpdate(tracked, current, warning=f"{minutes} minutes so far")
+                with deps.watch.begin() as conn:
+                    deps.store.update_operation(tracked.name, conn=conn, warned=True)
+                    deps.outbox.post(
+                        conn, tracked.channel, warning, now=now, thread_ts=tracked.thread_ts
+                    )
+            continue
+        if current is None:
+            code, message = 5, "the operation is no longer known to the API"
+        elif current.error is not None:
+            code, message = current.error.code, current.error.message
+        else:
+            code, message = None, ""
+        follow_up = None
+        if tracked.verb == "recreate" and code is None:
+            follow_up = _create_after_delete(deps, tracked, now)
+            if follow_up is None:
+                continue  # the create could not be started now; try again next pass
+        final = replace(tracked, done=True, error_code=code, error_message=message, ended_at=now)
+        update = m.OperationUpdate(final, current)
+        with deps.watch.begin() as conn:
+            if follow_up is not None and deps.store.get_operation(follow_up.name) is None:
+                deps.store.add_operation(follow_up, conn=conn)
+                started = m.OperationStarted(
+                    "create", tracked.target, follow_up.name, tracked.requester
+                )
+                deps.outbox.post(
+                    conn, tracked.channel, started, now=now, thread_ts=tracked.thread_ts
+                )
+            if not deps.store.finish_operation(
+                tracked.name, ended_at=now, error_code=code, error_message=message, conn=conn
+            ):
+                continue  # finished by someone else
+            deps.outbox.post(conn, tracked.channel, update, now=now, thread_ts=tracked.thread_ts)
+            if tracked.message_ts:
+                deps.outbox.update(
+                    conn, tracked.channel, update, now=now, target_ts=tracked.message_ts
+                )
+        ended += 1
+        outcome = "done" if code is None else f"failed {code}"
+        deps.audit(now, tracked.requester, tracked.verb, tracked.target, outcome, message)
+    return ended
+
+
+def _create_after_delete(
+    deps: Deps, tracked: TrackedOperation, now: datetime
+) -> TrackedOperation | None:
+    """The second half of a recreate. Its requestId is derived from the approval's, so a retry
+    after a crash gets the same operation back instead of a second node."""
+    approval = deps.store.get_approval(tracked.approval_id) if tracked.approval_id else None
+    if approval is None or "spec" not in approval.params:
+        log.error("recreate %s: no approved spec to create from", tracked.name)
+        return None
+    try:
+        operation = create_from_spec(
+            deps, tracked.target, dict(approval.params["spec"]), f"{approval.request_id}-create"
+        )
+    except TpuError as exc:
+        log.warning("recreate %s: create not started: %s", tracked.target, exc.message)
+        return None
+    return TrackedOperation(
+        name=operation.name,
+        target=tracked.target,
+        verb="create",
+        requester=tracked.requester,
+        channel=tracked.channel,
+        thread_ts=tracked.thread_ts,
+        created_at=now,
+        approval_id=tracked.approval_id,
+    )

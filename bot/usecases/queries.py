@@ -1,0 +1,110 @@
+"""Read-only use cases: list, get, ops, types, versions, audit."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+from bot.core import commands as cmd
+from bot.core import messages as m
+from bot.core.models import UNHEALTHY, UNRECOVERABLE, Node, NodeState
+from bot.slack.blocks import NODES_PER_PAGE
+from bot.usecases.ports import Deps
+
+
+def _matches(node: Node, query: cmd.ListNodes) -> bool:
+    return (
+        (query.zone is None or node.zone == query.zone)
+        and (query.state is None or node.state is query.state)
+        and (query.health is None or node.health is query.health)
+        and all(node.labels.get(k) == v for k, v in query.labels)
+    )
+
+
+def _trouble_first(node: Node) -> tuple[int, str]:
+    if node.state in UNRECOVERABLE or node.health in UNHEALTHY:
+        rank = 0
+    elif node.state not in (NodeState.READY, NodeState.STOPPED):
+        rank = 1
+    else:
+        rank = 2
+    return rank, node.name
+
+
+def _summary(nodes: Iterable[Node]) -> list[tuple[str, int]]:
+    counts: Counter[str] = Counter()
+    for node in nodes:
+        counts[node.state.value] += 1
+        if node.health in UNHEALTHY:
+            counts["unhealthy"] += 1
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def list_nodes(deps: Deps, query: cmd.ListNodes) -> m.Message:
+    scopes = [s for s in deps.scopes if query.project in (None, s.project)]
+    if query.project is not None and not scopes:
+        managed = ", ".join(p.id for p in deps.config.projects)
+        return m.Notice(
+            f"`{query.project}` is not a project this bot manages ({managed}).", "error"
+        )
+    found: list[Node] = []
+    unreachable: list[str] = []
+    for scope in scopes:
+        locations = scope.locations
+        if query.zone is not None:
+            if "-" not in locations and query.zone not in locations:
+                continue
+            locations = (query.zone,)
+        listing = deps.tpu.list_nodes(scope.project, locations)
+        found.extend(n for n in listing.nodes if _matches(n, query))
+        unreachable.extend(listing.unreachable)
+    found.sort(key=_trouble_first)
+    start = query.page * NODES_PER_PAGE
+    if start >= len(found) and found:
+        return m.Notice(
+            f"There is no page {query.page + 1}: only {-(-len(found) // NODES_PER_PAGE)}.",
+            "warning",
+        )
+    return m.NodePage(
+        nodes=found[start : start + NODES_PER_PAGE],
+        total=len(found),
+        page=query.page,
+        page_size=NODES_PER_PAGE,
+        query=query.to_text(),
+        unreachable=tuple(unreachable),
+        summary=tuple(_summary(found)),
+    )
+
+
+def get_node(deps: Deps, query: cmd.GetNode) -> m.Message:
+    node = deps.tpu.resolve(query.node.text, deps.scopes)
+    return m.NodeDetail(node, tuple(deps.store.operations_for(node.name, limit=5)))
+
+
+def list_operations(deps: Deps, query: cmd.Ops) -> m.Message:
+    if query.node is not None:
+        node = deps.tpu.resolve(query.node.text, deps.scopes)
+        ops = [
+            o for o in deps.tpu.list_operations(node.project, node.zone) if o.target == node.name
+        ]
+        return m.OperationList(ops, node.name)
+    ops = [op for scope in deps.scopes for op in deps.tpu.list_operations(scope.project)]
+    return m.OperationList(ops)
+
+
+def _catalog_project(deps: Deps) -> str:
+    return deps.config.projects[0].id
+
+
+def list_types(deps: Deps, query: cmd.Types) -> m.Message:
+    types = deps.tpu.list_accelerator_types(_catalog_project(deps), query.zone)
+    return m.CatalogList(query.zone, "accelerator types", tuple(t.type for t in types))
+
+
+def list_versions(deps: Deps, query: cmd.Versions) -> m.Message:
+    versions = deps.tpu.list_tensorflow_versions(_catalog_project(deps), query.zone)
+    return m.CatalogList(query.zone, "TensorFlow versions", tuple(v.version for v in versions))
+
+
+def audit_log(deps: Deps, query: cmd.Audit) -> m.Message:
+    return m.AuditList(tuple(deps.store.latest_audit(query.limit)))

@@ -1,0 +1,202 @@
+"""The local Slack page: channels, threads and buttons in a browser, driven through localslack.
+
+A typed `/tpu ...` becomes a signed slash command, a click a signed interaction, exactly as Slack
+would send them. Chaos actions go to the TPU emulator's admin side.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from importlib import resources
+from typing import Any
+
+from localslack.server import LocalSlack
+from localslack.workspace import BOT_USER, Message
+
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+Chaos = Callable[[str], str]
+
+
+def _message_json(message: Message, names: dict[str, str]) -> dict[str, Any]:
+    data = message.to_json()
+    data["user_name"] = "tpu-bot" if message.user == BOT_USER else names.get(message.user, "")
+    return data
+
+
+class DemoPage:
+    """WSGI app mounted as localslack's `extra`: `/`, `/ui/state`, `/ui/command`, `/ui/click`."""
+
+    def __init__(self, chaos: Chaos | None = None, people: dict[str, str] | None = None) -> None:
+        self.slack: LocalSlack | None = None
+        self.chaos = chaos
+        self.people = people or {}
+
+    def attach(self, slack: LocalSlack) -> None:
+        self.slack = slack
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        path = environ.get("PATH_INFO", "")
+        method = environ["REQUEST_METHOD"]
+        if path == "/" and method == "GET":
+            html = resources.files("devstack").joinpath("static/index.html").read_bytes()
+            return self._send(start_response, "200 OK", html, "text/html; charset=utf-8")
+        try:
+            if path == "/ui/state" and method == "GET":
+                return self._json(start_response, self.state())
+            body = self._body(environ)
+            if path == "/ui/command" and method == "POST":
+                return self._json(start_response, self.command(body))
+            if path == "/ui/click" and method == "POST":
+                return self._json(start_response, self.click(body))
+            if path == "/ui/chaos" and method == "POST" and self.chaos is not None:
+                return self._json(
+                    start_response, {"ok": True, "did": self.chaos(str(body.get("action")))}
+                )
+        except (KeyError, LookupError, ValueError) as exc:
+            return self._json(start_response, {"ok": False, "error": str(exc)}, "400 Bad Request")
+        return self._json(start_response, {"ok": False, "error": "not found"}, "404 Not Found")
+
+    @staticmethod
+    def _body(environ: dict[str, Any]) -> dict[str, Any]:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        raw = environ["wsgi.input"].read(length) if length else b"{}"
+        data = json.loads(raw or b"{}")
+        if not isinstance(data, dict):
+            raise ValueError("expected a JSON object")
+        return data
+
+    @staticmethod
+    def _send(
+        start_response: StartResponse, status: str, payload: bytes, content_type: str
+    ) -> list[bytes]:
+        start_response(
+            status,
+            [
+                ("Content-Type", content_type),
+                ("Content-Length", str(len(payload))),
+                ("Cache-Control", "no-store"),
+            ],
+        )
+        return [payload]
+
+    def _json(
+        self, start_response: StartResponse, body: Any, status: str = "200 OK"
+    ) -> list[bytes]:
+        return self._send(start_response, status, json.dumps(body).encode(), "application/json")
+
+    def state(self) -> dict[str, Any]:
+        assert self.slack is not None
+        ws = self.slack.workspace
+        names = dict(ws.users)
+        return {
+            "version": ws.version,
+            "channels": [{"id": k, "name": v} for k, v in ws.channels.items()],
+            "users": [
+                {"id": k, "name": v, "role": self.people.get(k, "")} for k, v in ws.users.items()
+            ],
+            "messages": [_message_json(m, names) for m in ws.snapshot()],
+            "chaos": self.chaos is not None,
+        }
+
+    def command(self, body: dict[str, Any]) -> dict[str, Any]:
+        assert self.slack is not None
+        text = str(body["text"]).strip()
+        if text.startswith("/tpu"):
+            text = text[len("/tpu") :].strip()
+        delivery = self.slack.slash(str(body["user"]), text, str(body["channel"]))
+        return {"ok": delivery.status == 200, "status": delivery.status}
+
+    def click(self, body: dict[str, Any]) -> dict[str, Any]:
+        assert self.slack is not None
+        message = self.slack.workspace.find(str(body["channel"]), str(body["ts"]))
+        if message is None:
+            raise LookupError("no such message")
+        delivery = self.slack.click(
+            str(body["user"]),
+            message,
+            str(body["action_id"]),
+            value=body.get("value"),
+            selected=body.get("selected"),
+        )
+        return {"ok": delivery.status == 200, "status": delivery.status}
+
+
+def emulator_chaos(
+    emulator: Any,
+    watched: Callable[[str], bool] = lambda name: True,
+    rng: random.Random | None = None,
+) -> Chaos:
+    """Chaos through the emulator's admin side: preempt, sicken, add symptoms, cut a zone, heal.
+    Only nodes the bot watches are broken, so every act of chaos shows up in Slack."""
+    rng = rng or random.Random()
+
+    def healthy() -> list[str]:
+        return [
+            n
+            for n in emulator.node_names()
+            if watched(n)
+            and emulator.get_node(n)["state"] == "READY"
+            and emulator.get_node(n).get("health") == "HEALTHY"
+        ]
+
+    def act(action: str) -> str:
+        names = healthy()
+        if action == "heal":
+            emulator.set_faults({"unreachable": []})
+            fixed = 0
+            for name in emulator.node_names():
+                node = emulator.get_node(name)
+                if node["state"] in ("PREEMPTED", "TERMINATED") or node.get("health") not in (
+                    None,
+                    "HEALTHY",
+                ):
+                    emulator.inject(
+                        name,
+                        {
+                            "state": "READY",
+                            "health": "HEALTHY",
+                            "healthDescription": "",
+                            "symptoms": [],
+                        },
+                    )
+                    fixed += 1
+            return f"healed {fixed} nodes and every zone"
+        if action == "unreachable":
+            zone = rng.choice(["us-central1-b", "europe-west4-a", "us-central1-a"])
+            emulator.set_faults({"unreachable": [zone]})
+            return f"{zone} does not answer"
+        if not names:
+            return "no healthy node left"
+        name = rng.choice(names)
+        if action == "preempt":
+            emulator.inject(name, {"state": "PREEMPTED", "health": ""})
+        elif action == "unhealthy":
+            emulator.inject(
+                name,
+                {
+                    "health": rng.choice(["TIMEOUT", "UNHEALTHY_TENSORFLOW"]),
+                    "healthDescription": "the node agent stopped answering",
+                },
+            )
+        elif action == "symptom":
+            emulator.inject(
+                name,
+                {
+                    "symptoms": [
+                        {"symptomType": "OUT_OF_MEMORY", "workerId": "0", "details": "chaos"}
+                    ]
+                },
+            )
+        elif action == "storm":
+            zone = name.split("/")[3]
+            victims = [n for n in names if n.split("/")[3] == zone][:8]
+            for victim in victims:
+                emulator.inject(victim, {"state": "PREEMPTED", "health": ""})
+            return f"preempted {len(victims)} nodes in {zone}"
+        else:
+            raise ValueError(f"unknown chaos {action!r}")
+        return f"{action}: {name.split('/nodes/')[1]}"
+
+    return act

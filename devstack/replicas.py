@@ -1,0 +1,102 @@
+"""Real `tpu-bot serve` processes for replica tests and the failover bench."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+import yaml
+
+from devstack.waiting import eventually, free_port
+from localslack import BOT_TOKEN, SIGNING_SECRET, LocalSlack
+
+
+def outbox_recorded(database_url: str) -> bool:
+    """Everything Slack accepted is recorded as sent. Killing a leader before that (between
+    Slack's answer and the commit) re-sends the message after failover: chat.postMessage has no
+    idempotency key. Tests that mean "killed mid-incident" kill after this."""
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            pending = conn.execute(sa.text("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))
+            return int(pending.scalar_one()) == 0
+    finally:
+        engine.dispose()
+
+
+@dataclass
+class Replica:
+    process: subprocess.Popen[bytes]
+    url: str
+
+    def metric(self, name: str, labels: str = "") -> float | None:
+        try:
+            with urllib.request.urlopen(self.url + "/metrics", timeout=5) as response:
+                text = response.read().decode()
+        except OSError:
+            return None
+        pattern = rf"^{re.escape(name)}{'{' + re.escape(labels) + '}' if labels else ''} (\S+)$"
+        match = re.search(pattern, text, re.M)
+        return float(match.group(1)) if match else None
+
+    @property
+    def leader(self) -> bool:
+        return self.metric("tpubot_leader") == 1.0
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url + "/healthz", timeout=2) as response:
+                return json.loads(response.read()).get("status") == "ok"
+        except OSError:
+            return False
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=20)
+
+
+def start_replicas(
+    count: int,
+    workdir: Path,
+    slack: LocalSlack,
+    tpu_url: str,
+    database_url: str,
+    config: dict[str, Any],
+) -> list[Replica]:
+    (workdir / "tpubot.yaml").write_text(yaml.safe_dump(config))
+    replicas = []
+    for _ in range(count):
+        port = free_port()
+        env = {
+            **os.environ,
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": slack.api_url,
+            "TPU_API_ENDPOINT": tpu_url,
+            "TPUBOT_CONFIG": str(workdir / "tpubot.yaml"),
+            "TPUBOT_DATABASE_URL": database_url,
+            "PORT": str(port),
+        }
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "--log-level", "WARNING", "serve", "--host", "127.0.0.1"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        replicas.append(Replica(process, f"http://127.0.0.1:{port}"))
+    eventually(lambda: all(r.healthy() for r in replicas), 60, "replicas up")
+    return replicas
