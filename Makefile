@@ -18,6 +18,7 @@ test: $(STAMP) browser
 	$(BIN)/ruff check bot tpu_emulator localslack devstack tests bench scripts
 	$(BIN)/ruff format --check bot tpu_emulator localslack devstack tests bench scripts
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q
 
 # The browser tests drive Debian's Chromium; install it when we can (root with apt), else they skip.

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from bot.tpu.client import TpuClient
+from devstack.admin import admin
 from devstack.clock import T0, FakeClock
 from devstack.waiting import eventually
 from tpu_emulator import Emulator
@@ -55,19 +54,6 @@ def emulator_server(emulator: Emulator) -> Iterator[RunningServer]:
 @pytest.fixture
 def tpu(emulator_server: RunningServer) -> TpuClient:
     return TpuClient(emulator_server.url, retries=3, backoff_seconds=0.001, timeout=10)
-
-
-def admin(server: RunningServer, path: str, body: dict[str, Any] | None = None) -> Any:
-    """Call the emulator's admin API over HTTP."""
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        f"{server.url}/emulator/v1/{path}",
-        data=data,
-        method="POST" if body is not None else "GET",
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ import pytest
 from googleapiclient import discovery
 from googleapiclient.errors import HttpError
 
-from tests.conftest import FakeClock, admin
+from devstack.admin import admin
+from devstack.clock import FakeClock
 from tpu_emulator import Emulator
 from tpu_emulator.http import RunningServer
 

@@ -10,7 +10,7 @@ from bot.config import Route, RouteMatch
 from bot.core.models import Health, Node, NodeState, Symptom, SymptomType
 from bot.core.policy import Act, OpenIncident, decide, route
 from bot.core.watching.diff import EventKind, Snapshot, diff, snapshot_of
-from tests.conftest import T0
+from devstack.clock import T0
 
 NAME = "projects/p/locations/us-central1-b/nodes/n"
 

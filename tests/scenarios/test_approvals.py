@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from bot.slack import blocks as render
+from devstack.admin import admin
 from devstack.stack import (
     ADMIN,
     APPROVALS,
@@ -19,8 +20,8 @@ from devstack.stack import (
     VIEWER,
     Stack,
 )
+from devstack.waiting import eventually
 from localslack import Message
-from tests.conftest import admin, eventually
 
 
 def ready_single_host(stack: Stack, project: str = "ml-prod") -> str:

@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 
 from bot.slack import blocks as render
+from devstack.admin import admin
+from devstack.clock import FakeClock
 from devstack.stack import ALERTS, APPROVALS, APPROVER, OPERATOR, Stack, start_stack
+from devstack.waiting import eventually
 from localslack import BOT_USER, Message
-from tests.conftest import FakeClock, admin, eventually
 from tpu_emulator import Emulator
 
 

@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # Slack's published schema: from shared/ beside the checkout, else the copy kept in tests/data
 # (MIT, Slack Technologies; its license is beside it).
 SCHEMA = next(

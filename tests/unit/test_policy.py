@@ -21,7 +21,7 @@ from bot.core.policy import (
     required_role,
     role_of,
 )
-from tests.conftest import T0
+from devstack.clock import T0
 
 ROLES = RolesConfig(
     viewer=("*",), operator=("S0PLAT",), approver=("S0ONCALL", "U0BOB"), admin=("U0ROOT",)

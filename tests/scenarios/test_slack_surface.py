@@ -8,6 +8,8 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from bot.slack import blocks as render
+from devstack.admin import admin
+from devstack.clock import FakeClock
 from devstack.stack import (
     ADMIN,
     APPROVALS,
@@ -19,7 +21,6 @@ from devstack.stack import (
     start_stack,
 )
 from localslack import BOT_USER, Message, validate_blocks
-from tests.conftest import FakeClock, admin
 from tpu_emulator import Emulator
 from tpu_emulator.server import serve
 

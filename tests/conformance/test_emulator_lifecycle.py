@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import FakeClock
+from devstack.clock import FakeClock
 from tpu_emulator import ApiError, Emulator
 
 PARENT = "projects/p1/locations/us-central1-b"

@@ -7,9 +7,9 @@ from pathlib import Path
 import yaml
 
 from bot.runtime.check import run_checks
+from devstack.admin import admin
 from devstack.stack import CONFIG
 from localslack import BOT_TOKEN, SIGNING_SECRET, LocalSlack
-from tests.conftest import admin
 from tpu_emulator.http import RunningServer
 
 

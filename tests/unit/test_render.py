@@ -27,8 +27,8 @@ from bot.core.models import (
     TrackedOperation,
 )
 from bot.slack.blocks import render
+from devstack.clock import T0
 from localslack import validate_blocks
-from tests.conftest import T0
 
 GOLDEN = Path(__file__).parent / "golden"
 

@@ -9,7 +9,7 @@ import pytest
 
 from bot.runtime.metrics import Metrics
 from bot.runtime.scheduler import Jobs
-from tests.conftest import FakeClock
+from devstack.clock import FakeClock
 
 
 def test_a_failing_job_is_counted_and_the_next_run_still_happens(

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from bot.app import build
 from bot.tpu.client import TpuClient
+from devstack.clock import FakeClock
 from devstack.stack import ALERTS, VIEWER, Stack, start_stack
-from tests.conftest import FakeClock
 from tpu_emulator import Emulator
 from tpu_emulator.http import RunningServer
 

@@ -19,7 +19,8 @@ from bot.tpu.client import (
     TpuClient,
     Unavailable,
 )
-from tests.conftest import FakeClock, admin
+from devstack.admin import admin
+from devstack.clock import FakeClock
 from tpu_emulator import Emulator, catalog
 from tpu_emulator.http import RunningServer
 

@@ -11,7 +11,7 @@ import yaml
 from bot.config import Environment, parse_bot_config
 from bot.runtime.web import SLACK_PATH
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = list(yaml.safe_load_all((ROOT / "deploy" / "kubernetes" / "tpu-bot.yaml").read_text()))
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from bot.core.models import Approval, ApprovalStatus, AuditEntry, TrackedOperation
 from bot.storage.store import MIGRATIONS, Store, normalize_url
-from tests.conftest import T0
+from devstack.clock import T0
 
 
 def approval(i: str = "a1", minutes: int = 30) -> Approval:
