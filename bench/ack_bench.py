@@ -27,8 +27,8 @@ from bot.app import build
 from bot.config import load_settings
 from bot.runtime.httpserver import serve_in_thread
 from bot.runtime.web import WebApp
+from bot.slack.chat import make_web_client
 from bot.slack.listeners import build_app
-from bot.slack.outbox import make_web_client
 from bot.tpu.client import TpuClient
 from localslack import BOT_TOKEN, SIGNING_SECRET, LocalSlack
 from tpu_emulator import Emulator

@@ -22,10 +22,12 @@ from bot.runtime.lease import Lease
 from bot.runtime.metrics import Metrics
 from bot.runtime.scheduler import Jobs
 from bot.runtime.web import WebApp
+from bot.slack.chat import Outbox, SlackChat, make_web_client
 from bot.slack.directory import SlackDirectory
+from bot.slack.drainer import OutboxDrainer
 from bot.slack.listeners import WorkPool, build_app, register
-from bot.slack.outbox import Outbox, OutboxDrainer, SlackChat, make_web_client
-from bot.storage.store import Store, WatchStore
+from bot.storage.store import Store
+from bot.storage.watch_store import WatchStore
 from bot.tpu.client import TpuClient, make_credentials
 from bot.usecases import Deps, Service
 

@@ -10,7 +10,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import ConfigError, Settings, load_settings
-from bot.slack.outbox import make_web_client
+from bot.slack.chat import make_web_client
 from bot.storage.store import Store
 from bot.tpu.client import PermissionDenied, TpuClient, TpuError, make_credentials
 

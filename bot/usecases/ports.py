@@ -21,7 +21,8 @@ from bot.core.models import (
     TensorFlowVersion,
 )
 from bot.core.policy import Role
-from bot.storage.store import Store, WatchStore
+from bot.storage.store import Store
+from bot.storage.watch_store import WatchStore
 from bot.tpu.client import ProjectScope
 
 log = logging.getLogger("bot.usecases")

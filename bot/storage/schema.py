@@ -1,0 +1,224 @@
+"""The schema: tables, the migrations that build them, and the engine (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite too."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = sa.MetaData()
+
+schema_version = sa.Table(
+    "schema_version", metadata, sa.Column("version", sa.Integer, nullable=False)
+)
+
+approvals = sa.Table(
+    "approvals",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("target", sa.String(512), nullable=False),
+    sa.Column("requester", sa.String(64), nullable=False),
+    sa.Column("requester_channel", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("reason", sa.Text, nullable=False, default=""),
+    sa.Column("params", sa.JSON, nullable=False),
+    sa.Column("node_state", sa.String(32), nullable=False, default=""),
+    sa.Column("node_create_time", UTCDateTime, nullable=True),
+    sa.Column("node_version", sa.String(64), nullable=False, default=""),
+    sa.Column("request_id", sa.String(64), nullable=False),
+    sa.Column("channel", sa.String(64), nullable=False, default=""),
+    sa.Column("message_ts", sa.String(32), nullable=False, default=""),
+    sa.Column("decided_by", sa.String(64), nullable=False, default=""),
+    sa.Column("decided_at", UTCDateTime, nullable=True),
+    sa.Column("outcome", sa.Text, nullable=False, default=""),
+    sa.Column("operation", sa.String(512), nullable=False, default=""),
+)
+
+operations = sa.Table(
+    "operations",
+    metadata,
+    sa.Column("name", sa.String(512), primary_key=True),
+    sa.Column("target", sa.String(512), nullable=False, index=True),
+    sa.Column("verb", sa.String(32), nullable=False),
+    sa.Column("requester", sa.String(64), nullable=False),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("thread_ts", sa.String(32), nullable=False),
+    sa.Column("message_ts", sa.String(32), nullable=False, default=""),
+    sa.Column("approval_id", sa.String(64), nullable=False, default=""),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("done", sa.Boolean, nullable=False, default=False, index=True),
+    sa.Column("error_code", sa.Integer, nullable=True),
+    sa.Column("error_message", sa.Text, nullable=False, default=""),
+    sa.Column("warned", sa.Boolean, nullable=False, default=False),
+    sa.Column("ended_at", UTCDateTime, nullable=True),
+)
+
+audit = sa.Table(
+    "audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", UTCDateTime, nullable=False, index=True),
+    sa.Column("user", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("target", sa.String(512), nullable=False),
+    sa.Column("outcome", sa.String(64), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False, default=""),
+)
+
+snapshots = sa.Table(
+    "node_snapshots",
+    metadata,
+    sa.Column("name", sa.String(512), primary_key=True),
+    sa.Column("project", sa.String(128), nullable=False, index=True),
+    sa.Column("state", sa.String(32), nullable=False),
+    sa.Column("health", sa.String(32), nullable=False),
+    sa.Column("accelerator_type", sa.String(32), nullable=False, default=""),
+    sa.Column("symptoms", sa.JSON, nullable=False),
+    sa.Column("labels", sa.JSON, nullable=False),
+)
+
+incidents = sa.Table(
+    "incidents",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("node", sa.String(512), nullable=False, index=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False, default=""),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("root_outbox", sa.Integer, nullable=True),
+    sa.Column("digest_id", sa.String(64), nullable=True),
+    sa.Column("opened_at", UTCDateTime, nullable=False),
+    sa.Column("last_event_at", UTCDateTime, nullable=False),
+    sa.Column("resolved_at", UTCDateTime, nullable=True),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("acked_by", sa.String(64), nullable=False, default=""),
+    sa.Column("muted_until", UTCDateTime, nullable=True),
+    sa.Column("flapping", sa.Boolean, nullable=False, default=False),
+    sa.Column("accelerator_type", sa.String(32), nullable=False, default=""),
+)
+
+digests = sa.Table(
+    "digests",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("project", sa.String(128), nullable=False),
+    sa.Column("zone", sa.String(64), nullable=False),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("root_outbox", sa.Integer, nullable=True),
+    sa.Column("opened_at", UTCDateTime, nullable=False),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("channel", sa.String(64), nullable=False, index=True),
+    sa.Column("method", sa.String(32), nullable=False),  # chat.postMessage or chat.update
+    sa.Column("payload", sa.JSON, nullable=False),  # rendered text and blocks
+    sa.Column("thread_outbox", sa.Integer, nullable=True),  # a reply to that row's message
+    sa.Column("thread_ts", sa.String(32), nullable=True),
+    sa.Column("target_outbox", sa.Integer, nullable=True),  # an edit of that row's message
+    sa.Column("target_ts", sa.String(32), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("sent_at", UTCDateTime, nullable=True, index=True),
+    sa.Column("ts", sa.String(32), nullable=True),
+    sa.Column("last_error", sa.Text, nullable=False, default=""),
+)
+
+watch_state = sa.Table(
+    "watch_state",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("holder", sa.String(128), nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+)
+
+
+def _create_leases(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[leases], checkfirst=True)
+    # The row exists from the start, so taking the lease is always a single conditional UPDATE.
+    conn.execute(
+        sa.insert(leases).values(
+            name="scheduler", holder="", expires_at=datetime(1970, 1, 1, tzinfo=UTC)
+        )
+    )
+
+
+# Each step brings the schema from version i to i + 1; never edit a released step.
+MIGRATIONS: list[Callable[[Connection], None]] = [
+    lambda conn: metadata.create_all(conn, tables=[approvals, operations, audit], checkfirst=True),
+    lambda conn: metadata.create_all(
+        conn, tables=[snapshots, incidents, digests, outbox, watch_state], checkfirst=True
+    ),
+    _create_leases,
+]
+
+
+def normalize_url(url: str) -> str:
+    """`postgresql://` means the psycopg (3) driver, which is what we install."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    url = normalize_url(url)
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            # WAL lets readers run beside the one writer; the scheduler and listeners overlap.
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+@contextmanager
+def within(engine: Engine, conn: Connection | None) -> Iterator[Connection]:
+    """The caller's transaction when given one (so its writes commit together), else our own."""
+    if conn is not None:
+        yield conn
+        return
+    with engine.begin() as own:
+        yield own
