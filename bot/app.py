@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from slack_bolt import App
@@ -29,7 +30,7 @@ from bot.slack.listeners import WorkPool, build_app, register
 from bot.storage.store import Store
 from bot.storage.watch_store import WatchStore
 from bot.tpu.client import TpuClient, make_credentials
-from bot.usecases import Deps, Service
+from bot.usecases import Deps, Dispatcher, approvals, operations, watch
 
 log = logging.getLogger("bot")
 Clock = Callable[[], datetime]
@@ -47,7 +48,7 @@ class Bot:
     store: Store
     tpu: Any
     client: WebClient
-    service: Service
+    dispatcher: Dispatcher
     app: App
     metrics: Metrics
     jobs: Jobs
@@ -137,31 +138,33 @@ def build(settings: Settings, *, clock: Clock = utcnow, tpu: Any = None) -> Bot:
         )
     client = make_web_client(env.SLACK_BOT_TOKEN.get_secret_value(), env.SLACK_API_URL)
     directory = SlackDirectory(client, groups_in(config.roles))
-    watch = WatchStore(store)
-    service = Service(
-        Deps(config, tpu, store, SlackChat(client, metrics), directory, watch, Outbox(watch))
-    )
+    watch_store = WatchStore(store)
+    chat = SlackChat(client, metrics)
+    deps = Deps(config, tpu, store, chat, directory, watch_store, Outbox(watch_store))
+    dispatcher = Dispatcher(deps)
     # The drainer handles 429, 5xx and dropped connections itself, per message.
     drain_client = WebClient(
         token=env.SLACK_BOT_TOKEN.get_secret_value(), base_url=env.SLACK_API_URL, timeout=15
     )
     drain_client.retry_handlers = []
-    drainer = OutboxDrainer(drain_client, watch, metrics)
+    drainer = OutboxDrainer(drain_client, watch_store, metrics)
     secret = None if settings.socket_mode else env.SLACK_SIGNING_SECRET
     app = build_app(client, secret.get_secret_value() if secret else None)
     work = WorkPool()
-    register(app, service, clock, work, metrics)
+    register(app, dispatcher, clock, work, metrics)
     # Replicas share the database; the one holding the lease runs the scheduled jobs.
     jobs = Jobs(clock, metrics, Lease(store, config.watch.lease_seconds))
-    jobs.add("expire_approvals", 30, service.expire_approvals)
-    jobs.add("track_operations", config.watch.operations_seconds, service.track_operations)
+    jobs.add("expire_approvals", 30, partial(approvals.expire, deps))
+    jobs.add("track_operations", config.watch.operations_seconds, partial(operations.track, deps))
 
     def poll_nodes(now: datetime) -> object:
-        report = service.poll_nodes(now)
-        metrics.open_incidents.set(watch.count_open())
+        report = watch.poll(deps, now)
+        metrics.open_incidents.set(watch_store.count_open())
         metrics.pending_approvals.set(store.count_approvals(ApprovalStatus.PENDING))
         return report
 
     jobs.add("poll_nodes", config.watch.poll_seconds, poll_nodes)
     jobs.add("drain_outbox", 1, drainer.drain)
-    return Bot(settings, store, tpu, client, service, app, metrics, jobs, work, watch, clock)
+    return Bot(
+        settings, store, tpu, client, dispatcher, app, metrics, jobs, work, watch_store, clock
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import re
 import shlex
 from collections.abc import Sequence
@@ -34,6 +35,11 @@ USAGE: dict[str, str] = {
     "types": "/tpu types ZONE",
     "versions": "/tpu versions ZONE",
     "audit": "/tpu audit [N]",
+    "recreate": "/tpu recreate NODE",
+    "approve": "/tpu approve REQUEST",
+    "deny": "/tpu deny REQUEST",
+    "ack": "/tpu ack ALERT",
+    "mute": "/tpu mute ALERT",
 }
 SUMMARY: dict[str, str] = {
     "help": "this help, or one command's",
@@ -48,10 +54,26 @@ SUMMARY: dict[str, str] = {
     "types": "accelerator types offered in a zone",
     "versions": "TensorFlow versions offered in a zone",
     "audit": "the latest audit entries (default 20)",
+    "recreate": "delete a PREEMPTED or TERMINATED node and create it again (may need approval)",
+    "approve": "approve a pending request (what the Approve button runs)",
+    "deny": "deny a pending request (what the Deny button runs)",
+    "ack": "acknowledge an alert: it shows it is yours (what the Acknowledge button runs)",
+    "mute": "mute an alert for an hour (what the Mute button runs)",
 }
 NODE_HELP = "NODE is `name`, `zone/name`, `project/zone/name` or a full resource name."
 MAX_REASON = 500
 MAX_AUDIT = 100
+
+
+class Verb(enum.StrEnum):
+    """The actions that change a node: what approvals, operations and the audit log speak of."""
+
+    STOP = "stop"
+    START = "start"
+    REIMAGE = "reimage"
+    DELETE = "delete"
+    CREATE = "create"
+    RECREATE = "recreate"
 
 
 class UsageError(Exception):
@@ -117,7 +139,7 @@ class Start:
 @dataclass(frozen=True)
 class Reimage:
     node: NodeRef
-    version: str
+    version: str | None = None  # None: offer the zone's versions to pick from
 
 
 @dataclass(frozen=True)
@@ -160,6 +182,29 @@ class Audit:
     limit: int = 20
 
 
+@dataclass(frozen=True)
+class Recreate:
+    node: NodeRef
+
+
+@dataclass(frozen=True)
+class Decide:
+    """Approve or deny a pending request."""
+
+    approval_id: str
+    approve: bool
+
+
+@dataclass(frozen=True)
+class Acknowledge:
+    incident_id: str
+
+
+@dataclass(frozen=True)
+class Mute:
+    incident_id: str
+
+
 Command = (
     Help
     | ListNodes
@@ -173,14 +218,19 @@ Command = (
     | Types
     | Versions
     | Audit
+    | Recreate
+    | Decide
+    | Acknowledge
+    | Mute
 )
-MUTATIONS = (Stop, Start, Reimage, Delete, Create)
-ACTION_OF: dict[type, str] = {
-    Stop: "stop",
-    Start: "start",
-    Reimage: "reimage",
-    Delete: "delete",
-    Create: "create",
+MUTATIONS = (Stop, Start, Reimage, Delete, Create, Recreate)
+ACTION_OF: dict[type, Verb] = {
+    Stop: Verb.STOP,
+    Start: Verb.START,
+    Reimage: Verb.REIMAGE,
+    Delete: Verb.DELETE,
+    Create: Verb.CREATE,
+    Recreate: Verb.RECREATE,
 }
 
 
@@ -351,12 +401,10 @@ def _parse_delete(args: _Args) -> Delete:
 def _parse_reimage(args: _Args) -> Reimage:
     _no_options(args)
     node, rest = _one_node(args, extra_ok=True)
+    if not rest:
+        return Reimage(node)  # the answer offers the zone's versions to pick from
     if len(rest) != 1:
-        raise UsageError(
-            "reimage",
-            "Give exactly one VERSION." if rest else "Which TensorFlow version?",
-            "`/tpu versions ZONE` lists them.",
-        )
+        raise UsageError("reimage", "Give exactly one VERSION.", "`/tpu versions ZONE` lists them.")
     if not _VERSION.match(rest[0]):
         raise UsageError("reimage", f"`{rest[0]}` is not a version.")
     return Reimage(node, rest[0])
@@ -461,6 +509,21 @@ def _parse_audit(args: _Args) -> Audit:
     return Audit(int(value))
 
 
+_ID = re.compile(r"^[0-9a-f]{8,64}$")
+
+
+def _one_id(args: _Args, what: str) -> str:
+    _no_options(args)
+    if len(args.positional) != 1 or not _ID.match(args.positional[0]):
+        raise UsageError(args.sub, f"Give the {what} id.", "The bot's buttons carry it for you.")
+    return args.positional[0]
+
+
+def _parse_recreate(args: _Args) -> Recreate:
+    _no_options(args)
+    return Recreate(_one_node(args)[0])
+
+
 _PARSERS = {
     "list": _parse_list,
     "get": _parse_get,
@@ -473,4 +536,9 @@ _PARSERS = {
     "types": _parse_zone_only(Types),
     "versions": _parse_zone_only(Versions),
     "audit": _parse_audit,
+    "recreate": _parse_recreate,
+    "approve": lambda args: Decide(_one_id(args, "request"), approve=True),
+    "deny": lambda args: Decide(_one_id(args, "request"), approve=False),
+    "ack": lambda args: Acknowledge(_one_id(args, "alert")),
+    "mute": lambda args: Mute(_one_id(args, "alert")),
 }

@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.core.models import Approval, AuditEntry, Incident, Node, Operation, TrackedOperation
 
+NODES_PER_PAGE = 10  # node cards per listing page: 10 cards and their buttons fit Block Kit's 50
+
+
+class Tone(enum.StrEnum):
+    """How a short message should look."""
+
+    INFO = "info"
+    SUCCESS = "success"
+    WARNING = "warning"
+    ERROR = "error"
+
 
 @dataclass(frozen=True)
 class Notice:
-    """A short plain answer. `tone` is info, success, warning or error."""
+    """A short plain answer."""
 
     text: str
-    tone: str = "info"
+    tone: Tone = Tone.INFO
 
 
 @dataclass(frozen=True)
@@ -163,7 +175,7 @@ class WatchNotice:
     """Monitoring degraded or restored, a node gone: a one-off message."""
 
     text: str
-    tone: str = "warning"
+    tone: Tone = Tone.WARNING
 
 
 Message = (

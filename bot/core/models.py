@@ -1,8 +1,5 @@
-"""Neutral, API-version-free data types shared by every layer of the bot.
-
-Parsing from the API's JSON lives here too, since it is pure and every parser must be tolerant of
-unknown fields and missing optional ones.
-"""
+"""Neutral, API-version-free data types shared by every layer of the bot (parsing the API's JSON
+lives in `bot.tpu.wire`)."""
 
 from __future__ import annotations
 
@@ -12,6 +9,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from bot.core.names import NODE_ID, NodeName
+
+__all__ = ["NODE_ID", "NodeName"]  # re-exported: models speak of names too
 
 
 class _TolerantEnum(enum.StrEnum):
@@ -84,10 +85,7 @@ TRANSITIONAL = frozenset(
     }
 )
 
-_NODE_NAME = re.compile(r"^projects/([^/]+)/locations/([^/]+)/nodes/([^/]+)$")
 _OPERATION_NAME = re.compile(r"^projects/([^/]+)/locations/([^/]+)/operations/([^/]+)$")
-# Node ids as the API accepts them: RFC 1035 labels.
-NODE_ID = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
 def parse_time(value: object) -> datetime | None:
@@ -110,34 +108,6 @@ def format_time(value: datetime) -> str:
 
 
 @dataclass(frozen=True)
-class NodeName:
-    """The parts of a full node resource name."""
-
-    project: str
-    zone: str
-    node_id: str
-
-    @property
-    def full(self) -> str:
-        return f"projects/{self.project}/locations/{self.zone}/nodes/{self.node_id}"
-
-    @property
-    def parent(self) -> str:
-        return f"projects/{self.project}/locations/{self.zone}"
-
-    @property
-    def short(self) -> str:
-        return f"{self.zone}/{self.node_id}"
-
-    @classmethod
-    def parse(cls, name: str) -> NodeName:
-        match = _NODE_NAME.match(name)
-        if not match:
-            raise ValueError(f"not a node resource name: {name!r}")
-        return cls(*match.groups())
-
-
-@dataclass(frozen=True)
 class Symptom:
     symptom_type: SymptomType
     worker_id: str = ""
@@ -148,15 +118,6 @@ class Symptom:
     def key(self) -> tuple[str, str]:
         """What makes a symptom new: its type on a worker."""
         return (self.symptom_type.value, self.worker_id)
-
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> Symptom:
-        return cls(
-            symptom_type=SymptomType(str(data.get("symptomType", ""))),
-            worker_id=str(data.get("workerId", "")),
-            details=str(data.get("details", "")),
-            create_time=parse_time(data.get("createTime")),
-        )
 
 
 @dataclass(frozen=True)
@@ -173,7 +134,8 @@ class NodeSpec:
     labels: Mapping[str, str] = field(default_factory=dict)
     use_service_networking: bool = False
 
-    def to_api(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
+        """The spec in the API's field names (what approvals store and create sends)."""
         body: dict[str, Any] = {
             "acceleratorType": self.accelerator_type,
             "tensorflowVersion": self.tensorflow_version,
@@ -251,35 +213,6 @@ class Node:
             labels=dict(self.labels),
         )
 
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> Node:
-        scheduling = data.get("schedulingConfig") or {}
-        endpoints = data.get("networkEndpoints") or []
-        ips = tuple(str(e.get("ipAddress", "")) for e in endpoints if isinstance(e, Mapping))
-        if not ips and data.get("ipAddress"):
-            ips = (str(data["ipAddress"]),)
-        labels = data.get("labels") or {}
-        return cls(
-            name=str(data["name"]),
-            accelerator_type=str(data.get("acceleratorType", "")),
-            tensorflow_version=str(data.get("tensorflowVersion", "")),
-            state=NodeState(str(data.get("state", ""))),
-            health=Health(str(data.get("health", ""))),
-            health_description=str(data.get("healthDescription", "")),
-            cidr_block=str(data.get("cidrBlock", "")),
-            network=str(data.get("network", "")),
-            description=str(data.get("description", "")),
-            preemptible=bool(scheduling.get("preemptible", False)),
-            reserved=bool(scheduling.get("reserved", False)),
-            labels={str(k): str(v) for k, v in labels.items()},
-            symptoms=tuple(
-                Symptom.from_api(s) for s in data.get("symptoms") or [] if isinstance(s, Mapping)
-            ),
-            ip_addresses=ips,
-            service_account=str(data.get("serviceAccount", "")),
-            create_time=parse_time(data.get("createTime")),
-        )
-
 
 def is_multi_host(accelerator_type: str) -> bool:
     """v2-8 and v3-8 are one host; v2-32, v3-128 ... are pods. Unknown shapes count as one host."""
@@ -324,31 +257,6 @@ class Operation:
     def zone(self) -> str:
         return _operation_parts(self.name)[1]
 
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> Operation:
-        metadata = data.get("metadata") or {}
-        error = data.get("error")
-        response = data.get("response") or {}
-        node = None
-        if isinstance(response, Mapping) and "name" in response and "state" in response:
-            node = Node.from_api(response)
-        return cls(
-            name=str(data["name"]),
-            done=bool(data.get("done", False)),
-            verb=str(metadata.get("verb", "")),
-            target=str(metadata.get("target", "")),
-            create_time=parse_time(metadata.get("createTime")),
-            end_time=parse_time(metadata.get("endTime")),
-            status_detail=str(metadata.get("statusDetail", "")),
-            cancel_requested=bool(metadata.get("cancelRequested", False)),
-            error=(
-                OperationError(int(error.get("code", 2)), str(error.get("message", "")))
-                if isinstance(error, Mapping)
-                else None
-            ),
-            node=node,
-        )
-
 
 def _operation_parts(name: str) -> tuple[str, str, str]:
     match = _OPERATION_NAME.match(name)
@@ -356,6 +264,14 @@ def _operation_parts(name: str) -> tuple[str, str, str]:
         raise ValueError(f"not an operation resource name: {name!r}")
     project, zone, op_id = match.groups()
     return project, zone, op_id
+
+
+@dataclass(frozen=True)
+class ProjectScope:
+    """A project and the locations the bot watches there (`-` = every zone)."""
+
+    project: str
+    locations: Sequence[str] = ("-",)
 
 
 @dataclass(frozen=True)
@@ -477,6 +393,11 @@ class AuditEntry:
     detail: str = ""
 
 
+class IncidentStatus(enum.StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
 @dataclass(frozen=True)
 class Incident:
     """A node's trouble, told in one thread until it is resolved."""
@@ -487,7 +408,7 @@ class Incident:
     channel: str
     opened_at: datetime
     last_event_at: datetime
-    status: str = "open"
+    status: IncidentStatus = IncidentStatus.OPEN
     detail: str = ""
     root_outbox: int | None = None
     digest_id: str | None = None

@@ -7,9 +7,9 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from bot.core.models import NODE_ID, Node, NodeName
+from bot.core.models import Node
+from bot.core.names import NODE_ID, NODE_NAME, NodeName
 
-_FULL = re.compile(r"^projects/([^/]+)/locations/([^/]+)/nodes/([^/]+)$")
 _PART = re.compile(r"^[a-z0-9][-a-z0-9.:]*$")
 
 REF_HELP = "NODE is `name`, `zone/name`, `project/zone/name` or `projects/P/locations/Z/nodes/N`"
@@ -63,7 +63,7 @@ class NodeRef:
 
 def parse_ref(text: str) -> NodeRef:
     text = text.strip()
-    match = _FULL.match(text)
+    match = NODE_NAME.match(text)
     parts = list(match.groups())[::-1] if match else text.split("/")[::-1]
     if not text or len(parts) > 3 or not all(parts):
         raise InvalidNodeRef(f"`{text}` is not a node reference. {REF_HELP}.")
@@ -81,10 +81,6 @@ def parse_ref(text: str) -> NodeRef:
     return NodeRef(node_id=node_id, zone=zone, project=project)
 
 
-def display(name: NodeName) -> str:
-    return f"{name.project}/{name.zone}/{name.node_id}"
-
-
 def resolve(ref: NodeRef, nodes: Iterable[Node], partial: bool = False) -> Node:
     """Pick the one node `ref` names from a listing; errors list the candidates to try."""
     listing = list(nodes)
@@ -93,7 +89,7 @@ def resolve(ref: NodeRef, nodes: Iterable[Node], partial: bool = False) -> Node:
     if len(found) == 1:
         return found[0]
     if len(found) > 1:
-        shown = sorted(display(n.ref) for n in found)
+        shown = sorted(n.ref.display for n in found)
         raise AmbiguousNode(
             f"`{ref.node_id}` names {len(found)} nodes; say which one with zone/name "
             "or project/zone/name.",
@@ -102,7 +98,7 @@ def resolve(ref: NodeRef, nodes: Iterable[Node], partial: bool = False) -> Node:
     ids = sorted({n.node_id for n in names})
     close = set(difflib.get_close_matches(ref.node_id, ids, n=5, cutoff=0.6))
     close |= {i for i in ids if ref.node_id in i}
-    suggestions = sorted(display(n) for n in names if n.node_id in close)[:10]
+    suggestions = sorted(n.display for n in names if n.node_id in close)[:10]
     where = f" in {ref.zone}" if ref.zone else ""
     note = " Some zones did not answer, so the node may be there." if partial else ""
     hint = " Did you mean one of these?" if suggestions else ""

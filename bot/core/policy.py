@@ -49,11 +49,22 @@ def groups_in(roles: RolesConfig) -> set[str]:
 
 
 def required_role(command: cmd.Command) -> Role:
-    if isinstance(command, cmd.MUTATIONS):
-        return Role.OPERATOR
-    if isinstance(command, cmd.Audit):
+    if isinstance(command, cmd.Decide):
+        return Role.APPROVER
+    if isinstance(command, (*cmd.MUTATIONS, cmd.Audit, cmd.Acknowledge, cmd.Mute)):
         return Role.OPERATOR
     return Role.VIEWER
+
+
+def describe(command: cmd.Command) -> str:
+    """What a command does, for a refusal ("You need the operator role to stop nodes")."""
+    if isinstance(command, cmd.MUTATIONS):
+        return f"{cmd.ACTION_OF[type(command)]} nodes"
+    if isinstance(command, cmd.Decide):
+        return "approve or deny requests"
+    if isinstance(command, cmd.Acknowledge | cmd.Mute):
+        return "acknowledge or mute alerts"
+    return "read the audit log" if isinstance(command, cmd.Audit) else "view nodes"
 
 
 @dataclass(frozen=True)

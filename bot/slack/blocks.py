@@ -28,12 +28,15 @@ from bot.core.models import (
     UNHEALTHY,
     UNRECOVERABLE,
     ApprovalStatus,
+    IncidentStatus,
     Node,
     NodeName,
     NodeState,
     Operation,
     TrackedOperation,
 )
+from bot.core.names import short_name
+from bot.slack.actions import COMMAND_BLOCK, ActionId
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -41,19 +44,8 @@ MAX_FIELD = 2000
 MAX_HEADER = 150
 MAX_BUTTON = 75
 MAX_OPTION = 75
-NODES_PER_PAGE = 10
+MAX_OPTION_VALUE = 150
 
-# action_id of every interactive element the bot renders; slack_app listens for these.
-STOP, START, REIMAGE, DELETE, RECREATE = (
-    "node_stop",
-    "node_start",
-    "node_reimage",
-    "node_delete",
-    "node_recreate",
-)
-REIMAGE_VERSION = "node_reimage_version"
-LIST_PAGE = "list_page"
-APPROVE, DENY = "approval_approve", "approval_deny"
 
 Rendered = dict[str, Any]
 
@@ -79,14 +71,6 @@ def when(at: datetime | None) -> str:
     if at is None:
         return "-"
     return f"<!date^{int(at.timestamp())}^{{date_short_pretty}} {{time}}|{at:%Y-%m-%d %H:%M} UTC>"
-
-
-def short_name(name: str) -> str:
-    try:
-        ref = NodeName.parse(name)
-    except ValueError:
-        return name
-    return f"{ref.project}/{ref.zone}/{ref.node_id}"
 
 
 def status_icon(node: Node) -> str:
@@ -174,15 +158,15 @@ def _symptoms(node: Node) -> str:
 def node_controls(node: Node) -> ActionsBlock | None:
     """The buttons a node card offers, by state. The server re-checks every click."""
     buttons: list[ButtonElement] = []
-    value = node.name
+    ref = short_name(node.name)
     if node.state is NodeState.READY and not node.is_multi_host:
-        buttons.append(_button("Stop", STOP, value))
+        buttons.append(_button("Stop", ActionId.STOP, f"stop {ref}"))
     if node.state is NodeState.STOPPED:
-        buttons.append(_button("Start", START, value, style="primary"))
+        buttons.append(_button("Start", ActionId.START, f"start {ref}", style="primary"))
     if node.state is NodeState.READY:
-        buttons.append(_button("Reimage…", REIMAGE, value))
+        buttons.append(_button("Reimage…", ActionId.REIMAGE, f"reimage {ref}"))
     if node.state in UNRECOVERABLE:
-        buttons.append(_button("Recreate", RECREATE, value, style="primary"))
+        buttons.append(_button("Recreate", ActionId.RECREATE, f"recreate {ref}", style="primary"))
     if node.state is not NodeState.DELETING:
         confirm = ConfirmObject(
             title="Delete this node?",
@@ -191,7 +175,9 @@ def node_controls(node: Node) -> ActionsBlock | None:
             deny="Cancel",
             style="danger",
         )
-        buttons.append(_button("Delete", DELETE, value, style="danger", confirm=confirm))
+        buttons.append(
+            _button("Delete", ActionId.DELETE, f"delete {ref}", style="danger", confirm=confirm)
+        )
     if not buttons:
         return None
     return ActionsBlock(block_id=f"node:{clip(node.name, 200)}", elements=buttons)
@@ -298,10 +284,16 @@ def _(message: m.NodePage) -> Rendered:
     nav: list[ButtonElement] = []
     if message.page > 0:
         nav.append(
-            _button("< Previous", LIST_PAGE + "_prev", f"{message.query} page={message.page - 1}")
+            _button(
+                "< Previous",
+                ActionId.PAGE_PREVIOUS,
+                f"{message.query} page={message.page - 1}",
+            )
         )
     if last < message.total:
-        nav.append(_button("Next >", LIST_PAGE, f"{message.query} page={message.page + 1}"))
+        nav.append(
+            _button("Next >", ActionId.PAGE_NEXT, f"{message.query} page={message.page + 1}")
+        )
     if nav:
         blocks.append(DividerBlock())
         blocks.append(ActionsBlock(block_id="list_nav", elements=nav))
@@ -383,8 +375,8 @@ def _(message: m.ApprovalRequest) -> Rendered:
             ActionsBlock(
                 block_id=f"approval:{a.id}",
                 elements=[
-                    _button("Approve", APPROVE, a.id, style="primary"),
-                    _button("Deny", DENY, a.id, style="danger"),
+                    _button("Approve", ActionId.APPROVE, f"approve {a.id}", style="primary"),
+                    _button("Deny", ActionId.DENY, f"deny {a.id}", style="danger"),
                 ],
             )
         )
@@ -504,25 +496,25 @@ def _(message: m.ReimagePicker) -> Rendered:
         f"Reimage *{esc(node.node_id)}* ({esc(node.zone)}, now TF "
         f"`{esc(node.tensorflow_version)}`) to:"
     )
+    # The block id carries the command, each option its last argument (under 150 characters).
     options = [
-        # Option values are capped at 150 characters: project/zone/name|version fits.
-        Option(text=_plain(v, MAX_OPTION), value=f"{short_name(node.name)}|{v}")
+        Option(text=_plain(v, MAX_OPTION), value=v)
         for v in message.versions
-        if v != node.tensorflow_version
+        if v != node.tensorflow_version and len(v) <= MAX_OPTION_VALUE
     ][:100]
     if not options:
         return _message(text, [_section(text + " no other version is offered in this zone.")])
     select = StaticSelectElement(
         placeholder=_plain("TensorFlow version", MAX_OPTION),
-        action_id=REIMAGE_VERSION,
+        action_id=ActionId.REIMAGE_VERSION,
         options=options,
     )
-    return _message(text, [SectionBlock(text=_md(text), accessory=select)])
+    block_id = f"{COMMAND_BLOCK}reimage {short_name(node.name)}"
+    return _message(text, [SectionBlock(block_id=block_id, text=_md(text), accessory=select)])
 
 
 # ----- the watcher's messages ------------------------------------------------------------------
 
-ACK, MUTE = "incident_ack", "incident_mute"
 MUTE_HOURS = 1
 _KIND_ICONS = {
     "preempted": ":black_circle:",
@@ -551,7 +543,7 @@ def _(message: m.IncidentRoot) -> Rendered:
     incident = message.incident
     name = NodeName.parse(incident.node)
     icon = _KIND_ICONS.get(incident.kind, ":rotating_light:")
-    if incident.status == "open":
+    if incident.status == IncidentStatus.OPEN:
         title = f"{incident.kind.capitalize()}: {name.node_id}"
     else:
         took = (incident.resolved_at or message.now) - incident.opened_at
@@ -565,20 +557,27 @@ def _(message: m.IncidentRoot) -> Rendered:
     facts = [f"Opened {when(incident.opened_at)}"]
     if incident.acked_by:
         facts.append(f":eyes: Acknowledged by {user(incident.acked_by)}")
-    if incident.muted_until and incident.status == "open":
+    if incident.muted_until and incident.status == IncidentStatus.OPEN:
         facts.append(f":mute: Muted until {when(incident.muted_until)}")
     blocks: list[Block] = [
         HeaderBlock(text=_plain(title, MAX_HEADER)),
         _section("\n".join(line for line in lines if line)),
         _context(*facts),
     ]
-    if incident.status == "open":
+    if incident.status == IncidentStatus.OPEN:
         buttons = [
-            _button("Acknowledge", ACK, incident.id),
-            _button(f"Mute {MUTE_HOURS} h", MUTE, incident.id),
+            _button("Acknowledge", ActionId.ACK, f"ack {incident.id}"),
+            _button(f"Mute {MUTE_HOURS} h", ActionId.MUTE, f"mute {incident.id}"),
         ]
         if incident.kind in ("preempted", "terminated"):
-            buttons.append(_button("Recreate", RECREATE, incident.node, style="primary"))
+            buttons.append(
+                _button(
+                    "Recreate",
+                    ActionId.RECREATE,
+                    f"recreate {short_name(incident.node)}",
+                    style="primary",
+                )
+            )
         blocks.append(ActionsBlock(block_id=f"incident:{incident.id}", elements=buttons))
     return _message(f"{title} ({name.project}/{name.zone})", blocks)
 

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -20,7 +20,7 @@ from slack_sdk import WebClient
 from bot.core.messages import Message, NodePage
 from bot.runtime.metrics import Metrics
 from bot.slack import blocks as render
-from bot.usecases import Service
+from bot.slack.actions import command_text, known
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -57,11 +57,13 @@ def _user_channel(body: dict[str, Any]) -> tuple[str, str]:
     return str(user), str(channel)
 
 
-def _value(body: dict[str, Any]) -> str:
-    action = (body.get("actions") or [{}])[0]
-    if "selected_option" in action:
-        return str((action.get("selected_option") or {}).get("value", ""))
-    return str(action.get("value", ""))
+class Handler(Protocol):
+    """What the listeners hand their work to (the use cases' dispatcher)."""
+
+    def command(self, user: str, channel: str, text: str, now: datetime) -> Message | None: ...
+    def click(
+        self, user: str, channel: str, text: str, now: datetime, action: str = "click"
+    ) -> Message | None: ...
 
 
 class WorkPool:
@@ -86,9 +88,9 @@ class WorkPool:
 
 
 def register(
-    app: App, service: Service, clock: Clock, work: WorkPool, metrics: Metrics | None = None
+    app: App, handler: Handler, clock: Clock, work: WorkPool, metrics: Metrics | None = None
 ) -> None:
-    """Attach every listener. Each acks, queues its work, and returns."""
+    """Attach the listeners: one for `/tpu`, one for every click. Each acks, queues, returns."""
 
     def counted(kind: str) -> None:
         if metrics is not None:
@@ -100,53 +102,24 @@ def register(
         counted("command")
         user, channel = str(command.get("user_id", "")), str(command.get("channel_id", ""))
         text = str(command.get("text", ""))
-        work.submit(lambda: _answer(respond, service.run_command(user, channel, text, clock())))
+        work.submit(lambda: _answer(respond, handler.command(user, channel, text, clock())))
 
-    # A click: ack, then run `call(user, channel, value, action_id)` on the work pool.
-    Click = Callable[[str, str, str, str], Message | None]
+    @app.action(re.compile(".*"))
+    def on_click(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+        ack()
+        counted("click")
+        user, channel = _user_channel(body)
+        action_id = str(action.get("action_id", ""))
+        kind = known(action_id)
+        # An element the bot never renders carries nothing to run: the dispatcher refuses it.
+        text = command_text(action) if kind is not None else ""
 
-    def on_click(
-        action: str | re.Pattern[str],
-        call: Click,
-        replace: Callable[[Message | None], bool] = lambda reply: False,
-    ) -> None:
-        @app.action(action)
-        def listener(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
-            ack()
-            counted("click")
-            user, channel = _user_channel(body)
-            value, action_id = _value(body), str(action.get("action_id", ""))
+        def work_after_ack() -> None:
+            reply = handler.click(user, channel, text, clock(), action=action_id[:40])
+            page = isinstance(reply, NodePage)
+            _answer(respond, reply, replace=kind is not None and kind.replaces_original(page))
 
-            def work_after_ack() -> None:
-                reply = call(user, channel, value, action_id)
-                _answer(respond, reply, replace=replace(reply))
-
-            work.submit(work_after_ack)
-
-    node_buttons = {render.STOP: "stop", render.START: "start", render.DELETE: "delete"}
-    on_click(
-        re.compile(f"^({'|'.join(node_buttons)})$"),
-        lambda u, c, v, a: service.click_node_action(u, c, node_buttons[a], v, clock()),
-    )
-    on_click(render.REIMAGE, lambda u, c, v, a: service.click_reimage(u, c, v, clock()))
-    on_click(
-        render.REIMAGE_VERSION,
-        lambda u, c, v, a: service.pick_reimage_version(u, c, v, clock()),
-        replace=lambda reply: True,  # the picker gives way to what became of the request
-    )
-    on_click(
-        re.compile(f"^{render.LIST_PAGE}(_prev)?$"),
-        lambda u, c, v, a: service.click_page(u, c, v, clock()),
-        # Only another page replaces the listing; a refusal is said beside it.
-        replace=lambda reply: isinstance(reply, NodePage),
-    )
-    on_click(
-        re.compile(f"^({render.APPROVE}|{render.DENY})$"),
-        lambda u, c, v, a: service.decide(u, c, v, a == render.APPROVE, clock()),
-    )
-    on_click(render.ACK, lambda u, c, v, a: service.acknowledge(u, c, v, clock()))
-    on_click(render.MUTE, lambda u, c, v, a: service.mute(u, c, v, clock()))
-    on_click(render.RECREATE, lambda u, c, v, a: service.recreate(u, c, v, clock()))
+        work.submit(work_after_ack)
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> None:

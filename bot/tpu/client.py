@@ -14,7 +14,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import google.auth
@@ -34,70 +33,28 @@ from bot.core.models import (
     NodeListing,
     NodeSpec,
     Operation,
+    ProjectScope,
     TensorFlowVersion,
+)
+from bot.tpu.wire import node_body, node_from_api, operation_from_api
+from bot.usecases.ports import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+    TpuError,
+    Unauthenticated,
+    Unavailable,
 )
 
 log = logging.getLogger(__name__)
 
 API_NAME, API_VERSION = "tpu", "v1alpha1"
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
-RETRYABLE_STATUSES = frozenset(
-    {"UNAVAILABLE", "RESOURCE_EXHAUSTED", "ABORTED", "DEADLINE_EXCEEDED", "INTERNAL", "UNKNOWN"}
-)
-
 # Called with (method id, outcome) after every API call: metrics hook.
 CallObserver = Callable[[str, str], None]
-
-
-class TpuError(Exception):
-    """An API failure with Google's message; `retryable` says whether trying again could help."""
-
-    status = "UNKNOWN"
-
-    def __init__(self, message: str, *, http: int = 0, status: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.http = http
-        if status:
-            self.status = status
-
-    @property
-    def retryable(self) -> bool:
-        return self.status in RETRYABLE_STATUSES or self.http == 429 or self.http >= 500
-
-
-class NotFound(TpuError):
-    status = "NOT_FOUND"
-
-
-class AlreadyExists(TpuError):
-    status = "ALREADY_EXISTS"
-
-
-class PermissionDenied(TpuError):
-    status = "PERMISSION_DENIED"
-
-
-class Unauthenticated(TpuError):
-    status = "UNAUTHENTICATED"
-
-
-class FailedPrecondition(TpuError):
-    status = "FAILED_PRECONDITION"
-
-
-class InvalidArgument(TpuError):
-    status = "INVALID_ARGUMENT"
-
-
-class ResourceExhausted(TpuError):
-    status = "RESOURCE_EXHAUSTED"
-
-
-class Unavailable(TpuError):
-    """The API could not be reached or answered 5xx after every retry."""
-
-    status = "UNAVAILABLE"
 
 
 _BY_STATUS: dict[str, type[TpuError]] = {
@@ -139,14 +96,6 @@ def error_from_http(exc: HttpError) -> TpuError:
     if status == "ABORTED" or (status_code == 409 and status not in ("", "ALREADY_EXISTS")):
         cls = TpuError
     return cls(message, http=status_code, status=status or cls.status)
-
-
-@dataclass(frozen=True)
-class ProjectScope:
-    """A project and the locations the bot watches there (`-` = every zone)."""
-
-    project: str
-    locations: Sequence[str] = ("-",)
 
 
 def make_credentials(
@@ -277,7 +226,7 @@ class TpuClient:
             request = collection.list(parent=parent, pageSize=self.page_size)
             try:
                 for page in self._pages("nodes.list", collection, request):
-                    nodes.extend(Node.from_api(item) for item in page.get("nodes", []))
+                    nodes.extend(node_from_api(item) for item in page.get("nodes", []))
                     unreachable.extend(page.get("unreachable", []))
             except Unavailable:
                 if location == "-":
@@ -286,7 +235,7 @@ class TpuClient:
         return NodeListing(nodes=tuple(nodes), unreachable=tuple(dict.fromkeys(unreachable)))
 
     def get_node(self, name: str) -> Node:
-        return Node.from_api(self._execute("nodes.get", self._nodes.get(name=name)))
+        return node_from_api(self._execute("nodes.get", self._nodes.get(name=name)))
 
     def create_node(
         self, project: str, zone: str, node_id: str, spec: NodeSpec, request_id: str | None = None
@@ -295,31 +244,31 @@ class TpuClient:
             parent=f"projects/{project}/locations/{zone}",
             nodeId=node_id,
             requestId=request_id or self._new_request_id(),
-            body=spec.to_api(),
+            body=node_body(spec),
         )
-        return Operation.from_api(self._execute("nodes.create", request))
+        return operation_from_api(self._execute("nodes.create", request))
 
     def delete_node(self, name: str, request_id: str | None = None) -> Operation:
         request = self._nodes.delete(name=name, requestId=request_id or self._new_request_id())
-        return Operation.from_api(self._execute("nodes.delete", request))
+        return operation_from_api(self._execute("nodes.delete", request))
 
     # v1alpha1 gives stop/start/reimage no requestId; a retried duplicate is refused by the
     # service (an operation is already running on the node), never applied twice.
     def stop_node(self, name: str) -> Operation:
-        return Operation.from_api(self._execute("nodes.stop", self._nodes.stop(name=name, body={})))
+        return operation_from_api(self._execute("nodes.stop", self._nodes.stop(name=name, body={})))
 
     def start_node(self, name: str) -> Operation:
         request = self._nodes.start(name=name, body={})
-        return Operation.from_api(self._execute("nodes.start", request))
+        return operation_from_api(self._execute("nodes.start", request))
 
     def reimage_node(self, name: str, tensorflow_version: str) -> Operation:
         request = self._nodes.reimage(name=name, body={"tensorflowVersion": tensorflow_version})
-        return Operation.from_api(self._execute("nodes.reimage", request))
+        return operation_from_api(self._execute("nodes.reimage", request))
 
     # ----- operations ------------------------------------------------------------------------
 
     def get_operation(self, name: str) -> Operation:
-        return Operation.from_api(self._execute("operations.get", self._operations.get(name=name)))
+        return operation_from_api(self._execute("operations.get", self._operations.get(name=name)))
 
     def list_operations(self, project: str, location: str = "-") -> list[Operation]:
         collection = self._operations
@@ -327,7 +276,7 @@ class TpuClient:
             name=f"projects/{project}/locations/{location}", pageSize=self.page_size
         )
         return [
-            Operation.from_api(item)
+            operation_from_api(item)
             for page in self._pages("operations.list", collection, request)
             for item in page.get("operations", [])
         ]

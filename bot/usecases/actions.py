@@ -8,9 +8,10 @@ from typing import Any
 from bot.core import commands as cmd
 from bot.core import messages as m
 from bot.core import policy
+from bot.core.messages import Tone
 from bot.core.models import Approval, Node, NodeName, NodeSpec, Operation, TrackedOperation
-from bot.tpu.client import NotFound
-from bot.usecases.ports import Actor, ChatError, Deps, log
+from bot.usecases.context import Actor, Deps, log
+from bot.usecases.ports import ChatError, NotFound
 
 
 def execute(
@@ -84,7 +85,7 @@ def run_now(
     )
     deps.audit(now, actor.user, action, target, "started", operation.name)
     if channel != actor.channel:
-        return m.Notice(f"Started; follow it in <#{channel}>.", "success")
+        return m.Notice(f"Started; follow it in <#{channel}>.", Tone.SUCCESS)
     return None
 
 
@@ -132,10 +133,13 @@ def mutate(deps: Deps, actor: Actor, command: cmd.Command, now: datetime) -> m.M
         return _create(deps, actor, command, now)
     assert isinstance(command, cmd.Stop | cmd.Start | cmd.Reimage | cmd.Delete)
     node = deps.tpu.resolve(command.node.text, deps.scopes)
+    if isinstance(command, cmd.Reimage) and command.version is None:
+        versions = deps.tpu.list_tensorflow_versions(node.project, node.zone)
+        return m.ReimagePicker(node, tuple(v.version for v in versions))
     verdict = policy.precheck(action, node)
     if not verdict:
         deps.audit(now, actor.user, action, node.name, "refused", verdict.reason)
-        return m.Notice(verdict.reason, "error")
+        return m.Notice(verdict.reason, Tone.ERROR)
     params: dict[str, Any] = {}
     if isinstance(command, cmd.Reimage):
         offered = [v.version for v in deps.tpu.list_tensorflow_versions(node.project, node.zone)]
@@ -143,10 +147,10 @@ def mutate(deps: Deps, actor: Actor, command: cmd.Command, now: datetime) -> m.M
             return m.Notice(
                 f"TensorFlow `{command.version}` is not offered in {node.zone}; "
                 f"one of: {', '.join(offered)}.",
-                "error",
+                Tone.ERROR,
             )
         if command.version == node.tensorflow_version:
-            return m.Notice(f"The node already runs TensorFlow `{command.version}`.", "warning")
+            return m.Notice(f"The node already runs TensorFlow `{command.version}`.", Tone.WARNING)
         params["version"] = command.version
     reason = getattr(command, "reason", "")
     return request(deps, actor, action, node.name, node, params, reason, now)
@@ -164,17 +168,17 @@ def _create(deps: Deps, actor: Actor, command: cmd.Create, now: datetime) -> m.M
             )
         project = next(iter(managed))
     if project not in managed:
-        return m.Notice(f"`{project}` is not a project this bot manages.", "error")
+        return m.Notice(f"`{project}` is not a project this bot manages.", Tone.ERROR)
     locations = managed[project].locations
     if "-" not in locations and command.zone not in locations:
-        return m.Notice(f"The bot does not manage {command.zone} in {project}.", "error")
+        return m.Notice(f"The bot does not manage {command.zone} in {project}.", Tone.ERROR)
     target = NodeName(project, command.zone, command.node_id).full
     try:
         deps.tpu.get_node(target)
     except NotFound:
         pass
     else:
-        return m.Notice(f"`{project}/{command.zone}/{command.node_id}` already exists.", "error")
+        return m.Notice(f"`{project}/{command.zone}/{command.node_id}` already exists.", Tone.ERROR)
     spec = NodeSpec(
         accelerator_type=command.accelerator_type,
         tensorflow_version=command.version,
@@ -184,4 +188,4 @@ def _create(deps: Deps, actor: Actor, command: cmd.Create, now: datetime) -> m.M
         preemptible=command.preemptible,
         labels=dict(command.labels),
     )
-    return request(deps, actor, "create", target, None, {"spec": spec.to_api()}, "", now)
+    return request(deps, actor, "create", target, None, {"spec": spec.as_dict()}, "", now)

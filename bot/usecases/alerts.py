@@ -5,30 +5,24 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from bot.core import commands as cmd
 from bot.core import messages as m
 from bot.core import policy
-from bot.core.models import Incident
-from bot.core.noderef import NodeRefError, parse_ref
-from bot.core.policy import Role
-from bot.tpu.client import TpuError
+from bot.core.commands import Verb
+from bot.core.messages import Tone
+from bot.core.models import Incident, IncidentStatus
 from bot.usecases import actions
-from bot.usecases.ports import Actor, Deps
+from bot.usecases.context import Actor, Deps
 
 MUTE_FOR = timedelta(hours=1)
 
 
-def _open_incident(
-    deps: Deps, actor: Actor, incident_id: str, what: str, now: datetime
-) -> Incident | m.Message:
-    verdict = policy.authorize(actor.role, Role.OPERATOR, what)
-    if not verdict:
-        deps.audit(now, actor.user, what, incident_id, "refused", verdict.reason)
-        return m.Refusal(verdict.reason)
+def _open_incident(deps: Deps, incident_id: str) -> Incident | m.Message:
     incident = deps.watch.incident(incident_id)
     if incident is None:
-        return m.Notice("There is no such alert.", "error")
-    if incident.status != "open":
-        return m.Notice("This alert is already resolved.", "warning")
+        return m.Notice("There is no such alert.", Tone.ERROR)
+    if incident.status != IncidentStatus.OPEN:
+        return m.Notice("This alert is already resolved.", Tone.WARNING)
     return incident
 
 
@@ -47,18 +41,20 @@ def _redraw(deps: Deps, incident: Incident, now: datetime, **values: object) -> 
     return updated
 
 
-def acknowledge(deps: Deps, actor: Actor, incident_id: str, now: datetime) -> m.Message:
-    found = _open_incident(deps, actor, incident_id, "acknowledge alerts", now)
+def acknowledge(deps: Deps, actor: Actor, command: cmd.Acknowledge, now: datetime) -> m.Message:
+    found = _open_incident(deps, command.incident_id)
     if not isinstance(found, Incident):
+        deps.audit(now, actor.user, "acknowledge", command.incident_id, "no open alert")
         return found
     _redraw(deps, found, now, acked_by=actor.user)
     deps.audit(now, actor.user, "acknowledge", found.node, "ok")
-    return m.Notice(f"Acknowledged `{found.node}`; the alert now shows it is yours.", "success")
+    return m.Notice(f"Acknowledged `{found.node}`; the alert now shows it is yours.", Tone.SUCCESS)
 
 
-def mute(deps: Deps, actor: Actor, incident_id: str, now: datetime) -> m.Message:
-    found = _open_incident(deps, actor, incident_id, "mute alerts", now)
+def mute(deps: Deps, actor: Actor, command: cmd.Mute, now: datetime) -> m.Message:
+    found = _open_incident(deps, command.incident_id)
     if not isinstance(found, Incident):
+        deps.audit(now, actor.user, "mute", command.incident_id, "no open alert")
         return found
     until = now + MUTE_FOR
     _redraw(deps, found, now, muted_until=until)
@@ -66,26 +62,17 @@ def mute(deps: Deps, actor: Actor, incident_id: str, now: datetime) -> m.Message
     return m.Notice(
         f"Muted `{found.node}` for {int(MUTE_FOR.total_seconds() // 3600)} h: "
         "no more posts about it until then.",
-        "success",
+        Tone.SUCCESS,
     )
 
 
-def recreate(deps: Deps, actor: Actor, value: str, now: datetime) -> m.Message | None:
+def recreate(deps: Deps, actor: Actor, command: cmd.Recreate, now: datetime) -> m.Message | None:
     """Delete and create the same node again, through the approval flow."""
-    verdict = policy.authorize(actor.role, Role.OPERATOR, "recreate nodes")
-    if not verdict:
-        deps.audit(now, actor.user, "recreate", value[:200], "refused", verdict.reason)
-        return m.Refusal(verdict.reason)
-    try:
-        node = deps.tpu.resolve(parse_ref(value).text, deps.scopes)
-    except NodeRefError as exc:
-        return m.NodeCandidates(exc.message, exc.candidates, "get")
-    except TpuError as exc:
-        return m.Notice(f"The TPU API refused: {exc.message}", "error")
-    check = policy.precheck("recreate", node)
+    node = deps.tpu.resolve(command.node.text, deps.scopes)
+    check = policy.precheck(Verb.RECREATE, node)
     if not check:
-        deps.audit(now, actor.user, "recreate", node.name, "refused", check.reason)
-        return m.Notice(check.reason, "error")
-    params = {"spec": node.spec.to_api()}
+        deps.audit(now, actor.user, Verb.RECREATE, node.name, "refused", check.reason)
+        return m.Notice(check.reason, Tone.ERROR)
+    params = {"spec": node.spec.as_dict()}
     reason = f"recreate after {node.state.value.lower()}"
-    return actions.request(deps, actor, "recreate", node.name, node, params, reason, now)
+    return actions.request(deps, actor, Verb.RECREATE, node.name, node, params, reason, now)

@@ -6,10 +6,11 @@ from datetime import datetime
 
 from bot.core import messages as m
 from bot.core import policy
+from bot.core.messages import Tone
 from bot.core.models import Approval, ApprovalStatus, TrackedOperation
-from bot.tpu.client import NotFound, TpuError
 from bot.usecases.actions import execute, start_thread
-from bot.usecases.ports import Actor, ChatError, Deps, log
+from bot.usecases.context import Actor, Deps, log
+from bot.usecases.ports import ChatError, NotFound, TpuError
 
 
 def _show(deps: Deps, approval: Approval) -> None:
@@ -22,7 +23,7 @@ def _show(deps: Deps, approval: Approval) -> None:
         )
 
 
-def _tell_requester(deps: Deps, approval: Approval, text: str, tone: str) -> None:
+def _tell_requester(deps: Deps, approval: Approval, text: str, tone: Tone) -> None:
     try:
         deps.chat.ephemeral(approval.requester_channel, approval.requester, m.Notice(text, tone))
     except ChatError as exc:
@@ -40,7 +41,7 @@ def decide(deps: Deps, actor: Actor, approval_id: str, approve: bool, now: datet
     verb = "approve" if approve else "deny"
     if approval is None:
         deps.audit(now, actor.user, verb, approval_id, "unknown request")
-        return m.Notice("There is no such request.", "error")
+        return m.Notice("There is no such request.", Tone.ERROR)
     verdict = policy.can_decide(
         user=actor.user,
         role=actor.role,
@@ -66,18 +67,18 @@ def decide(deps: Deps, actor: Actor, approval_id: str, approve: bool, now: datet
         current = deps.store.get_approval(approval_id)
         state = current.status.value if current else "gone"
         deps.audit(now, actor.user, verb, approval.target, "too late", state)
-        return m.Notice(f"This request is already {state}.", "warning")
+        return m.Notice(f"This request is already {state}.", Tone.WARNING)
     deps.audit(now, actor.user, verb, won.target, target.value)
     _show(deps, won)
     if not approve:
-        _thread(deps, won, m.Notice(f"Denied by <@{actor.user}>.", "warning"))
+        _thread(deps, won, m.Notice(f"Denied by <@{actor.user}>.", Tone.WARNING))
         _tell_requester(
             deps,
             won,
             f"<@{actor.user}> denied your request to {won.action} `{won.target}`.",
-            "warning",
+            Tone.WARNING,
         )
-        return m.Notice("Denied.", "success")
+        return m.Notice("Denied.", Tone.SUCCESS)
     return _carry_out(deps, won, now)
 
 
@@ -136,9 +137,9 @@ def _carry_out(deps: Deps, approval: Approval, now: datetime) -> m.Message:
         approval,
         f"<@{approval.decided_by}> approved your request to "
         f"{approval.action} `{approval.target}`; it has started.",
-        "success",
+        Tone.SUCCESS,
     )
-    return m.Notice("Approved; the action has started.", "success")
+    return m.Notice("Approved; the action has started.", Tone.SUCCESS)
 
 
 def _end(
@@ -150,14 +151,14 @@ def _end(
     deps.audit(now, approval.decided_by, approval.action, approval.target, status.value, why)
     if ended is not None:
         _show(deps, ended)
-    _thread(deps, approval, m.Notice(f"Not run: {why}", "error"))
+    _thread(deps, approval, m.Notice(f"Not run: {why}", Tone.ERROR))
     _tell_requester(
         deps,
         approval,
         f"Your request to {approval.action} `{approval.target}` was approved but not run: {why}",
-        "error",
+        Tone.ERROR,
     )
-    return m.Notice(f"Approved, but not run: {why}", "error")
+    return m.Notice(f"Approved, but not run: {why}", Tone.ERROR)
 
 
 def expire(deps: Deps, now: datetime) -> int:
@@ -180,6 +181,6 @@ def expire(deps: Deps, now: datetime) -> int:
             ended,
             f"Your request to {approval.action} `{approval.target}` "
             "expired before an approver decided.",
-            "warning",
+            Tone.WARNING,
         )
     return closed

@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 
 from bot.core import messages as m
 from bot.core.models import TrackedOperation
-from bot.tpu.client import NotFound, TpuError
 from bot.usecases.actions import create_from_spec
-from bot.usecases.ports import Deps, log
+from bot.usecases.context import Deps, log
+from bot.usecases.ports import NotFound, TpuError
 
 
 def track(deps: Deps, now: datetime) -> int:

@@ -1,35 +1,93 @@
-"""What the use cases need from the outside world (ports), and small shared helpers."""
+"""What the use cases need from the outside world: the ports (protocols) and their errors.
+
+Adapters (`bot.tpu`, `bot.slack`, `bot.storage`) implement these structurally; tests put small
+fakes behind them. Nothing here does I/O.
+"""
 
 from __future__ import annotations
 
-import logging
-import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
 
-from bot.config import BotConfig
 from bot.core.messages import Message
 from bot.core.models import (
     AcceleratorType,
+    Approval,
+    ApprovalStatus,
     AuditEntry,
+    Incident,
     Node,
     NodeListing,
     NodeSpec,
     Operation,
+    ProjectScope,
     TensorFlowVersion,
+    TrackedOperation,
 )
-from bot.core.policy import Role
-from bot.storage.store import Store
-from bot.storage.watch_store import WatchStore
-from bot.tpu.client import ProjectScope
+from bot.core.watching.diff import Snapshot
 
-log = logging.getLogger("bot.usecases")
+# ----- TPU API ---------------------------------------------------------------------------------
+
+RETRYABLE_STATUSES = frozenset(
+    {"UNAVAILABLE", "RESOURCE_EXHAUSTED", "ABORTED", "DEADLINE_EXCEEDED", "INTERNAL", "UNKNOWN"}
+)
+
+
+class TpuError(Exception):
+    """An API failure with Google's message; `retryable` says whether trying again could help."""
+
+    status = "UNKNOWN"
+
+    def __init__(self, message: str, *, http: int = 0, status: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.http = http
+        if status:
+            self.status = status
+
+    @property
+    def retryable(self) -> bool:
+        return self.status in RETRYABLE_STATUSES or self.http == 429 or self.http >= 500
+
+
+class NotFound(TpuError):
+    status = "NOT_FOUND"
+
+
+class AlreadyExists(TpuError):
+    status = "ALREADY_EXISTS"
+
+
+class PermissionDenied(TpuError):
+    status = "PERMISSION_DENIED"
+
+
+class Unauthenticated(TpuError):
+    status = "UNAUTHENTICATED"
+
+
+class FailedPrecondition(TpuError):
+    status = "FAILED_PRECONDITION"
+
+
+class InvalidArgument(TpuError):
+    status = "INVALID_ARGUMENT"
+
+
+class ResourceExhausted(TpuError):
+    status = "RESOURCE_EXHAUSTED"
+
+
+class Unavailable(TpuError):
+    """The API could not be reached or answered 5xx after every retry."""
+
+    status = "UNAVAILABLE"
 
 
 class TpuApi(Protocol):
-    """The part of TpuClient the use cases call (a fake can stand in for it)."""
+    """The Cloud TPU API as the use cases see it (the adapter hides the API version)."""
 
     def list_nodes(self, project: str, locations: Sequence[str] = ("-",)) -> NodeListing: ...
     def get_node(self, name: str) -> Node: ...
@@ -47,12 +105,15 @@ class TpuApi(Protocol):
     def resolve(self, text: str, scopes: Sequence[ProjectScope]) -> Node: ...
 
 
+# ----- Slack -----------------------------------------------------------------------------------
+
+
 class ChatError(Exception):
     """Slack refused or could not be reached after the client's own retries."""
 
 
 class Chat(Protocol):
-    """Posting neutral messages to Slack; the implementation renders them."""
+    """Posting neutral messages to Slack at once; the implementation renders them."""
 
     def post(self, channel: str, message: Message, thread_ts: str | None = None) -> str: ...
     def update(self, channel: str, ts: str, message: Message) -> None: ...
@@ -60,7 +121,7 @@ class Chat(Protocol):
 
 
 class OutboxPort(Protocol):
-    """Durable Slack writes, enqueued inside the caller's transaction."""
+    """Durable Slack writes, enqueued inside the caller's transaction (`conn`)."""
 
     def post(
         self,
@@ -90,32 +151,62 @@ class Directory(Protocol):
     def groups_of(self, user: str) -> set[str]: ...
 
 
-@dataclass(frozen=True)
-class Actor:
-    """Who is acting, where, and with which role (resolved on the server, never from a payload)."""
-
-    user: str
-    channel: str
-    role: Role
+# ----- storage ---------------------------------------------------------------------------------
 
 
-@dataclass
-class Deps:
-    config: BotConfig
-    tpu: TpuApi
-    store: Store
-    chat: Chat
-    directory: Directory
-    watch: WatchStore
-    outbox: OutboxPort
-    new_id: Callable[[], str] = field(default=lambda: uuid.uuid4().hex)
+class Store(Protocol):
+    """Approvals, the bot's operations and the audit log. Transitions are compare-and-set."""
 
-    @property
-    def scopes(self) -> list[ProjectScope]:
-        return [ProjectScope(p.id, p.locations) for p in self.config.projects]
+    def add_approval(self, approval: Approval) -> None: ...
+    def get_approval(self, approval_id: str) -> Approval | None: ...
+    def set_approval_message(self, approval_id: str, channel: str, ts: str) -> None: ...
+    def transition_approval(
+        self,
+        approval_id: str,
+        *,
+        from_status: ApprovalStatus,
+        to_status: ApprovalStatus,
+        now: datetime,
+        user: str | None = None,
+        outcome: str | None = None,
+        operation: str | None = None,
+        unexpired: bool = False,
+    ) -> Approval | None: ...
+    def expired_approvals(self, now: datetime) -> list[Approval]: ...
+    def add_operation(self, op: TrackedOperation, conn: Any = None) -> None: ...
+    def get_operation(self, name: str) -> TrackedOperation | None: ...
+    def open_operations(self) -> list[TrackedOperation]: ...
+    def operations_for(self, target: str, limit: int = 10) -> list[TrackedOperation]: ...
+    def operation_targets_since(self, since: datetime) -> set[str]: ...
+    def update_operation(self, name: str, conn: Any = None, **values: Any) -> None: ...
+    def finish_operation(
+        self,
+        name: str,
+        *,
+        ended_at: datetime,
+        error_code: int | None,
+        error_message: str,
+        conn: Any = None,
+    ) -> bool: ...
+    def audit(self, entry: AuditEntry) -> None: ...
+    def latest_audit(self, limit: int = 20) -> list[AuditEntry]: ...
 
-    def audit(
-        self, now: datetime, user: str, action: str, target: str, outcome: str, detail: str = ""
-    ) -> None:
-        self.store.audit(AuditEntry(now, user, action, target, outcome, detail))
-        log.info("audit user=%s action=%s target=%s outcome=%s", user, action, target, outcome)
+
+class WatchStore(Protocol):
+    """The watcher's state. `begin()` opens the transaction that outbox rows join."""
+
+    def begin(self) -> AbstractContextManager[Any]: ...
+    def load_snapshots(self) -> dict[str, Snapshot]: ...
+    def save_snapshots(
+        self, conn: Any, changed: Iterable[Snapshot], removed: Iterable[str]
+    ) -> None: ...
+    def open_incidents(self) -> dict[str, Incident]: ...
+    def incident(self, incident_id: str) -> Incident | None: ...
+    def recent_opens(self, since: datetime) -> dict[str, int]: ...
+    def add_incident(self, conn: Any, incident: Incident) -> None: ...
+    def update_incident(self, conn: Any, incident_id: str, **values: Any) -> None: ...
+    def add_digest(self, conn: Any, **values: Any) -> None: ...
+    def digest(self, digest_id: str) -> Any: ...
+    def set_root(self, conn: Any, table: str, row_id: str, outbox_id: int) -> None: ...
+    def get(self, key: str, default: str = "") -> str: ...
+    def put(self, conn: Any, key: str, value: str) -> None: ...

@@ -7,9 +7,9 @@ from collections.abc import Iterable
 
 from bot.core import commands as cmd
 from bot.core import messages as m
+from bot.core.messages import Tone
 from bot.core.models import UNHEALTHY, UNRECOVERABLE, Node, NodeState
-from bot.slack.blocks import NODES_PER_PAGE
-from bot.usecases.ports import Deps
+from bot.usecases.context import Deps
 
 
 def _matches(node: Node, query: cmd.ListNodes) -> bool:
@@ -45,7 +45,7 @@ def list_nodes(deps: Deps, query: cmd.ListNodes) -> m.Message:
     if query.project is not None and not scopes:
         managed = ", ".join(p.id for p in deps.config.projects)
         return m.Notice(
-            f"`{query.project}` is not a project this bot manages ({managed}).", "error"
+            f"`{query.project}` is not a project this bot manages ({managed}).", Tone.ERROR
         )
     found: list[Node] = []
     unreachable: list[str] = []
@@ -59,17 +59,17 @@ def list_nodes(deps: Deps, query: cmd.ListNodes) -> m.Message:
         found.extend(n for n in listing.nodes if _matches(n, query))
         unreachable.extend(listing.unreachable)
     found.sort(key=_trouble_first)
-    start = query.page * NODES_PER_PAGE
+    start = query.page * m.NODES_PER_PAGE
     if start >= len(found) and found:
         return m.Notice(
-            f"There is no page {query.page + 1}: only {-(-len(found) // NODES_PER_PAGE)}.",
-            "warning",
+            f"There is no page {query.page + 1}: only {-(-len(found) // m.NODES_PER_PAGE)}.",
+            Tone.WARNING,
         )
     return m.NodePage(
-        nodes=found[start : start + NODES_PER_PAGE],
+        nodes=found[start : start + m.NODES_PER_PAGE],
         total=len(found),
         page=query.page,
-        page_size=NODES_PER_PAGE,
+        page_size=m.NODES_PER_PAGE,
         query=query.to_text(),
         unreachable=tuple(unreachable),
         summary=tuple(_summary(found)),

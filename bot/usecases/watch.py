@@ -13,11 +13,12 @@ from typing import Any
 
 from bot.core import messages as m
 from bot.core import policy
-from bot.core.models import Incident, Node, NodeName
+from bot.core.messages import Tone
+from bot.core.models import Incident, IncidentStatus, Node, NodeName
 from bot.core.watching import diff as health
 from bot.core.watching.diff import EventKind, NodeEvent, Snapshot
-from bot.tpu.client import TpuError
-from bot.usecases.ports import Deps, log
+from bot.usecases.context import Deps, log
+from bot.usecases.ports import TpuError
 
 OWN_GRACE = timedelta(minutes=10)  # after the bot's own operation ends, its effects are still ours
 
@@ -185,7 +186,7 @@ def _apply(
         values: dict[str, Any] = {"last_event_at": now}
         if act is policy.Act.RESOLVE:
             resolved_after = (now - incident.opened_at).total_seconds()
-            values.update(status="resolved", resolved_at=now)
+            values.update(status=IncidentStatus.RESOLVED, resolved_at=now)
             open_incidents.pop(event.name, None)
         elif event.kind in health.TROUBLE and event.kind is not EventKind.SYMPTOM:
             values.update(kind=event.kind.value, detail=event.detail)
@@ -239,7 +240,9 @@ def _resolve_settled_flapping(
     quiet = timedelta(minutes=deps.config.watch.flap_window_minutes)
     for incident in list(open_incidents.values()):
         if incident.flapping and now - incident.last_event_at >= quiet:
-            deps.watch.update_incident(conn, incident.id, status="resolved", resolved_at=now)
+            deps.watch.update_incident(
+                conn, incident.id, status=IncidentStatus.RESOLVED, resolved_at=now
+            )
             note = m.IncidentEvent(incident.node, "resolved", "stable again; alerts resume")
             deps.outbox.post(
                 conn, incident.channel, note, now=now, thread_outbox=incident.root_outbox
@@ -260,7 +263,7 @@ def _degraded(deps: Deps, conn: Any, failed: bool, now: datetime) -> None:
                 f"Monitoring degraded: the TPU API has failed for {failures} polls in a row. "
                 "Alerts may be late until it answers again."
             )
-            deps.outbox.post(conn, alerts, m.WatchNotice(text, "warning"), now=now)
+            deps.outbox.post(conn, alerts, m.WatchNotice(text, Tone.WARNING), now=now)
         return
     if failures:
         watch.put(conn, "api_failures", "0")
@@ -269,6 +272,6 @@ def _degraded(deps: Deps, conn: Any, failed: bool, now: datetime) -> None:
         deps.outbox.post(
             conn,
             alerts,
-            m.WatchNotice("Monitoring restored: the TPU API answers again.", "success"),
+            m.WatchNotice("Monitoring restored: the TPU API answers again.", Tone.SUCCESS),
             now=now,
         )

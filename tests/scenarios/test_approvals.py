@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.slack import blocks as render
+from bot.slack.actions import ActionId
 from devstack.admin import admin
 from devstack.stack import (
     ADMIN,
@@ -54,7 +54,7 @@ def test_approve_runs_the_action_once_and_tells_everyone(stack: Stack) -> None:
     request = request_stop(stack, name)
     original = copy.deepcopy(request)
     assert has_buttons(request) and "nightly shutdown" in request.text + str(request.blocks)
-    answer = stack.click(APPROVER, request, render.APPROVE)
+    answer = stack.click(APPROVER, request, ActionId.APPROVE)
     assert "Approved" in answer.text
     assert stack.emulator.get_node(name)["state"] == "STOPPING" and stops(stack) == 1
     stack.ws.wait_for(lambda: "started" in str(request.blocks))
@@ -64,14 +64,14 @@ def test_approve_runs_the_action_once_and_tells_everyone(stack: Stack) -> None:
     told = [m for m in stack.bot_messages(GENERAL) if m.ephemeral_for == OPERATOR]
     assert any("approved your request" in m.text for m in told)
     # A replayed click (the old payload, buttons and all) changes nothing.
-    again = stack.click(APPROVER2, original, render.APPROVE)
+    again = stack.click(APPROVER2, original, ActionId.APPROVE)
     assert "already executed" in again.text and stops(stack) == 1
 
 
 def test_deny(stack: Stack) -> None:
     name = ready_single_host(stack)
     request = request_stop(stack, name)
-    stack.click(APPROVER, request, render.DENY)
+    stack.click(APPROVER, request, ActionId.DENY)
     stack.ws.wait_for(lambda: "Denied" in str(request.blocks))
     assert not has_buttons(request) and stops(stack) == 0
     assert stack.emulator.get_node(name)["state"] == "READY"
@@ -87,7 +87,7 @@ def test_expiry_removes_the_buttons_and_refuses_late_clicks(stack: Stack) -> Non
     stack.clock.advance(60)
     assert stack.bot.jobs.run("expire_approvals") == 1
     assert "Expired" in str(request.blocks) and not has_buttons(request)
-    late = stack.click(APPROVER, original, render.APPROVE)
+    late = stack.click(APPROVER, original, ActionId.APPROVE)
     assert "already expired" in late.text and stops(stack) == 0
     told = [m for m in stack.bot_messages(GENERAL) if m.ephemeral_for == OPERATOR]
     assert any("expired" in m.text for m in told)
@@ -95,7 +95,7 @@ def test_expiry_removes_the_buttons_and_refuses_late_clicks(stack: Stack) -> Non
 
 def test_requester_cannot_approve_their_own_request(stack: Stack) -> None:
     request = request_stop(stack, ready_single_host(stack), user=APPROVER)
-    answer = stack.click(APPROVER, request, render.APPROVE)
+    answer = stack.click(APPROVER, request, ActionId.APPROVE)
     assert "cannot decide your own request" in answer.text
     assert has_buttons(request) and stops(stack) == 0
 
@@ -103,7 +103,7 @@ def test_requester_cannot_approve_their_own_request(stack: Stack) -> None:
 @pytest.mark.parametrize("user", [OPERATOR, VIEWER])
 def test_non_approvers_cannot_decide(stack: Stack, user: str) -> None:
     request = request_stop(stack, ready_single_host(stack))
-    answer = stack.click(user, request, render.APPROVE)
+    answer = stack.click(user, request, ActionId.APPROVE)
     assert "*approver* role" in answer.text
     assert has_buttons(request) and stops(stack) == 0
     assert "refused" in [e.outcome for e in stack.bot.store.latest_audit(5)]
@@ -118,7 +118,7 @@ def test_two_approvers_at_once_run_it_once(stack: Stack) -> None:
 
     def click(user: str) -> None:
         barrier.wait()
-        results.append(stack.slack.click(user, request, render.APPROVE))
+        results.append(stack.slack.click(user, request, ActionId.APPROVE))
 
     threads = [threading.Thread(target=click, args=(u,)) for u in (APPROVER, ADMIN)]
     for t in threads:
@@ -142,7 +142,7 @@ def test_node_changed_meanwhile_is_refused(stack: Stack) -> None:
     name = ready_single_host(stack)
     request = request_stop(stack, name)
     stack.emulator.inject(name, {"state": "PREEMPTED", "health": ""})
-    answer = stack.click(APPROVER, request, render.APPROVE)
+    answer = stack.click(APPROVER, request, ActionId.APPROVE)
     assert "was READY when requested and is PREEMPTED now" in answer.text
     assert stops(stack) == 0
     stack.ws.wait_for(lambda: "node changed" in str(request.blocks))
@@ -156,7 +156,7 @@ def test_create_and_delete_go_through_approval_with_one_request_id(stack: Stack)
     request = stack.ws.wait_for(
         lambda: [m for m in stack.bot_messages(APPROVALS) if not m.thread_ts]
     )[-1]
-    stack.click(APPROVER, request, render.APPROVE)
+    stack.click(APPROVER, request, ActionId.APPROVE)
     name = "projects/ml-prod/locations/us-central1-b/nodes/fresh-1"
     assert stack.emulator.get_node(name)["state"] == "CREATING"
     approval = stack.bot.store.latest_audit(1)[0]
@@ -205,7 +205,7 @@ def test_an_unusually_long_operation_gets_one_warning(stack: Stack) -> None:
     name = ready_single_host(stack)
     stack.emulator.op_seconds = 3600
     request = request_stop(stack, name)
-    stack.click(APPROVER, request, render.APPROVE)
+    stack.click(APPROVER, request, ActionId.APPROVE)
     eventually(stack.bot.store.open_operations)
     for _ in range(3):
         stack.clock.advance(15 * 60)

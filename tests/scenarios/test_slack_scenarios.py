@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.slack import blocks as render
+from bot.slack.actions import ActionId
 from devstack.stack import (
     APPROVALS,
     APPROVER,
@@ -53,7 +53,7 @@ def test_stop_goes_through_approval(stack: Stack) -> None:
     assert "needs an approver" in queued.text
     request = stack.ws.wait_for(lambda: stack.bot_messages(APPROVALS))[0]
     assert "end of experiment" in request.blocks[1]["text"]["text"]
-    stack.click(APPROVER, request, render.APPROVE)
+    stack.click(APPROVER, request, ActionId.APPROVE)
     assert stack.ws.wait_for(lambda: stack.emulator.get_node(ready)["state"] == "STOPPING")
     replies = stack.ws.wait_for(
         lambda: [m for m in stack.bot_messages(APPROVALS) if m.thread_ts == request.ts]

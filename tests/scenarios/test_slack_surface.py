@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
-from bot.slack import blocks as render
+from bot.slack.actions import ActionId
 from devstack.admin import admin
 from devstack.clock import FakeClock
 from devstack.stack import (
@@ -53,7 +53,7 @@ def test_bad_signature_and_stale_timestamp_get_401_and_do_nothing(stack: Stack) 
 
 def test_a_viewer_clicking_a_stop_button_is_refused(stack: Stack) -> None:
     page = stack.command(OPERATOR, "list project=ml-prod state=ready")
-    answer = stack.click(VIEWER, page, render.STOP)
+    answer = stack.click(VIEWER, page, ActionId.STOP)
     assert "*operator* role" in answer.text
     assert not stack.bot_messages(APPROVALS)
 
@@ -61,12 +61,16 @@ def test_a_viewer_clicking_a_stop_button_is_refused(stack: Stack) -> None:
 def test_forged_button_values_change_nothing(stack: Stack) -> None:
     page = stack.command(OPERATOR, "list project=ml-prod state=ready")
     foreign = "projects/someone-else/locations/us-central1-b/nodes/theirs"
-    answer = stack.click(ADMIN, page, render.STOP, value=foreign)
+    answer = stack.click(ADMIN, page, ActionId.STOP, value=f"stop {foreign}")
     assert "not one this bot manages" in answer.text
-    junk = stack.click(ADMIN, page, render.DELETE, value="'; drop table approvals; --")
-    assert "no longer points at a node" in junk.text
-    smuggled = stack.click(ADMIN, page, render.LIST_PAGE, value=f"delete {foreign}")
-    assert "does not carry a listing" in smuggled.text
+    junk = stack.click(ADMIN, page, ActionId.DELETE, value="'; drop table approvals; --")
+    assert "does not carry anything the bot can do" in junk.text
+    # A button is only text to run: a smuggled command meets the same checks as a typed one.
+    smuggled = stack.click(ADMIN, page, ActionId.PAGE_NEXT, value=f"delete {foreign}")
+    assert "not one this bot manages" in smuggled.text
+    mine = stack.emulator.node_names("ml-prod")[0]
+    viewer = stack.click(VIEWER, page, ActionId.PAGE_NEXT, value=f"delete {mine}")
+    assert "*operator* role" in viewer.text
     assert not stack.bot_messages(APPROVALS)
     assert "nodes.delete" not in admin(stack.emulator_server, "stats")["requests"]
 
@@ -130,13 +134,17 @@ def test_audit_shows_who_did_what(stack: Stack) -> None:
 
 def test_reimage_from_a_card_through_the_version_picker(stack: Stack) -> None:
     page = stack.command(OPERATOR, "list project=ml-prod state=ready")
-    picker = stack.click(OPERATOR, page, render.REIMAGE)
+    picker = stack.click(OPERATOR, page, ActionId.REIMAGE)
     select = picker.blocks[0]["accessory"]
     option = select["options"][0]["value"]
-    queued = stack.click(OPERATOR, picker, render.REIMAGE_VERSION, selected=option, edits=True)
+    node = picker.blocks[0]["block_id"].split()[-1]
+    queued = stack.click(OPERATOR, picker, ActionId.REIMAGE_VERSION, selected=option, edits=True)
     assert "needs an approver" in queued.text
     request = stack.ws.wait_for(lambda: stack.bot_messages(APPROVALS))[0]
-    assert "Reimage" in str(request.blocks) and option.split("|")[1] in str(request.blocks)
+    assert "Reimage" in str(request.blocks) and option in str(request.blocks)
+    # Typed without a version, reimage offers the same picker.
+    typed = stack.command(OPERATOR, f"reimage {node}")
+    assert typed.blocks[0]["accessory"]["action_id"] == ActionId.REIMAGE_VERSION
 
 
 def test_socket_mode(tmp_path: Path, emulator: Emulator, clock: FakeClock) -> None:
@@ -154,7 +162,7 @@ def test_socket_mode(tmp_path: Path, emulator: Emulator, clock: FakeClock) -> No
         )
         stack.command(OPERATOR, "stop " + "/".join(node.split("/")[i] for i in (1, 3, 5)))
         request = stack.ws.wait_for(lambda: stack.bot_messages(APPROVALS))[0]
-        stack.click(APPROVER, request, render.APPROVE)
+        stack.click(APPROVER, request, ActionId.APPROVE)
         assert emulator.get_node(node)["state"] == "STOPPING"
     finally:
         stack.close()
@@ -169,7 +177,7 @@ def test_two_thousand_nodes_page_within_block_kit_limits(tmp_path: Path, clock: 
         assert "of 2000" in str(first.blocks) and len(first.blocks) <= 50
         validate_blocks(first.blocks)
         shown = {b["block_id"] for b in first.blocks if b.get("block_id", "").startswith("node:")}
-        second = stack.click(VIEWER, first, render.LIST_PAGE, edits=True)
+        second = stack.click(VIEWER, first, ActionId.PAGE_NEXT, edits=True)
         assert "Page 2 of 200" in str(second.blocks) and len(second.blocks) <= 50
         again = {b["block_id"] for b in second.blocks if b.get("block_id", "").startswith("node:")}
         assert again and not (again & shown)

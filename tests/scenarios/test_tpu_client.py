@@ -65,7 +65,7 @@ def test_pages_neither_repeat_nor_skip_while_other_nodes_change(
         seen.extend(n["name"] for n in page.get("nodes", []))
         # Between pages, other nodes come and go.
         emulator.create_node(
-            "projects/ml-prod/locations/us-central1-b", f"churn-{churn}", None, SPEC.to_api()
+            "projects/ml-prod/locations/us-central1-b", f"churn-{churn}", None, SPEC.as_dict()
         )
         churn += 1
         request = collection.list_next(request, page)
@@ -226,7 +226,7 @@ def test_resolve_references(tpu: TpuClient, emulator: Emulator) -> None:
         tpu.resolve(f"ml-sandbox/{zone}/{node_id}", scopes)
     assert "not one this bot manages" in unmanaged.value.message
     spec = NodeSpec(catalog.ZONES[zone][0][0], catalog.ZONES[zone][1][0])
-    emulator.create_node(f"projects/ml-prod/locations/{zone}", node_id, None, spec.to_api())
+    emulator.create_node(f"projects/ml-prod/locations/{zone}", node_id, None, spec.as_dict())
     with pytest.raises(noderef.AmbiguousNode) as ambiguous:
         tpu.resolve(node_id, scopes)
     assert set(ambiguous.value.candidates) == {

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot.slack import blocks as render
+from bot.slack.actions import ActionId
 from devstack.admin import admin
 from devstack.clock import FakeClock
 from devstack.stack import ALERTS, APPROVALS, APPROVER, OPERATOR, Stack, start_stack
@@ -207,7 +207,7 @@ def test_the_bots_own_stop_is_not_an_incident(watched: Stack) -> None:
     request = stack.ws.wait_for(
         lambda: [m for m in stack.bot_messages(APPROVALS) if not m.thread_ts]
     )[-1]
-    stack.click(APPROVER, request, render.APPROVE)
+    stack.click(APPROVER, request, ActionId.APPROVE)
     eventually(stack.bot.store.open_operations)
     before = len(roots(stack))
     for _ in range(3):
@@ -268,13 +268,13 @@ def preempted_root(stack: Stack) -> tuple[str, Message]:
 def test_acknowledge_and_mute(watched: Stack) -> None:
     stack = watched
     name, root = preempted_root(stack)
-    viewer_try = stack.click("U0VIEW", root, render.ACK)
+    viewer_try = stack.click("U0VIEW", root, ActionId.ACK)
     assert "*operator* role" in viewer_try.text
-    answer = stack.click(OPERATOR, root, render.ACK)
+    answer = stack.click(OPERATOR, root, ActionId.ACK)
     assert "Acknowledged" in answer.text
     stack.drain()
     assert f"Acknowledged by <@{OPERATOR}>" in str(root.blocks)
-    stack.click(OPERATOR, root, render.MUTE)
+    stack.click(OPERATOR, root, ActionId.MUTE)
     stack.drain()
     assert "Muted until" in str(root.blocks)
     stack.emulator.inject(name, {"state": "TERMINATED"})
@@ -287,13 +287,13 @@ def test_recreate_a_preempted_node_through_approval(watched: Stack) -> None:
     stack = watched
     name, root = preempted_root(stack)
     spec = stack.emulator.get_node(name)
-    queued = stack.click(OPERATOR, root, render.RECREATE)
+    queued = stack.click(OPERATOR, root, ActionId.RECREATE)
     assert "needs an approver" in queued.text
     request = stack.ws.wait_for(
         lambda: [m for m in stack.bot_messages(APPROVALS) if not m.thread_ts]
     )[-1]
     assert "Recreate" in str(request.blocks)
-    stack.click(APPROVER, request, render.APPROVE)
+    stack.click(APPROVER, request, ActionId.APPROVE)
     assert stack.emulator.get_node(name)["state"] == "DELETING"
     eventually(stack.bot.store.open_operations)
     for _ in range(4):

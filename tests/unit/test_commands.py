@@ -80,7 +80,7 @@ def test_parse(text: str, expected: c.Command | None) -> None:
         ("stop Bad_Name", "stop", "not a node name"),
         ("get a b", "get", "Unexpected"),
         ("get a zone=x", "get", "not an option"),
-        ("reimage trainer", "reimage", "Which TensorFlow version"),
+        ("reimage trainer 1.15 2.0", "reimage", "exactly one VERSION"),
         ("reimage trainer 1 2", "reimage", "exactly one"),
         ("list state=sleepy", "list", "not known"),
         ("list zone=mars", "list", "not a zone"),

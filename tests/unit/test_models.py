@@ -4,19 +4,18 @@ import pytest
 
 from bot.core.models import (
     Health,
-    Node,
     NodeName,
     NodeSpec,
     NodeState,
-    Operation,
     SymptomType,
     is_multi_host,
     parse_time,
 )
+from bot.tpu.wire import node_from_api, operation_from_api
 
 
 def test_node_parses_full_api_json() -> None:
-    node = Node.from_api(
+    node = node_from_api(
         {
             "name": "projects/p1/locations/us-central1-b/nodes/n1",
             "acceleratorType": "v3-8",
@@ -40,7 +39,7 @@ def test_node_parses_full_api_json() -> None:
 
 
 def test_node_tolerates_unknown_and_missing_fields() -> None:
-    node = Node.from_api(
+    node = node_from_api(
         {
             "name": "projects/p/locations/z-a/nodes/n",
             "state": "SOME_FUTURE_STATE",
@@ -56,11 +55,11 @@ def test_node_tolerates_unknown_and_missing_fields() -> None:
 
 
 def test_operation_first_response_without_done_and_failure_status() -> None:
-    running = Operation.from_api(
+    running = operation_from_api(
         {"name": "projects/p/locations/z-a/operations/operation-1-ab", "metadata": {"verb": "stop"}}
     )
     assert not running.done and running.verb == "stop" and running.zone == "z-a"
-    failed = Operation.from_api(
+    failed = operation_from_api(
         {
             "name": "projects/p/locations/z-a/operations/operation-2-cd",
             "done": True,
@@ -80,7 +79,7 @@ def test_multi_host(accelerator: str, multi: bool) -> None:
 
 
 def test_spec_round_trip_keeps_what_recreate_needs() -> None:
-    node = Node.from_api(
+    node = node_from_api(
         {
             "name": "projects/p/locations/z-a/nodes/n",
             "acceleratorType": "v2-8",
@@ -90,7 +89,7 @@ def test_spec_round_trip_keeps_what_recreate_needs() -> None:
             "labels": {"a": "b"},
         }
     )
-    body = node.spec.to_api()
+    body = node.spec.as_dict()
     assert body == {
         "acceleratorType": "v2-8",
         "tensorflowVersion": "2.9.1",
@@ -98,7 +97,7 @@ def test_spec_round_trip_keeps_what_recreate_needs() -> None:
         "labels": {"a": "b"},
         "schedulingConfig": {"preemptible": True, "reserved": False},
     }
-    assert NodeSpec(accelerator_type="v2-8", tensorflow_version="x").to_api() == {
+    assert NodeSpec(accelerator_type="v2-8", tensorflow_version="x").as_dict() == {
         "acceleratorType": "v2-8",
         "tensorflowVersion": "x",
     }

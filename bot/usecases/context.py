@@ -1,0 +1,47 @@
+"""What every use case is handed: the ports bundled (Deps) and who is acting (Actor)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.config import BotConfig
+from bot.core.models import AuditEntry, ProjectScope
+from bot.core.policy import Role
+from bot.usecases.ports import Chat, Directory, OutboxPort, Store, TpuApi, WatchStore
+
+log = logging.getLogger("bot.usecases")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting, where, and with which role (resolved on the server, never from a payload)."""
+
+    user: str
+    channel: str
+    role: Role
+
+
+@dataclass
+class Deps:
+    config: BotConfig
+    tpu: TpuApi
+    store: Store
+    chat: Chat
+    directory: Directory
+    watch: WatchStore
+    outbox: OutboxPort
+    new_id: Callable[[], str] = field(default=lambda: uuid.uuid4().hex)
+
+    @property
+    def scopes(self) -> list[ProjectScope]:
+        return [ProjectScope(p.id, p.locations) for p in self.config.projects]
+
+    def audit(
+        self, now: datetime, user: str, action: str, target: str, outcome: str, detail: str = ""
+    ) -> None:
+        self.store.audit(AuditEntry(now, user, action, target, outcome, detail))
+        log.info("audit user=%s action=%s target=%s outcome=%s", user, action, target, outcome)

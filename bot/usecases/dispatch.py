@@ -1,0 +1,124 @@
+"""One path for every command and every click: parse, authorize, run, audit, map errors.
+
+A button carries the `/tpu` text it runs, so a click and a typed command meet here and go through
+exactly the same checks; nothing in a payload is trusted beyond being text to parse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from bot.core import commands as cmd
+from bot.core import messages as m
+from bot.core import policy
+from bot.core.messages import Tone
+from bot.core.noderef import NodeRefError
+from bot.usecases import actions, alerts, approvals, queries
+from bot.usecases.context import Actor, Deps
+from bot.usecases.ports import TpuError, Unavailable
+
+Handler = Callable[[Deps, Actor, Any, datetime], m.Message | None]
+
+
+def _help(deps: Deps, actor: Actor, command: cmd.Help, now: datetime) -> m.Message:
+    return m.HelpText(command.topic)
+
+
+def _decide(deps: Deps, actor: Actor, command: cmd.Decide, now: datetime) -> m.Message:
+    return approvals.decide(deps, actor, command.approval_id, command.approve, now)
+
+
+_QUERIES: dict[type, Callable[[Deps, Any], m.Message]] = {
+    cmd.ListNodes: queries.list_nodes,
+    cmd.GetNode: queries.get_node,
+    cmd.Ops: queries.list_operations,
+    cmd.Types: queries.list_types,
+    cmd.Versions: queries.list_versions,
+    cmd.Audit: queries.audit_log,
+}
+# Commands whose use case writes its own audit entry (what was requested, started, decided).
+_SELF_AUDITED: dict[type, Handler] = {
+    cmd.Stop: actions.mutate,
+    cmd.Start: actions.mutate,
+    cmd.Reimage: actions.mutate,
+    cmd.Delete: actions.mutate,
+    cmd.Create: actions.mutate,
+    cmd.Recreate: alerts.recreate,
+    cmd.Decide: _decide,
+    cmd.Acknowledge: alerts.acknowledge,
+    cmd.Mute: alerts.mute,
+}
+
+
+class Dispatcher:
+    """What the Slack listeners call, for commands and clicks alike."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def actor(self, user: str, channel: str) -> Actor:
+        """Who is acting: the role comes from config and Slack's user groups, never a payload."""
+        groups = self.deps.directory.groups_of(user)
+        return Actor(user, channel, policy.role_of(user, groups, self.deps.config.roles))
+
+    def command(self, user: str, channel: str, text: str, now: datetime) -> m.Message | None:
+        """`/tpu text` typed by `user` in `channel`: the answer to show them (None: posted)."""
+        try:
+            command = cmd.parse(text)
+        except cmd.UsageError as exc:
+            self.deps.audit(now, user, "command", text[:200], "usage error", exc.problem)
+            return m.Usage(exc.problem, exc.usage, exc.hint)
+        return self.run(self.actor(user, channel), command, text, now)
+
+    def click(
+        self, user: str, channel: str, text: str, now: datetime, action: str = "click"
+    ) -> m.Message | None:
+        """A button or a picked option: the `/tpu` text it carries, through the same path."""
+        try:
+            command = cmd.parse(text) if text.strip() else None
+        except cmd.UsageError:
+            command = None
+        if command is None or isinstance(command, cmd.Help):
+            self.deps.audit(now, user, f"click {action}"[:64], text[:200], "bad payload")
+            return m.Notice("That button does not carry anything the bot can do.", Tone.ERROR)
+        return self.run(self.actor(user, channel), command, text, now)
+
+    def run(self, actor: Actor, command: cmd.Command, text: str, now: datetime) -> m.Message | None:
+        deps = self.deps
+        verdict = policy.authorize(
+            actor.role, policy.required_role(command), policy.describe(command)
+        )
+        if not verdict:
+            deps.audit(now, actor.user, "command", text[:200], "refused", verdict.reason)
+            return m.Refusal(verdict.reason)
+        try:
+            return self._call(actor, command, text, now)
+        except NodeRefError as exc:
+            deps.audit(now, actor.user, "command", text[:200], "no such node", exc.message)
+            sub = text.split()[0] if text.split() else "get"
+            return m.NodeCandidates(exc.message, exc.candidates, sub)
+        except Unavailable as exc:
+            deps.audit(now, actor.user, "command", text[:200], "api unavailable", exc.message)
+            return m.Notice(
+                "The TPU API is not answering right now; nothing was changed. "
+                "Try again in a minute.",
+                Tone.ERROR,
+            )
+        except TpuError as exc:
+            deps.audit(now, actor.user, "command", text[:200], f"api {exc.status}", exc.message)
+            return m.Notice(f"The TPU API refused: {exc.message} ({exc.status})", Tone.ERROR)
+
+    def _call(
+        self, actor: Actor, command: cmd.Command, text: str, now: datetime
+    ) -> m.Message | None:
+        handler = _SELF_AUDITED.get(type(command))
+        if handler is not None:
+            return handler(self.deps, actor, command, now)
+        if isinstance(command, cmd.Help):
+            answer: m.Message = _help(self.deps, actor, command, now)
+        else:
+            answer = _QUERIES[type(command)](self.deps, command)
+        self.deps.audit(now, actor.user, "command", text[:200], "ok")
+        return answer
