@@ -16,8 +16,8 @@ from slack_sdk import WebClient
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import ConfigError, Settings
-from bot.core.models import ApprovalStatus
 from bot.core.policy import groups_in
+from bot.core.records import ApprovalStatus
 from bot.runtime.httpserver import RunningServer, serve_in_thread
 from bot.runtime.lease import Lease
 from bot.runtime.metrics import Metrics

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.core.models import Approval, AuditEntry, Incident, Node, Operation, TrackedOperation
+from bot.core.models import Node, Operation
+from bot.core.records import Approval, AuditEntry, Incident, TrackedOperation
 
 NODES_PER_PAGE = 10  # node cards per listing page: 10 cards and their buttons fit Block Kit's 50
 

@@ -11,7 +11,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.core.models import OutboxItem
+from bot.core.records import OutboxItem
 from bot.runtime.metrics import Metrics
 from bot.storage.watch_store import WatchStore
 

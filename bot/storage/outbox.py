@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from bot.core.models import OutboxItem
+from bot.core.records import OutboxItem
 from bot.storage.schema import outbox
 
 

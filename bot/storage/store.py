@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from bot.core.models import Approval, ApprovalStatus, AuditEntry, TrackedOperation
+from bot.core.records import Approval, ApprovalStatus, AuditEntry, TrackedOperation
 from bot.storage.schema import (
     MIGRATIONS,
     approvals,

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from bot.core.models import Incident
+from bot.core.records import Incident
 from bot.core.watching.diff import Snapshot
 from bot.storage.outbox import OutboxStore
 from bot.storage.schema import digests, incidents, snapshots, watch_state, within

@@ -9,7 +9,8 @@ from bot.core import commands as cmd
 from bot.core import messages as m
 from bot.core import policy
 from bot.core.messages import Tone
-from bot.core.models import Approval, Node, NodeName, NodeSpec, Operation, TrackedOperation
+from bot.core.models import Node, NodeName, NodeSpec, Operation
+from bot.core.records import Approval, TrackedOperation
 from bot.usecases.context import Actor, Deps, log
 from bot.usecases.ports import ChatError, NotFound
 

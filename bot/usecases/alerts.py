@@ -10,7 +10,7 @@ from bot.core import messages as m
 from bot.core import policy
 from bot.core.commands import Verb
 from bot.core.messages import Tone
-from bot.core.models import Incident, IncidentStatus
+from bot.core.records import Incident, IncidentStatus
 from bot.usecases import actions
 from bot.usecases.context import Actor, Deps
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from bot.core import messages as m
 from bot.core import policy
 from bot.core.messages import Tone
-from bot.core.models import Approval, ApprovalStatus, TrackedOperation
+from bot.core.records import Approval, ApprovalStatus, TrackedOperation
 from bot.usecases.actions import execute, start_thread
 from bot.usecases.context import Actor, Deps, log
 from bot.usecases.ports import ChatError, NotFound, TpuError

@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.config import BotConfig
-from bot.core.models import AuditEntry, ProjectScope
+from bot.core.models import ProjectScope
 from bot.core.policy import Role
+from bot.core.records import AuditEntry
 from bot.usecases.ports import Chat, Directory, OutboxPort, Store, TpuApi, WatchStore
 
 log = logging.getLogger("bot.usecases")

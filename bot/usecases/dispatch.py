@@ -15,6 +15,7 @@ from bot.core import messages as m
 from bot.core import policy
 from bot.core.messages import Tone
 from bot.core.noderef import NodeRefError
+from bot.core.parsing import parse
 from bot.usecases import actions, alerts, approvals, queries
 from bot.usecases.context import Actor, Deps
 from bot.usecases.ports import TpuError, Unavailable
@@ -66,7 +67,7 @@ class Dispatcher:
     def command(self, user: str, channel: str, text: str, now: datetime) -> m.Message | None:
         """`/tpu text` typed by `user` in `channel`: the answer to show them (None: posted)."""
         try:
-            command = cmd.parse(text)
+            command = parse(text)
         except cmd.UsageError as exc:
             self.deps.audit(now, user, "command", text[:200], "usage error", exc.problem)
             return m.Usage(exc.problem, exc.usage, exc.hint)
@@ -77,7 +78,7 @@ class Dispatcher:
     ) -> m.Message | None:
         """A button or a picked option: the `/tpu` text it carries, through the same path."""
         try:
-            command = cmd.parse(text) if text.strip() else None
+            command = parse(text) if text.strip() else None
         except cmd.UsageError:
             command = None
         if command is None or isinstance(command, cmd.Help):

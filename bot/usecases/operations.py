@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot.core import messages as m
-from bot.core.models import TrackedOperation
+from bot.core.records import TrackedOperation
 from bot.usecases.actions import create_from_spec
 from bot.usecases.context import Deps, log
 from bot.usecases.ports import NotFound, TpuError

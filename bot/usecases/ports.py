@@ -14,18 +14,14 @@ from typing import Any, Protocol
 from bot.core.messages import Message
 from bot.core.models import (
     AcceleratorType,
-    Approval,
-    ApprovalStatus,
-    AuditEntry,
-    Incident,
     Node,
     NodeListing,
     NodeSpec,
     Operation,
     ProjectScope,
     TensorFlowVersion,
-    TrackedOperation,
 )
+from bot.core.records import Approval, ApprovalStatus, AuditEntry, Incident, TrackedOperation
 from bot.core.watching.diff import Snapshot
 
 # ----- TPU API ---------------------------------------------------------------------------------

@@ -14,7 +14,8 @@ from typing import Any
 from bot.core import messages as m
 from bot.core import policy
 from bot.core.messages import Tone
-from bot.core.models import Incident, IncidentStatus, Node, NodeName
+from bot.core.models import Node, NodeName
+from bot.core.records import Incident, IncidentStatus
 from bot.core.watching import diff as health
 from bot.core.watching.diff import EventKind, NodeEvent, Snapshot
 from bot.usecases.context import Deps, log

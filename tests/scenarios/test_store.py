@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.core.models import Approval, ApprovalStatus, AuditEntry, TrackedOperation
+from bot.core.records import Approval, ApprovalStatus, AuditEntry, TrackedOperation
 from bot.storage.schema import MIGRATIONS, normalize_url
 from bot.storage.store import Store
 from devstack.clock import T0

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from bot.core import commands as c
 from bot.core.models import Health, NodeState
 from bot.core.noderef import NodeRef
+from bot.core.parsing import parse
 
 
 @pytest.mark.parametrize(
@@ -65,9 +66,9 @@ from bot.core.noderef import NodeRef
 def test_parse(text: str, expected: c.Command | None) -> None:
     if expected is None:
         with pytest.raises(c.UsageError):
-            c.parse(text)
+            parse(text)
     else:
-        assert c.parse(text) == expected
+        assert parse(text) == expected
 
 
 @pytest.mark.parametrize(
@@ -99,7 +100,7 @@ def test_parse(text: str, expected: c.Command | None) -> None:
 )
 def test_usage_errors_name_the_subcommand(text: str, subcommand: str | None, needle: str) -> None:
     with pytest.raises(c.UsageError) as caught:
-        c.parse(text)
+        parse(text)
     assert caught.value.subcommand == subcommand
     assert needle in caught.value.problem + " " + caught.value.hint
     assert caught.value.usage.startswith("/tpu")
@@ -107,14 +108,14 @@ def test_usage_errors_name_the_subcommand(text: str, subcommand: str | None, nee
 
 def test_list_round_trips_through_its_text() -> None:
     command = c.ListNodes("ml-prod", "us-east1-d", NodeState.READY, None, (("team", "nlp"),))
-    assert c.parse(command.to_text()) == command
+    assert parse(command.to_text()) == command
 
 
 @settings(max_examples=400)
 @given(st.text(max_size=120))
 def test_arbitrary_text_never_raises_anything_else(text: str) -> None:
     try:
-        c.parse(text)
+        parse(text)
     except c.UsageError as exc:
         assert exc.problem
 
@@ -147,6 +148,6 @@ WORDS = st.sampled_from(
 @given(st.lists(WORDS, max_size=8))
 def test_command_like_text_never_raises_anything_else(words: list[str]) -> None:
     try:
-        c.parse(" ".join(words))
+        parse(" ".join(words))
     except c.UsageError as exc:
         assert exc.problem

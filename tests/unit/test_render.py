@@ -1,6 +1,6 @@
 """The renderer against golden JSON, and within Slack's limits at any size.
 
-Regenerate the goldens after an intended change: UPDATE_GOLDEN=1 pytest tests/test_render.py
+Regenerate the goldens after an intended change: UPDATE_GOLDEN=1 pytest tests/unit/test_render.py
 """
 
 from __future__ import annotations
@@ -13,19 +13,8 @@ from pathlib import Path
 import pytest
 
 from bot.core import messages as m
-from bot.core.models import (
-    Approval,
-    ApprovalStatus,
-    AuditEntry,
-    Health,
-    Node,
-    NodeState,
-    Operation,
-    OperationError,
-    Symptom,
-    SymptomType,
-    TrackedOperation,
-)
+from bot.core.models import Health, Node, NodeState, Operation, OperationError, Symptom, SymptomType
+from bot.core.records import Approval, ApprovalStatus, AuditEntry, TrackedOperation
 from bot.slack.blocks import render
 from devstack.clock import T0
 from localslack import validate_blocks

@@ -1,0 +1,122 @@
+"""What the bot remembers of its own work: approval requests, its operations, the audit log,
+incidents and the outbox's rows. Pure data; the store keeps them."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class ApprovalStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"  # claimed by an approver; the action is being carried out
+    DENIED = "denied"
+    EXPIRED = "expired"
+    EXECUTED = "executed"  # the API accepted the action
+    REFUSED = "refused"  # approved, but the node changed meanwhile
+    FAILED = "failed"  # approved, but the API refused or failed
+
+
+@dataclass(frozen=True)
+class Approval:
+    """A request to run a destructive action, waiting for (or decided by) an approver."""
+
+    id: str
+    action: str
+    target: str  # full node name (for create: the name to be)
+    requester: str
+    requester_channel: str
+    created_at: datetime
+    expires_at: datetime
+    status: ApprovalStatus = ApprovalStatus.PENDING
+    reason: str = ""
+    params: Mapping[str, Any] = field(default_factory=dict)
+    node_state: str = ""  # what the requester saw
+    node_create_time: datetime | None = None
+    node_version: str = ""
+    request_id: str = ""  # the API requestId used when it runs, the same on every retry
+    channel: str = ""
+    message_ts: str = ""
+    decided_by: str = ""
+    decided_at: datetime | None = None
+    outcome: str = ""
+    operation: str = ""
+
+
+@dataclass(frozen=True)
+class TrackedOperation:
+    """An operation the bot started, and where its story is told."""
+
+    name: str
+    target: str
+    verb: str
+    requester: str
+    channel: str
+    thread_ts: str
+    created_at: datetime
+    message_ts: str = ""
+    approval_id: str = ""
+    done: bool = False
+    error_code: int | None = None
+    error_message: str = ""
+    warned: bool = False
+    ended_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: datetime
+    user: str
+    action: str
+    target: str
+    outcome: str
+    detail: str = ""
+
+
+class IncidentStatus(enum.StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+@dataclass(frozen=True)
+class Incident:
+    """A node's trouble, told in one thread until it is resolved."""
+
+    id: str
+    node: str
+    kind: str
+    channel: str
+    opened_at: datetime
+    last_event_at: datetime
+    status: IncidentStatus = IncidentStatus.OPEN
+    detail: str = ""
+    root_outbox: int | None = None
+    digest_id: str | None = None
+    resolved_at: datetime | None = None
+    acked_by: str = ""
+    muted_until: datetime | None = None
+    flapping: bool = False
+    accelerator_type: str = ""
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """A Slack write waiting in the store; thread/target refer to other rows until they are sent."""
+
+    id: int
+    channel: str
+    method: str
+    payload: Mapping[str, Any]
+    created_at: datetime
+    next_attempt_at: datetime
+    attempts: int = 0
+    thread_outbox: int | None = None
+    thread_ts: str | None = None
+    target_outbox: int | None = None
+    target_ts: str | None = None
+    sent_at: datetime | None = None
+    ts: str | None = None
+    last_error: str = ""

@@ -1,0 +1,102 @@
+"""Short answers: notices, usage, help, refusals, operation lists and the audit log."""
+
+from slack_sdk.models.blocks import (
+    Block,
+    HeaderBlock,
+)
+
+from bot.core import commands
+from bot.core import messages as m
+from bot.core.models import Operation
+from bot.core.names import short_name
+from bot.slack.blocks.kit import (
+    _TONES,
+    MAX_BLOCKS,
+    MAX_HEADER,
+    Rendered,
+    _context,
+    _message,
+    _plain,
+    _section,
+    _sections,
+    clip,
+    esc,
+    render,
+    user,
+    when,
+)
+
+
+@render.register
+def _(message: m.Notice) -> Rendered:
+    text = _TONES.get(message.tone, "") + message.text
+    return _message(text, [_section(text)])
+
+
+@render.register
+def _(message: m.Usage) -> Rendered:
+    text = f":grey_question: {message.problem}\nUsage: `{message.usage}`"
+    if message.hint:
+        text += f"\n{message.hint}"
+    return _message(text, [_section(text), _context("`/tpu help` lists every command.")])
+
+
+@render.register
+def _(message: m.HelpText) -> Rendered:
+    if message.topic:
+        text = f"`{commands.USAGE[message.topic]}`\n{commands.SUMMARY[message.topic]}"
+        if message.topic in ("get", "stop", "start", "reimage", "delete", "ops"):
+            text += f"\n{commands.NODE_HELP}"
+        return _message(text, [_section(text)])
+    lines = [f"`{commands.USAGE[k]}`\n      {commands.SUMMARY[k]}" for k in commands.USAGE]
+    blocks: list[Block] = [
+        HeaderBlock(text=_plain("/tpu: Cloud TPU nodes from Slack", MAX_HEADER)),
+        _section("\n".join(lines)),
+        _context(commands.NODE_HELP, "Destructive actions may wait for an approver."),
+    ]
+    return _message("/tpu commands: " + ", ".join(commands.USAGE), blocks)
+
+
+@render.register
+def _(message: m.Refusal) -> Rendered:
+    text = f":no_entry: {message.reason}"
+    return _message(text, [_section(text)])
+
+
+def _operation_line(op: Operation) -> str:
+    if not op.done:
+        status = ":gear: running"
+    elif op.error is None:
+        status = ":white_check_mark: done"
+    else:
+        status = f":x: {op.error.code_name}: {esc(clip(op.error.message, 120))}"
+    return (
+        f"• {esc(op.verb or '?')} `{esc(short_name(op.target))}` {when(op.create_time)}: {status}"
+    )
+
+
+@render.register
+def _(message: m.OperationList) -> Rendered:
+    scope = f" on `{esc(short_name(message.node))}`" if message.node else ""
+    if not message.operations:
+        text = f"No operations{scope}."
+        return _message(text, [_section(text)])
+    ops = sorted(message.operations, key=lambda o: o.name, reverse=True)[:40]
+    lines = [_operation_line(op) for op in ops]
+    blocks: list[Block] = [HeaderBlock(text=_plain("Operations", MAX_HEADER))]
+    blocks += _sections(lines, MAX_BLOCKS - 1)
+    return _message(f"{len(message.operations)} operations{scope}", blocks)
+
+
+@render.register
+def _(message: m.AuditList) -> Rendered:
+    if not message.entries:
+        return _message("The audit log is empty.", [_section("The audit log is empty.")])
+    lines = [
+        f"• {when(e.at)} {user(e.user)} *{esc(e.action)}* `{esc(short_name(e.target))}`: "
+        f"{esc(e.outcome)}" + (f" ({esc(clip(e.detail, 200))})" if e.detail else "")
+        for e in message.entries
+    ]
+    blocks: list[Block] = [HeaderBlock(text=_plain("Audit log", MAX_HEADER))]
+    blocks += _sections(lines, MAX_BLOCKS - 1)
+    return _message(f"Latest {len(message.entries)} audit entries", blocks)

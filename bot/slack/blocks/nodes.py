@@ -1,0 +1,213 @@
+"""Node cards, listings, a node's detail, the reimage picker, candidates and catalogs."""
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ConfirmObject,
+    DividerBlock,
+    HeaderBlock,
+    Option,
+    SectionBlock,
+    StaticSelectElement,
+)
+
+from bot.core import messages as m
+from bot.core.models import UNRECOVERABLE, Node, NodeState
+from bot.core.names import short_name
+from bot.core.records import TrackedOperation
+from bot.slack.actions import COMMAND_BLOCK, ActionId
+from bot.slack.blocks.kit import (
+    MAX_FIELD,
+    MAX_HEADER,
+    MAX_OPTION,
+    MAX_OPTION_VALUE,
+    Rendered,
+    _button,
+    _context,
+    _md,
+    _message,
+    _plain,
+    _section,
+    clip,
+    esc,
+    render,
+    status_text,
+    user,
+    when,
+)
+
+
+def _labels(node: Node) -> str:
+    if not node.labels:
+        return "-"
+    return ", ".join(f"`{esc(k)}={esc(v)}`" for k, v in sorted(node.labels.items()))
+
+
+def _symptoms(node: Node) -> str:
+    return "; ".join(
+        f"{s.symptom_type.value} on worker {esc(s.worker_id or '?')}" for s in node.symptoms
+    )
+
+
+def node_controls(node: Node) -> ActionsBlock | None:
+    """The buttons a node card offers, by state. The server re-checks every click."""
+    buttons: list[ButtonElement] = []
+    ref = short_name(node.name)
+    if node.state is NodeState.READY and not node.is_multi_host:
+        buttons.append(_button("Stop", ActionId.STOP, f"stop {ref}"))
+    if node.state is NodeState.STOPPED:
+        buttons.append(_button("Start", ActionId.START, f"start {ref}", style="primary"))
+    if node.state is NodeState.READY:
+        buttons.append(_button("Reimage…", ActionId.REIMAGE, f"reimage {ref}"))
+    if node.state in UNRECOVERABLE:
+        buttons.append(_button("Recreate", ActionId.RECREATE, f"recreate {ref}", style="primary"))
+    if node.state is not NodeState.DELETING:
+        confirm = ConfirmObject(
+            title="Delete this node?",
+            text=_md(f"*{esc(node.node_id)}* in {esc(node.zone)} will be deleted."),
+            confirm="Request delete",
+            deny="Cancel",
+            style="danger",
+        )
+        buttons.append(
+            _button("Delete", ActionId.DELETE, f"delete {ref}", style="danger", confirm=confirm)
+        )
+    if not buttons:
+        return None
+    return ActionsBlock(block_id=f"node:{clip(node.name, 200)}", elements=buttons)
+
+
+def node_section(node: Node) -> SectionBlock:
+    lines = [
+        f"*{esc(node.node_id)}*  ·  {esc(node.project)} / {esc(node.zone)}",
+        status_text(node),
+    ]
+    if node.health_description:
+        lines.append(f"_{esc(node.health_description)}_")
+    if node.symptoms:
+        lines.append(f":warning: {_symptoms(node)}")
+    fields = [
+        _md(f"*Type*\n{esc(node.accelerator_type)}"),
+        _md(f"*TensorFlow*\n{esc(node.tensorflow_version)}"),
+        _md(f"*Preemptible*\n{'yes' if node.preemptible else 'no'}"),
+        _md(f"*Labels*\n{_labels(node)}", MAX_FIELD),
+    ]
+    return SectionBlock(text=_md("\n".join(lines)), fields=fields)
+
+
+@render.register
+def _(message: m.NodeCandidates) -> Rendered:
+    text = f":mag: {esc(message.message)}"
+    blocks: list[Block] = [_section(text)]
+    if message.candidates:
+        shown = message.candidates[:20]
+        listing = "\n".join(f"• `{esc(c)}`" for c in shown)
+        if len(message.candidates) > len(shown):
+            listing += f"\n…and {len(message.candidates) - len(shown)} more"
+        blocks.append(_section(listing))
+        blocks.append(_context(f"Try `/tpu {message.command} {esc(shown[0])}`"))
+    return _message(text, blocks)
+
+
+@render.register
+def _(message: m.NodePage) -> Rendered:
+    first = message.page * message.page_size + 1
+    last = min(message.total, first + len(message.nodes) - 1)
+    blocks: list[Block] = [HeaderBlock(text=_plain("TPU nodes", MAX_HEADER))]
+    counts = " · ".join(f"{esc(k)} {v}" for k, v in message.summary)
+    scope = f"`/tpu {esc(message.query)}`"
+    if message.total == 0:
+        text = f"No nodes match {scope}."
+        blocks.append(_section(text))
+    else:
+        text = f"Nodes {first}-{last} of {message.total} for {scope}"
+        blocks.append(_context(text, counts or " "))
+    if message.unreachable:
+        zones = ", ".join(esc(z.rsplit("/", 1)[-1]) for z in message.unreachable)
+        blocks.append(_context(f":warning: Partial listing: no answer from {zones}."))
+    for node in message.nodes:
+        blocks.append(node_section(node))
+        controls = node_controls(node)
+        if controls is not None:
+            blocks.append(controls)
+    nav: list[ButtonElement] = []
+    if message.page > 0:
+        nav.append(
+            _button(
+                "< Previous",
+                ActionId.PAGE_PREVIOUS,
+                f"{message.query} page={message.page - 1}",
+            )
+        )
+    if last < message.total:
+        nav.append(
+            _button("Next >", ActionId.PAGE_NEXT, f"{message.query} page={message.page + 1}")
+        )
+    if nav:
+        blocks.append(DividerBlock())
+        blocks.append(ActionsBlock(block_id="list_nav", elements=nav))
+        blocks.append(_context(f"Page {message.page + 1} of {message.pages}"))
+    return _message(text, blocks)
+
+
+def _op_line(op: TrackedOperation) -> str:
+    if not op.done:
+        outcome = "running"
+    elif op.error_code is None:
+        outcome = "done"
+    else:
+        outcome = f"failed ({op.error_code})"
+    return f"• {esc(op.verb)} by {user(op.requester)}, {when(op.created_at)}: {outcome}"
+
+
+@render.register
+def _(message: m.NodeDetail) -> Rendered:
+    node = message.node
+    blocks: list[Block] = [HeaderBlock(text=_plain(node.node_id, MAX_HEADER)), node_section(node)]
+    facts = [
+        f"Name `{esc(node.name)}`",
+        f"Created {when(node.create_time)}",
+        f"CIDR `{esc(node.cidr_block or '-')}` on `{esc(node.network or 'default')}`",
+    ]
+    if node.ip_addresses:
+        facts.append("Workers " + ", ".join(f"`{ip}`" for ip in node.ip_addresses[:8]))
+    blocks.append(_context(*facts))
+    if message.operations:
+        lines = [_op_line(op) for op in message.operations[:10]]
+        blocks.append(_section("*Recent operations by the bot*\n" + "\n".join(lines)))
+    controls = node_controls(node)
+    if controls is not None:
+        blocks.append(controls)
+    return _message(f"{node.node_id}: {node.state.value}", blocks)
+
+
+@render.register
+def _(message: m.CatalogList) -> Rendered:
+    values = ", ".join(f"`{esc(v)}`" for v in message.values) or "none"
+    text = f"*{message.kind.capitalize()} in {esc(message.zone)}*\n{values}"
+    return _message(text, [_section(text)])
+
+
+@render.register
+def _(message: m.ReimagePicker) -> Rendered:
+    node = message.node
+    text = (
+        f"Reimage *{esc(node.node_id)}* ({esc(node.zone)}, now TF "
+        f"`{esc(node.tensorflow_version)}`) to:"
+    )
+    # The block id carries the command, each option its last argument (under 150 characters).
+    options = [
+        Option(text=_plain(v, MAX_OPTION), value=v)
+        for v in message.versions
+        if v != node.tensorflow_version and len(v) <= MAX_OPTION_VALUE
+    ][:100]
+    if not options:
+        return _message(text, [_section(text + " no other version is offered in this zone.")])
+    select = StaticSelectElement(
+        placeholder=_plain("TensorFlow version", MAX_OPTION),
+        action_id=ActionId.REIMAGE_VERSION,
+        options=options,
+    )
+    block_id = f"{COMMAND_BLOCK}reimage {short_name(node.name)}"
+    return _message(text, [SectionBlock(block_id=block_id, text=_md(text), accessory=select)])

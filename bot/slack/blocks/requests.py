@@ -1,0 +1,138 @@
+"""Approval requests and the operations the bot starts, told in their threads."""
+
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    HeaderBlock,
+)
+
+from bot.core import messages as m
+from bot.core.names import short_name
+from bot.core.records import ApprovalStatus
+from bot.slack.actions import ActionId
+from bot.slack.blocks.kit import (
+    MAX_HEADER,
+    Rendered,
+    _button,
+    _context,
+    _message,
+    _plain,
+    _section,
+    channel,
+    esc,
+    render,
+    user,
+    when,
+)
+
+_ACTION_VERBS = {
+    "stop": "Stop",
+    "start": "Start",
+    "reimage": "Reimage",
+    "delete": "Delete",
+    "create": "Create",
+    "recreate": "Recreate",
+}
+
+
+def _action_text(action: str, target: str, params: Any) -> str:
+    verb = _ACTION_VERBS.get(action, action)
+    text = f"*{verb}* `{esc(short_name(target))}`"
+    if action == "reimage":
+        text += f" to TensorFlow `{esc(str(params.get('version', '?')))}`"
+    if action in ("create", "recreate") and params.get("spec"):
+        spec = params["spec"]
+        text += (
+            f" ({esc(spec.get('acceleratorType', '?'))}, TF "
+            f"{esc(spec.get('tensorflowVersion', '?'))}"
+            f"{', preemptible' if (spec.get('schedulingConfig') or {}).get('preemptible') else ''})"
+        )
+    return text
+
+
+@render.register
+def _(message: m.ApprovalRequest) -> Rendered:
+    a = message.approval
+    action = _action_text(a.action, a.target, a.params)
+    state = f"node was *{esc(a.node_state)}* when asked" if a.node_state else "new node"
+    lines = [f"{user(a.requester)} asks to {action}", f"{state}"]
+    if a.reason:
+        lines.append(f"> {esc(a.reason)}")
+    blocks: list[Block] = [
+        HeaderBlock(text=_plain(f"Approval needed: {a.action}", MAX_HEADER)),
+        _section("\n".join(lines)),
+    ]
+    if a.status is ApprovalStatus.PENDING:
+        blocks.append(_context(f"Expires {when(a.expires_at)}. Approvers only; not the requester."))
+        blocks.append(
+            ActionsBlock(
+                block_id=f"approval:{a.id}",
+                elements=[
+                    _button("Approve", ActionId.APPROVE, f"approve {a.id}", style="primary"),
+                    _button("Deny", ActionId.DENY, f"deny {a.id}", style="danger"),
+                ],
+            )
+        )
+        fallback = f"Approval needed: {a.action} {short_name(a.target)}"
+    else:
+        outcome = {
+            ApprovalStatus.APPROVED: f":hourglass: Approved by {user(a.decided_by)}; running…",
+            ApprovalStatus.EXECUTED: f":white_check_mark: Approved by {user(a.decided_by)}; "
+            "started.",
+            ApprovalStatus.DENIED: f":no_entry_sign: Denied by {user(a.decided_by)}.",
+            ApprovalStatus.EXPIRED: ":alarm_clock: Expired: nobody decided in time.",
+            ApprovalStatus.REFUSED: f":warning: Approved by {user(a.decided_by)}, "
+            "but not run: the node changed.",
+            ApprovalStatus.FAILED: f":x: Approved by {user(a.decided_by)}, but the API refused.",
+        }[a.status]
+        if a.outcome:
+            outcome += f" {esc(a.outcome)}"
+        blocks.append(_section(outcome))
+        fallback = f"{a.action} {short_name(a.target)}: {a.status.value}"
+    return _message(fallback, blocks)
+
+
+@render.register
+def _(message: m.ApprovalQueued) -> Rendered:
+    a = message.approval
+    text = (
+        f":hourglass_flowing_sand: {_action_text(a.action, a.target, a.params)} needs an "
+        f"approver; asked in {channel(message.approvals_channel)}. You will hear back here."
+    )
+    return _message(text, [_section(text)])
+
+
+@render.register
+def _(message: m.OperationStarted) -> Rendered:
+    verb = _ACTION_VERBS.get(message.verb, message.verb)
+    by = f" (approved by {user(message.approved_by)})" if message.approved_by else ""
+    text = (
+        f":gear: {verb} of `{esc(short_name(message.target))}` started by "
+        f"{user(message.requester)}{by}."
+    )
+    return _message(text, [_section(text), _context(f"Operation `{esc(message.operation)}`")])
+
+
+@render.register
+def _(message: m.OperationUpdate) -> Rendered:
+    op = message.tracked
+    verb = _ACTION_VERBS.get(op.verb, op.verb)
+    target = f"`{esc(short_name(op.target))}`"
+    if message.warning:
+        text = f":hourglass: {verb} of {target} is still running: {esc(message.warning)}"
+    elif not op.done:
+        text = f":gear: {verb} of {target} is running."
+    elif op.error_code is None and op.verb == "recreate":
+        text = (
+            f":white_check_mark: Recreate of {target}: the old node is deleted; creating it again."
+        )
+    elif op.error_code is None:
+        state = ""
+        if message.operation is not None and message.operation.node is not None:
+            state = f": node is {message.operation.node.state.value}"
+        text = f":white_check_mark: {verb} of {target} finished{state}."
+    else:
+        text = f":x: {verb} of {target} failed: {esc(op.error_message)} (code {op.error_code})."
+    return _message(text, [_section(text)])
