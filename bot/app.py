@@ -155,6 +155,8 @@ def build(settings: Settings, *, clock: Clock = utcnow, tpu: Any = None) -> Bot:
     # Replicas share the database; the one holding the lease runs the scheduled jobs.
     jobs = Jobs(clock, metrics, Lease(store, config.watch.lease_seconds))
     jobs.add("expire_approvals", 30, partial(approvals.expire, deps))
+    # Approved requests left behind (a crash, a failover, an API outage) are finished here.
+    jobs.add("resume_approvals", 15, partial(approvals.resume, deps))
     jobs.add("track_operations", config.watch.operations_seconds, partial(operations.track, deps))
 
     def poll_nodes(now: datetime) -> object:

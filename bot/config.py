@@ -104,6 +104,8 @@ class RolesConfig(_Strict):
 class ApprovalsConfig(_Strict):
     required_for: tuple[Action, ...] = ("stop", "delete", "reimage", "create")
     ttl_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    # How long an approved action is retried while the TPU API fails, before it ends failed.
+    retry_minutes: int = Field(default=10, ge=1, le=24 * 60)
 
 
 class WatchConfig(_Strict):

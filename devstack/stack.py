@@ -82,11 +82,14 @@ class Stack:
         return [m for m in self.ws.snapshot(channel) if m.user == BOT_USER]
 
     def command(self, user: str, text: str, channel: str = GENERAL) -> Message:
-        """Type `/tpu text`; wait for the bot's answer to that user."""
+        """Type `/tpu text`; wait for the bot's answer to that user, then let the outbox
+        deliver what the command queued (as the running bot's drainer would within a second)."""
         before = len(self.ws.snapshot(include_deleted=True))
         delivery = self.slack.slash(user, text, channel)
         assert delivery.status == 200, delivery
-        return self.wait_new(before, lambda m: m.ephemeral_for == user or m.channel == channel)
+        answer = self.wait_new(before, lambda m: m.ephemeral_for == user or m.channel == channel)
+        self.settle()
+        return answer
 
     def wait_new(self, before: int, match: Callable[[Message], bool]) -> Message:
         def found() -> Message | None:
@@ -105,13 +108,29 @@ class Stack:
         delivery = self.slack.click(user, message, action_id, **kwargs)
         assert delivery.status == 200, delivery
         if edits:
-            return self.ws.wait_for(lambda: message if message.edited > version else None)
-        return self.wait_new(before, lambda m: m.ephemeral_for == user)
+            answer = self.ws.wait_for(lambda: message if message.edited > version else None)
+        else:
+            answer = self.wait_new(before, lambda m: m.ephemeral_for == user)
+        self.settle()
+        return answer
 
     def tick(self) -> None:
         """One poll, then drain the outbox to empty, one paced second at a time."""
         self.bot.jobs.run("poll_nodes")
         self.drain()
+
+    def settle(self, limit: int = 60) -> None:
+        """Run the drainer while it makes progress (a Slack outage in a test stops it early)."""
+        stalled = 0
+        for _ in range(limit):
+            depth = self.bot.watch.depth()
+            if depth == 0:
+                return
+            self.bot.jobs.run("drain_outbox")
+            self.clock.advance(1)
+            stalled = stalled + 1 if self.bot.watch.depth() == depth else 0
+            if stalled >= 3:
+                return
 
     def drain(self, limit: int = 600) -> None:
         for _ in range(limit):

@@ -11,13 +11,37 @@ from typing import Any
 
 
 class ApprovalStatus(enum.StrEnum):
+    """pending -> approved -> executing -> executed | failed | refused; pending -> denied |
+    expired. Every step is a compare-and-set in the store, so each happens once."""
+
     PENDING = "pending"
-    APPROVED = "approved"  # claimed by an approver; the action is being carried out
+    APPROVED = "approved"  # an approver said yes; waiting to be carried out (or retried)
+    EXECUTING = "executing"  # claimed by one replica, which is calling the API now
     DENIED = "denied"
     EXPIRED = "expired"
     EXECUTED = "executed"  # the API accepted the action
     REFUSED = "refused"  # approved, but the node changed meanwhile
-    FAILED = "failed"  # approved, but the API refused or failed
+    FAILED = "failed"  # approved, but the API refused, or kept failing past the retry window
+
+    @property
+    def decided(self) -> bool:
+        """No longer waiting for an approver (so the request shows no buttons)."""
+        return self is not ApprovalStatus.PENDING
+
+    @property
+    def final(self) -> bool:
+        return self in _FINAL
+
+
+_FINAL = frozenset(
+    {
+        ApprovalStatus.DENIED,
+        ApprovalStatus.EXPIRED,
+        ApprovalStatus.EXECUTED,
+        ApprovalStatus.REFUSED,
+        ApprovalStatus.FAILED,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -44,6 +68,11 @@ class Approval:
     decided_at: datetime | None = None
     outcome: str = ""
     operation: str = ""
+    root_outbox: int | None = None  # the request message's outbox row (its ts may not be known)
+    attempts: int = 0  # API attempts so far
+    next_attempt_at: datetime | None = None  # approved: when to (re)try
+    attempt_at: datetime | None = None  # executing: when the current attempt was claimed
+    last_error: str = ""
 
 
 @dataclass(frozen=True)
@@ -64,6 +93,8 @@ class TrackedOperation:
     error_message: str = ""
     warned: bool = False
     ended_at: datetime | None = None
+    thread_outbox: int | None = None  # the thread's root row, while its ts is not known yet
+    message_outbox: int | None = None  # the first message's row, edited when it ends
 
 
 @dataclass(frozen=True)
@@ -120,3 +151,4 @@ class OutboxItem:
     sent_at: datetime | None = None
     ts: str | None = None
     last_error: str = ""
+    fallback_channel: str | None = None

@@ -84,6 +84,7 @@ class Outbox:
         now: datetime,
         thread_outbox: int | None = None,
         thread_ts: str | None = None,
+        fallback: str | None = None,
     ) -> int:
         return self.watch.enqueue(
             conn,
@@ -92,6 +93,19 @@ class Outbox:
             now=now,
             thread_outbox=thread_outbox,
             thread_ts=thread_ts,
+            fallback_channel=fallback,
+        )
+
+    def ephemeral(
+        self, conn: Connection, channel: str, user: str, message: Message, *, now: datetime
+    ) -> int:
+        """Only `user` sees it (chat.postEphemeral); Slack keeps no ts for these."""
+        return self.watch.enqueue(
+            conn,
+            channel=channel,
+            payload={**render.render(message), "user": user},
+            now=now,
+            method="chat.postEphemeral",
         )
 
     def update(

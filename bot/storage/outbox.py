@@ -39,6 +39,7 @@ class OutboxStore:
         thread_ts: str | None = None,
         target_outbox: int | None = None,
         target_ts: str | None = None,
+        fallback_channel: str | None = None,
     ) -> int:
         result = conn.execute(
             sa.insert(outbox).values(
@@ -49,6 +50,7 @@ class OutboxStore:
                 thread_ts=thread_ts,
                 target_outbox=target_outbox,
                 target_ts=target_ts,
+                fallback_channel=fallback_channel,
                 created_at=now,
                 next_attempt_at=now,
                 attempts=0,

@@ -59,6 +59,12 @@ approvals = sa.Table(
     sa.Column("decided_at", UTCDateTime, nullable=True),
     sa.Column("outcome", sa.Text, nullable=False, default=""),
     sa.Column("operation", sa.String(512), nullable=False, default=""),
+    # Added by migration 4 (the approval state machine).
+    sa.Column("root_outbox", sa.Integer, nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0, server_default="0"),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=True),
+    sa.Column("attempt_at", UTCDateTime, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=False, default="", server_default=""),
 )
 
 operations = sa.Table(
@@ -78,6 +84,9 @@ operations = sa.Table(
     sa.Column("error_message", sa.Text, nullable=False, default=""),
     sa.Column("warned", sa.Boolean, nullable=False, default=False),
     sa.Column("ended_at", UTCDateTime, nullable=True),
+    # Added by migration 4: threads whose root is still in the outbox.
+    sa.Column("thread_outbox", sa.Integer, nullable=True),
+    sa.Column("message_outbox", sa.Integer, nullable=True),
 )
 
 audit = sa.Table(
@@ -152,6 +161,8 @@ outbox = sa.Table(
     sa.Column("sent_at", UTCDateTime, nullable=True, index=True),
     sa.Column("ts", sa.String(32), nullable=True),
     sa.Column("last_error", sa.Text, nullable=False, default=""),
+    # Added by migration 4: where a post goes when the bot is not in its channel.
+    sa.Column("fallback_channel", sa.String(64), nullable=True),
 )
 
 watch_state = sa.Table(
@@ -181,12 +192,38 @@ def _create_leases(conn: Connection) -> None:
 
 
 # Each step brings the schema from version i to i + 1; never edit a released step.
+def add_missing_columns(conn: Connection, table: sa.Table, names: list[str]) -> None:
+    """Additive migration: ALTER TABLE ADD COLUMN for each of `names` the table lacks. A fresh
+    database got them from create_all already; an old one gets them here. Old replicas keep
+    working during a rolling upgrade because every added column is nullable or has a default."""
+    present = {c["name"] for c in sa.inspect(conn).get_columns(table.name)}
+    for name in names:
+        if name in present:
+            continue
+        column = table.c[name]
+        ddl = f"ALTER TABLE {table.name} ADD COLUMN {name} {column.type.compile(conn.dialect)}"
+        if column.server_default is not None:
+            ddl += f" DEFAULT '{column.server_default.arg}' NOT NULL"  # type: ignore[attr-defined]
+        conn.execute(sa.text(ddl))
+
+
+def _approval_state_machine(conn: Connection) -> None:
+    add_missing_columns(
+        conn,
+        approvals,
+        ["root_outbox", "attempts", "next_attempt_at", "attempt_at", "last_error"],
+    )
+    add_missing_columns(conn, operations, ["thread_outbox", "message_outbox"])
+    add_missing_columns(conn, outbox, ["fallback_channel"])
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     lambda conn: metadata.create_all(conn, tables=[approvals, operations, audit], checkfirst=True),
     lambda conn: metadata.create_all(
         conn, tables=[snapshots, incidents, digests, outbox, watch_state], checkfirst=True
     ),
     _create_leases,
+    _approval_state_machine,
 ]
 
 

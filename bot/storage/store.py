@@ -14,10 +14,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from bot.core.records import Approval, ApprovalStatus, AuditEntry, TrackedOperation
+from bot.core.records import AuditEntry, TrackedOperation
+from bot.storage.approvals import ApprovalRows
 from bot.storage.schema import (
     MIGRATIONS,
-    approvals,
     audit,
     leases,
     make_engine,
@@ -29,7 +29,7 @@ from bot.storage.schema import (
 from bot.storage.schema import metadata as schema_metadata
 
 
-class Store:
+class Store(ApprovalRows):
     """The bot's durable state. Thread-safe: each call uses its own pooled connection."""
 
     def __init__(self, url: str) -> None:
@@ -71,82 +71,6 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
-    # ----- approvals -------------------------------------------------------------------------
-
-    def add_approval(self, approval: Approval) -> None:
-        row = {col.name: getattr(approval, col.name) for col in approvals.c}
-        row["status"] = approval.status.value
-        row["params"] = dict(approval.params)
-        with self._tx() as conn:
-            conn.execute(sa.insert(approvals).values(**row))
-
-    @staticmethod
-    def _approval(row: Any) -> Approval:
-        data = dict(row._mapping)
-        data["status"] = ApprovalStatus(data["status"])
-        return Approval(**data)
-
-    def get_approval(self, approval_id: str) -> Approval | None:
-        with self._tx() as conn:
-            row = conn.execute(sa.select(approvals).where(approvals.c.id == approval_id)).first()
-        return self._approval(row) if row else None
-
-    def set_approval_message(self, approval_id: str, channel: str, ts: str) -> None:
-        with self._tx() as conn:
-            conn.execute(
-                sa.update(approvals)
-                .where(approvals.c.id == approval_id)
-                .values(channel=channel, message_ts=ts)
-            )
-
-    def transition_approval(
-        self,
-        approval_id: str,
-        *,
-        from_status: ApprovalStatus,
-        to_status: ApprovalStatus,
-        now: datetime,
-        user: str | None = None,
-        outcome: str | None = None,
-        operation: str | None = None,
-        unexpired: bool = False,
-    ) -> Approval | None:
-        """Compare-and-set: the updated approval if it was `from_status`, else None (lost race)."""
-        values: dict[str, Any] = {"status": to_status.value}
-        if user is not None:
-            values.update(decided_by=user, decided_at=now)
-        if outcome is not None:
-            values["outcome"] = outcome
-        if operation is not None:
-            values["operation"] = operation
-        condition = sa.and_(approvals.c.id == approval_id, approvals.c.status == from_status.value)
-        if unexpired:
-            condition = sa.and_(condition, approvals.c.expires_at > now)
-        with self._tx() as conn:
-            result = conn.execute(sa.update(approvals).where(condition).values(**values))
-            if result.rowcount != 1:
-                return None
-            row = conn.execute(sa.select(approvals).where(approvals.c.id == approval_id)).one()
-        return self._approval(row)
-
-    def expired_approvals(self, now: datetime) -> list[Approval]:
-        with self._tx() as conn:
-            rows = conn.execute(
-                sa.select(approvals)
-                .where(approvals.c.status == ApprovalStatus.PENDING.value)
-                .where(approvals.c.expires_at <= now)
-                .order_by(approvals.c.expires_at)
-            ).all()
-        return [self._approval(r) for r in rows]
-
-    def count_approvals(self, status: ApprovalStatus) -> int:
-        with self._tx() as conn:
-            return int(
-                conn.execute(
-                    sa.select(sa.func.count()).where(approvals.c.status == status.value)
-                ).scalar_one()
-            )
-
     # ----- operations ------------------------------------------------------------------------
 
     def add_operation(self, op: TrackedOperation, conn: Connection | None = None) -> None:
@@ -158,9 +82,9 @@ class Store:
     def _operation(row: Any) -> TrackedOperation:
         return TrackedOperation(**dict(row._mapping))
 
-    def get_operation(self, name: str) -> TrackedOperation | None:
-        with self._tx() as conn:
-            row = conn.execute(sa.select(operations).where(operations.c.name == name)).first()
+    def get_operation(self, name: str, conn: Connection | None = None) -> TrackedOperation | None:
+        with within(self.engine, conn) as c:
+            row = c.execute(sa.select(operations).where(operations.c.name == name)).first()
         return self._operation(row) if row else None
 
     def open_operations(self) -> list[TrackedOperation]:

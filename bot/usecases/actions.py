@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -10,9 +11,10 @@ from bot.core import messages as m
 from bot.core import policy
 from bot.core.messages import Tone
 from bot.core.models import Node, NodeName, NodeSpec, Operation
+from bot.core.names import short_name
 from bot.core.records import Approval, TrackedOperation
-from bot.usecases.context import Actor, Deps, log
-from bot.usecases.ports import ChatError, NotFound
+from bot.usecases.context import Actor, Deps
+from bot.usecases.ports import NotFound
 
 
 def execute(
@@ -52,42 +54,36 @@ def create_from_spec(deps: Deps, target: str, spec: dict[str, Any], request_id: 
     )
 
 
-def start_thread(
-    deps: Deps, channel: str, started: m.OperationStarted, thread_ts: str | None = None
-) -> tuple[str, str]:
-    """Post the operation's first message; (channel, ts) of the thread it lives in."""
-    try:
-        ts = deps.chat.post(channel, started, thread_ts=thread_ts)
-        return channel, thread_ts or ts
-    except ChatError as exc:
-        # The bot may not be in the requester's channel: the alerts channel always works.
-        log.warning("cannot post to %s (%s); using the alerts channel", channel, exc)
-        fallback = deps.config.channels.alerts
-        return fallback, deps.chat.post(fallback, started)
-
-
 def run_now(
     deps: Deps, actor: Actor, action: str, target: str, params: dict[str, Any], now: datetime
 ) -> m.Message | None:
+    """No approval needed: call the API, and tell the story in a thread of the requester's
+    channel (through the outbox; the drainer moves it to the alerts channel if the bot is not a
+    member there)."""
     operation = execute(deps, action, target, params, deps.new_id())
     started = m.OperationStarted(action, target, operation.name, actor.user)
-    channel, ts = start_thread(deps, actor.channel, started)
-    deps.store.add_operation(
-        TrackedOperation(
-            name=operation.name,
-            target=target,
-            verb=action,
-            requester=actor.user,
-            channel=channel,
-            thread_ts=ts,
-            message_ts=ts,
-            created_at=now,
+    with deps.watch.begin() as conn:
+        root = deps.outbox.post(
+            conn, actor.channel, started, now=now, fallback=deps.config.channels.alerts
         )
-    )
+        deps.store.add_operation(
+            TrackedOperation(
+                name=operation.name,
+                target=target,
+                verb=action,
+                requester=actor.user,
+                channel=actor.channel,
+                thread_ts="",
+                thread_outbox=root,
+                message_outbox=root,
+                created_at=now,
+            ),
+            conn=conn,
+        )
     deps.audit(now, actor.user, action, target, "started", operation.name)
-    if channel != actor.channel:
-        return m.Notice(f"Started; follow it in <#{channel}>.", Tone.SUCCESS)
-    return None
+    return m.Notice(
+        f"Started: {action} `{short_name(target)}`; follow it in its thread.", Tone.SUCCESS
+    )
 
 
 def request(
@@ -103,6 +99,15 @@ def request(
     """Run the action, or file an approval request when the policy says so."""
     if not policy.needs_approval(action, deps.config.approvals):
         return run_now(deps, actor, action, target, params, now)
+    pending = deps.store.pending_request(action, target)
+    if pending is not None:
+        deps.audit(now, actor.user, f"request {action}", target, "duplicate", pending.id)
+        where = pending.channel or deps.config.channels.approvals
+        return m.Notice(
+            f"<@{pending.requester}> already asked to {action} `{short_name(target)}`; that "
+            f"request is waiting for an approver in <#{where}>.",
+            Tone.WARNING,
+        )
     approvals_channel = deps.config.channels.approvals
     approval = Approval(
         id=deps.new_id(),
@@ -118,11 +123,13 @@ def request(
         node_create_time=node.create_time if node else None,
         node_version=node.tensorflow_version if node else "",
         request_id=deps.new_id(),
+        channel=approvals_channel,
     )
-    deps.store.add_approval(approval)
     ttl = deps.config.approvals.ttl_minutes
-    ts = deps.chat.post(approvals_channel, m.ApprovalRequest(approval, ttl))
-    deps.store.set_approval_message(approval.id, approvals_channel, ts)
+    with deps.watch.begin() as conn:
+        deps.store.add_approval(approval, conn=conn)
+        root = deps.outbox.post(conn, approvals_channel, m.ApprovalRequest(approval, ttl), now=now)
+        deps.store.set_approval(approval.id, conn=conn, root_outbox=root)
     deps.audit(now, actor.user, f"request {action}", target, "pending", reason)
     return m.ApprovalQueued(approval, approvals_channel)
 
@@ -173,13 +180,11 @@ def _create(deps: Deps, actor: Actor, command: cmd.Create, now: datetime) -> m.M
     locations = managed[project].locations
     if "-" not in locations and command.zone not in locations:
         return m.Notice(f"The bot does not manage {command.zone} in {project}.", Tone.ERROR)
+    problem = _impossible_create(deps, project, command, now)
+    if problem is not None:
+        deps.audit(now, actor.user, "create", command.node_id, "refused", problem)
+        return m.Notice(problem, Tone.ERROR)
     target = NodeName(project, command.zone, command.node_id).full
-    try:
-        deps.tpu.get_node(target)
-    except NotFound:
-        pass
-    else:
-        return m.Notice(f"`{project}/{command.zone}/{command.node_id}` already exists.", Tone.ERROR)
     spec = NodeSpec(
         accelerator_type=command.accelerator_type,
         tensorflow_version=command.version,
@@ -190,3 +195,41 @@ def _create(deps: Deps, actor: Actor, command: cmd.Create, now: datetime) -> m.M
         labels=dict(command.labels),
     )
     return request(deps, actor, "create", target, None, {"spec": spec.as_dict()}, "", now)
+
+
+def _impossible_create(deps: Deps, project: str, command: cmd.Create, now: datetime) -> str | None:
+    """Why the API would refuse this create, checked against its own lists before anyone is
+    asked to approve it; None when it looks possible."""
+    zone = command.zone
+    types = deps.catalog.types(deps.tpu, project, zone, now)
+    if not types:
+        return f"{zone} offers no TPU nodes (or is not a zone); `/tpu types ZONE` lists a zone's."
+    if command.accelerator_type not in types:
+        return f"`{command.accelerator_type}` is not offered in {zone}; one of: {', '.join(types)}."
+    versions = deps.catalog.versions(deps.tpu, project, zone, now)
+    if command.version not in versions:
+        return f"`{command.version}` is not offered in {zone}; one of: {', '.join(versions)}."
+    name = NodeName(project, zone, command.node_id)
+    try:
+        deps.tpu.get_node(name.full)
+    except NotFound:
+        pass
+    else:
+        return f"`{name.display}` already exists."
+    if command.cidr:
+        return _cidr_problem(deps, project, command)
+    return None
+
+
+def _cidr_problem(deps: Deps, project: str, command: cmd.Create) -> str | None:
+    try:
+        network = ipaddress.IPv4Network(command.cidr, strict=True)
+    except ValueError:
+        return f"`{command.cidr}` is not a network address (like 10.2.0.0/29)."
+    if network.prefixlen != 29:
+        return f"`{command.cidr}` must be a /29 block (8 addresses), like 10.2.0.0/29."
+    wanted = command.network or "default"
+    for node in deps.tpu.list_nodes(project, ("-",)).nodes:
+        if node.cidr_block == command.cidr and (node.network or "default").endswith(wanted):
+            return f"`{command.cidr}` is already used by `{node.ref.display}` in network {wanted}."
+    return None

@@ -1,39 +1,73 @@
-"""Approve, deny and expire requests: compare-and-set in the store, so each request acts once."""
+"""Approve, deny, expire, carry out and resume requests, so that each ends in an outcome people
+are told, whatever fails in between.
+
+The state machine is in the store (`ApprovalStatus`): pending -> approved -> executing ->
+executed | failed | refused, and pending -> denied | expired, each step a compare-and-set. Every
+message about a request goes through the durable outbox, in the transaction of the step that
+causes it: a Slack outage delays them and loses none. A TPU API failure is retried with backoff
+for a bounded time; a crash or failover is resumed by the leader's `resume` job.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
+from bot.core import commands as cmd
 from bot.core import messages as m
 from bot.core import policy
 from bot.core.messages import Tone
+from bot.core.models import Operation
 from bot.core.records import Approval, ApprovalStatus, TrackedOperation
-from bot.usecases.actions import execute, start_thread
+from bot.usecases.actions import execute
 from bot.usecases.context import Actor, Deps, log
-from bot.usecases.ports import ChatError, NotFound, TpuError
+from bot.usecases.ports import NotFound, TpuError
+
+# An attempt claimed longer ago than this and not finished was cut off (crash, failover). It is
+# longer than the TPU client's own timeouts and retries, so a live attempt is never taken over.
+STALE_ATTEMPT = timedelta(minutes=5)
+# The API verb of each action's first call (a recreate starts with the delete).
+_API_VERB = {cmd.Verb.RECREATE: "delete"}
 
 
-def _show(deps: Deps, approval: Approval) -> None:
-    """Redraw the request message to match its state (buttons only while pending)."""
-    if approval.channel and approval.message_ts:
-        deps.chat.update(
-            approval.channel,
-            approval.message_ts,
-            m.ApprovalRequest(approval, deps.config.approvals.ttl_minutes),
-        )
+def _backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(120, 15 * 2 ** max(0, attempts - 1)))
 
 
-def _tell_requester(deps: Deps, approval: Approval, text: str, tone: Tone) -> None:
-    try:
-        deps.chat.ephemeral(approval.requester_channel, approval.requester, m.Notice(text, tone))
-    except ChatError as exc:
-        log.warning("could not tell %s about %s: %s", approval.requester, approval.id, exc)
+# ----- messages ------------------------------------------------------------------------------
 
 
-def _thread(deps: Deps, approval: Approval, message: m.Message) -> str | None:
-    if not (approval.channel and approval.message_ts):
-        return None
-    return deps.chat.post(approval.channel, message, thread_ts=approval.message_ts)
+def _redraw(deps: Deps, conn: Any, approval: Approval, now: datetime) -> None:
+    """The request message, redrawn to its state (buttons only while pending)."""
+    message = m.ApprovalRequest(approval, deps.config.approvals.ttl_minutes)
+    channel = approval.channel or deps.config.channels.approvals
+    if approval.root_outbox is not None:
+        deps.outbox.update(conn, channel, message, now=now, target_outbox=approval.root_outbox)
+    elif approval.message_ts:
+        deps.outbox.update(conn, channel, message, now=now, target_ts=approval.message_ts)
+
+
+def _reply(deps: Deps, conn: Any, approval: Approval, message: m.Message, now: datetime) -> None:
+    """A reply in the request's thread."""
+    channel = approval.channel or deps.config.channels.approvals
+    if approval.root_outbox is not None:
+        deps.outbox.post(conn, channel, message, now=now, thread_outbox=approval.root_outbox)
+    elif approval.message_ts:
+        deps.outbox.post(conn, channel, message, now=now, thread_ts=approval.message_ts)
+
+
+def _tell_requester(
+    deps: Deps, conn: Any, approval: Approval, text: str, tone: Tone, now: datetime
+) -> None:
+    note = m.Notice(text, tone)
+    deps.outbox.ephemeral(conn, approval.requester_channel, approval.requester, note, now=now)
+
+
+def _what(approval: Approval) -> str:
+    return f"{approval.action} `{approval.target}`"
+
+
+# ----- decide ---------------------------------------------------------------------------------
 
 
 def decide(deps: Deps, actor: Actor, approval_id: str, approve: bool, now: datetime) -> m.Message:
@@ -53,37 +87,66 @@ def decide(deps: Deps, actor: Actor, approval_id: str, approve: bool, now: datet
     if not verdict:
         deps.audit(now, actor.user, verb, approval.target, "refused", verdict.reason)
         return m.Refusal(verdict.reason)
-    target = ApprovalStatus.APPROVED if approve else ApprovalStatus.DENIED
-    won = deps.store.transition_approval(
-        approval_id,
-        from_status=ApprovalStatus.PENDING,
-        to_status=target,
-        now=now,
-        user=actor.user,
-        unexpired=True,
-    )
+    to_status = ApprovalStatus.APPROVED if approve else ApprovalStatus.DENIED
+    with deps.watch.begin() as conn:
+        won = deps.store.transition_approval(
+            approval_id,
+            from_status=ApprovalStatus.PENDING,
+            to_status=to_status,
+            now=now,
+            user=actor.user,
+            unexpired=True,
+            next_attempt_at=now,
+            conn=conn,
+        )
+        if won is not None:
+            _redraw(deps, conn, won, now)
+            if not approve:
+                _reply(deps, conn, won, m.Notice(f"Denied by <@{actor.user}>.", Tone.WARNING), now)
+                text = f"<@{actor.user}> denied your request to {_what(won)}."
+                _tell_requester(deps, conn, won, text, Tone.WARNING, now)
     if won is None:
         # Another approver (or a double click) got there first: nothing more to do.
         current = deps.store.get_approval(approval_id)
         state = current.status.value if current else "gone"
         deps.audit(now, actor.user, verb, approval.target, "too late", state)
         return m.Notice(f"This request is already {state}.", Tone.WARNING)
-    deps.audit(now, actor.user, verb, won.target, target.value)
-    _show(deps, won)
+    deps.audit(now, actor.user, verb, won.target, to_status.value)
     if not approve:
-        _thread(deps, won, m.Notice(f"Denied by <@{actor.user}>.", Tone.WARNING))
-        _tell_requester(
-            deps,
-            won,
-            f"<@{actor.user}> denied your request to {won.action} `{won.target}`.",
-            Tone.WARNING,
-        )
         return m.Notice("Denied.", Tone.SUCCESS)
-    return _carry_out(deps, won, now)
+    return carry_out(deps, won, now)
 
 
-def _carry_out(deps: Deps, approval: Approval, now: datetime) -> m.Message:
-    """Re-read the node, refuse if it changed in a way that matters, else run the action."""
+# ----- carry out ------------------------------------------------------------------------------
+
+
+def carry_out(deps: Deps, approval: Approval, now: datetime) -> m.Message:
+    """Claim an approved request and run it once; the approver's answer says what happened."""
+    claimed = deps.store.transition_approval(
+        approval.id,
+        from_status=ApprovalStatus.APPROVED,
+        to_status=ApprovalStatus.EXECUTING,
+        now=now,
+        attempt_at=now,
+        attempts=approval.attempts + 1,
+    )
+    if claimed is None:
+        return m.Notice("Approved; it is being carried out.", Tone.SUCCESS)
+    try:
+        return _attempt(deps, claimed, now)
+    except TpuError as exc:
+        if not exc.retryable:
+            return _end(deps, claimed, ApprovalStatus.FAILED, f"{exc.status}: {exc.message}", now)
+        return _retry_later(deps, claimed, exc, now)
+
+
+def _attempt(deps: Deps, approval: Approval, now: datetime) -> m.Message:
+    if approval.attempts > 1:
+        # An earlier attempt may have reached the API before it was cut off: adopt its
+        # operation instead of calling again (create and delete also carry the same requestId).
+        earlier = _earlier_operation(deps, approval)
+        if earlier is not None:
+            return _executed(deps, approval, earlier, now)
     try:
         current = deps.tpu.get_node(approval.target)
     except NotFound:
@@ -94,12 +157,26 @@ def _carry_out(deps: Deps, approval: Approval, now: datetime) -> m.Message:
     verdict = policy.recheck(approval.action, seen, current)
     if not verdict:
         return _end(deps, approval, ApprovalStatus.REFUSED, verdict.reason, now)
-    try:
-        operation = execute(
-            deps, approval.action, approval.target, dict(approval.params), approval.request_id
-        )
-    except TpuError as exc:
-        return _end(deps, approval, ApprovalStatus.FAILED, f"{exc.status}: {exc.message}", now)
+    params = dict(approval.params)
+    operation = execute(deps, approval.action, approval.target, params, approval.request_id)
+    return _executed(deps, approval, operation, now)
+
+
+def _earlier_operation(deps: Deps, approval: Approval) -> Operation | None:
+    verb = _API_VERB.get(cmd.Verb(approval.action), approval.action)
+    project, zone = approval.target.split("/")[1], approval.target.split("/")[3]
+    since = approval.decided_at or approval.created_at
+    found = [
+        op
+        for op in deps.tpu.list_operations(project, zone)
+        if op.target == approval.target
+        and op.verb == verb
+        and (op.create_time is None or op.create_time >= since)
+    ]
+    return max(found, key=lambda op: op.name) if found else None
+
+
+def _executed(deps: Deps, approval: Approval, operation: Operation, now: datetime) -> m.Message:
     started = m.OperationStarted(
         approval.action,
         approval.target,
@@ -107,80 +184,151 @@ def _carry_out(deps: Deps, approval: Approval, now: datetime) -> m.Message:
         approval.requester,
         approved_by=approval.decided_by,
     )
-    channel, thread = start_thread(deps, approval.channel, started, thread_ts=approval.message_ts)
-    deps.store.add_operation(
-        TrackedOperation(
-            name=operation.name,
-            target=approval.target,
-            verb=approval.action,
-            requester=approval.requester,
-            channel=channel,
-            thread_ts=thread,
-            created_at=now,
-            approval_id=approval.id,
+    with deps.watch.begin() as conn:
+        done = deps.store.transition_approval(
+            approval.id,
+            from_status=ApprovalStatus.EXECUTING,
+            to_status=ApprovalStatus.EXECUTED,
+            now=now,
+            operation=operation.name,
+            expect_attempt_at=approval.attempt_at,
+            conn=conn,
         )
-    )
-    done = deps.store.transition_approval(
-        approval.id,
-        from_status=ApprovalStatus.APPROVED,
-        to_status=ApprovalStatus.EXECUTED,
-        now=now,
-        operation=operation.name,
-    )
+        if done is None:
+            return m.Notice("Approved; it was carried out already.", Tone.SUCCESS)
+        if deps.store.get_operation(operation.name, conn=conn) is None:
+            deps.store.add_operation(_tracked(deps, approval, operation, now), conn=conn)
+        _reply(deps, conn, done, started, now)
+        _redraw(deps, conn, done, now)
+        text = (
+            f"<@{approval.decided_by}> approved your request to {_what(approval)}; it has started."
+        )
+        _tell_requester(deps, conn, done, text, Tone.SUCCESS, now)
     deps.audit(
         now, approval.decided_by, approval.action, approval.target, "started", operation.name
     )
-    if done is not None:
-        _show(deps, done)
-    _tell_requester(
-        deps,
-        approval,
-        f"<@{approval.decided_by}> approved your request to "
-        f"{approval.action} `{approval.target}`; it has started.",
-        Tone.SUCCESS,
-    )
     return m.Notice("Approved; the action has started.", Tone.SUCCESS)
+
+
+def _tracked(
+    deps: Deps, approval: Approval, operation: Operation, now: datetime
+) -> TrackedOperation:
+    return TrackedOperation(
+        name=operation.name,
+        target=approval.target,
+        verb=approval.action,
+        requester=approval.requester,
+        channel=approval.channel or deps.config.channels.approvals,
+        thread_ts=approval.message_ts,
+        thread_outbox=approval.root_outbox,
+        created_at=now,
+        approval_id=approval.id,
+    )
+
+
+def _retry_later(deps: Deps, approval: Approval, error: TpuError, now: datetime) -> m.Message:
+    """The API failed in a way that may pass: try again later, up to the retry window."""
+    window = timedelta(minutes=deps.config.approvals.retry_minutes)
+    started = approval.decided_at or approval.created_at
+    why = f"{error.status}: {error.message}"
+    if now - started >= window:
+        minutes = int(window.total_seconds() // 60)
+        reason = f"the TPU API kept failing for {minutes} minutes ({why})"
+        return _end(deps, approval, ApprovalStatus.FAILED, reason, now)
+    with deps.watch.begin() as conn:
+        back = deps.store.transition_approval(
+            approval.id,
+            from_status=ApprovalStatus.EXECUTING,
+            to_status=ApprovalStatus.APPROVED,
+            now=now,
+            next_attempt_at=now + _backoff(approval.attempts),
+            last_error=why[:2000],
+            expect_attempt_at=approval.attempt_at,
+            conn=conn,
+        )
+        if back is not None and approval.attempts == 1:
+            note = m.Notice(
+                f"The TPU API is not answering ({error.status}); the bot keeps trying for "
+                f"{deps.config.approvals.retry_minutes} minutes and tells the outcome here.",
+                Tone.WARNING,
+            )
+            _reply(deps, conn, back, note, now)
+    log.warning("approval %s: %s; retrying", approval.id, why)
+    deps.audit(now, approval.decided_by, approval.action, approval.target, "retrying", why)
+    return m.Notice(
+        "Approved, but the TPU API is not answering right now; the bot keeps trying and tells "
+        "the outcome in the request's thread.",
+        Tone.WARNING,
+    )
 
 
 def _end(
     deps: Deps, approval: Approval, status: ApprovalStatus, why: str, now: datetime
 ) -> m.Message:
-    ended = deps.store.transition_approval(
-        approval.id, from_status=ApprovalStatus.APPROVED, to_status=status, now=now, outcome=why
-    )
+    with deps.watch.begin() as conn:
+        ended = deps.store.transition_approval(
+            approval.id,
+            from_status=ApprovalStatus.EXECUTING,
+            to_status=status,
+            now=now,
+            outcome=why[:2000],
+            expect_attempt_at=approval.attempt_at,
+            conn=conn,
+        )
+        if ended is None:
+            return m.Notice("This request was finished by someone else.", Tone.WARNING)
+        _redraw(deps, conn, ended, now)
+        _reply(deps, conn, ended, m.Notice(f"Not run: {why}", Tone.ERROR), now)
+        text = f"Your request to {_what(approval)} was approved but not run: {why}"
+        _tell_requester(deps, conn, ended, text, Tone.ERROR, now)
     deps.audit(now, approval.decided_by, approval.action, approval.target, status.value, why)
-    if ended is not None:
-        _show(deps, ended)
-    _thread(deps, approval, m.Notice(f"Not run: {why}", Tone.ERROR))
-    _tell_requester(
-        deps,
-        approval,
-        f"Your request to {approval.action} `{approval.target}` was approved but not run: {why}",
-        Tone.ERROR,
-    )
     return m.Notice(f"Approved, but not run: {why}", Tone.ERROR)
+
+
+# ----- scheduled: expire and resume -----------------------------------------------------------
 
 
 def expire(deps: Deps, now: datetime) -> int:
     """Close every pending request past its TTL; how many were closed."""
     closed = 0
     for approval in deps.store.expired_approvals(now):
-        ended = deps.store.transition_approval(
-            approval.id,
-            from_status=ApprovalStatus.PENDING,
-            to_status=ApprovalStatus.EXPIRED,
-            now=now,
-        )
-        if ended is None:
-            continue
+        with deps.watch.begin() as conn:
+            ended = deps.store.transition_approval(
+                approval.id,
+                from_status=ApprovalStatus.PENDING,
+                to_status=ApprovalStatus.EXPIRED,
+                now=now,
+                conn=conn,
+            )
+            if ended is None:
+                continue
+            _redraw(deps, conn, ended, now)
+            text = f"Your request to {_what(approval)} expired before an approver decided."
+            _tell_requester(deps, conn, ended, text, Tone.WARNING, now)
         closed += 1
         deps.audit(now, "-", f"expire {approval.action}", approval.target, "expired")
-        _show(deps, ended)
-        _tell_requester(
-            deps,
-            ended,
-            f"Your request to {approval.action} `{approval.target}` "
-            "expired before an approver decided.",
-            Tone.WARNING,
-        )
     return closed
+
+
+def resume(deps: Deps, now: datetime) -> int:
+    """The leader's job: carry out approved requests that are due (a retry, or one whose approver's
+    process died before claiming it), and take over attempts that were cut off."""
+    finished = 0
+    for approval in deps.store.approvals_to_resume(now, now - STALE_ATTEMPT):
+        if approval.status is ApprovalStatus.EXECUTING:
+            log.warning(
+                "approval %s: attempt from %s was cut off", approval.id, approval.attempt_at
+            )
+            taken = deps.store.transition_approval(
+                approval.id,
+                from_status=ApprovalStatus.EXECUTING,
+                to_status=ApprovalStatus.APPROVED,
+                now=now,
+                expect_attempt_at=approval.attempt_at,
+            )
+            if taken is None:
+                continue
+            approval = taken
+        carry_out(deps, approval, now)
+        finished += 1
+    return finished

@@ -12,6 +12,7 @@ from bot.config import BotConfig
 from bot.core.models import ProjectScope
 from bot.core.policy import Role
 from bot.core.records import AuditEntry
+from bot.usecases.catalog import Catalog
 from bot.usecases.ports import Chat, Directory, OutboxPort, Store, TpuApi, WatchStore
 
 log = logging.getLogger("bot.usecases")
@@ -36,6 +37,7 @@ class Deps:
     watch: WatchStore
     outbox: OutboxPort
     new_id: Callable[[], str] = field(default=lambda: uuid.uuid4().hex)
+    catalog: Catalog = field(default_factory=Catalog)
 
     @property
     def scopes(self) -> list[ProjectScope]:

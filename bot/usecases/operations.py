@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.core import messages as m
 from bot.core.records import TrackedOperation
@@ -34,9 +35,7 @@ def track(deps: Deps, now: datetime) -> int:
                 warning = m.OperationUpdate(tracked, current, warning=f"{minutes} minutes so far")
                 with deps.watch.begin() as conn:
                     deps.store.update_operation(tracked.name, conn=conn, warned=True)
-                    deps.outbox.post(
-                        conn, tracked.channel, warning, now=now, thread_ts=tracked.thread_ts
-                    )
+                    _reply(deps, conn, tracked, warning, now)
             continue
         if current is None:
             code, message = 5, "the operation is no longer known to the API"
@@ -57,17 +56,20 @@ def track(deps: Deps, now: datetime) -> int:
                 started = m.OperationStarted(
                     "create", tracked.target, follow_up.name, tracked.requester
                 )
-                deps.outbox.post(
-                    conn, tracked.channel, started, now=now, thread_ts=tracked.thread_ts
-                )
+                _reply(deps, conn, tracked, started, now)
             if not deps.store.finish_operation(
                 tracked.name, ended_at=now, error_code=code, error_message=message, conn=conn
             ):
                 continue  # finished by someone else
-            deps.outbox.post(conn, tracked.channel, update, now=now, thread_ts=tracked.thread_ts)
-            if tracked.message_ts:
+            _reply(deps, conn, tracked, update, now)
+            if tracked.message_ts or tracked.message_outbox is not None:
                 deps.outbox.update(
-                    conn, tracked.channel, update, now=now, target_ts=tracked.message_ts
+                    conn,
+                    tracked.channel,
+                    update,
+                    now=now,
+                    target_ts=tracked.message_ts or None,
+                    target_outbox=tracked.message_outbox,
                 )
         ended += 1
         outcome = "done" if code is None else f"failed {code}"
@@ -98,6 +100,21 @@ def _create_after_delete(
         requester=tracked.requester,
         channel=tracked.channel,
         thread_ts=tracked.thread_ts,
+        thread_outbox=tracked.thread_outbox,
         created_at=now,
         approval_id=tracked.approval_id,
+    )
+
+
+def _reply(
+    deps: Deps, conn: Any, tracked: TrackedOperation, message: m.Message, now: datetime
+) -> None:
+    """A message in the operation's thread (whose root may still be waiting in the outbox)."""
+    deps.outbox.post(
+        conn,
+        tracked.channel,
+        message,
+        now=now,
+        thread_ts=tracked.thread_ts or None,
+        thread_outbox=None if tracked.thread_ts else tracked.thread_outbox,
     )

@@ -86,6 +86,7 @@ def test_expiry_removes_the_buttons_and_refuses_late_clicks(stack: Stack) -> Non
     assert stack.bot.jobs.run("expire_approvals") == 0
     stack.clock.advance(60)
     assert stack.bot.jobs.run("expire_approvals") == 1
+    stack.settle()
     assert "Expired" in str(request.blocks) and not has_buttons(request)
     late = stack.click(APPROVER, original, ActionId.APPROVE)
     assert "already expired" in late.text and stops(stack) == 0
@@ -168,12 +169,10 @@ def test_start_runs_at_once_and_the_operation_thread_ends(stack: Stack) -> None:
     stack.emulator.stop_node(name)
     stack.clock.advance(11)
     node_id = name.rsplit("/", 1)[1]
-    before = len(stack.ws.snapshot(include_deleted=True))
-    stack.slack.slash(OPERATOR, f"start ml-prod/{name.split('/')[3]}/{node_id}", GENERAL)
-    status = stack.wait_new(before, lambda m: m.channel == GENERAL and m.ephemeral_for is None)
-    assert "Start of" in status.text and stack.emulator.get_node(name)["state"] == "STARTING"
-    # The listener records the operation right after posting its first message.
-    eventually(stack.bot.store.open_operations)
+    answer = stack.command(OPERATOR, f"start ml-prod/{name.split('/')[3]}/{node_id}")
+    assert "Started" in answer.text and stack.emulator.get_node(name)["state"] == "STARTING"
+    # The thread's first message went out through the outbox, in the requester's channel.
+    status = next(m for m in stack.bot_messages(GENERAL) if "Start of" in m.text)
     assert stack.bot.jobs.run("track_operations") == 0
     stack.clock.advance(11)
     assert stack.bot.jobs.run("track_operations") == 1
