@@ -106,6 +106,8 @@ class ApprovalsConfig(_Strict):
     ttl_minutes: int = Field(default=30, ge=1, le=24 * 60)
     # How long an approved action is retried while the TPU API fails, before it ends failed.
     retry_minutes: int = Field(default=10, ge=1, le=24 * 60)
+    # An attempt not finished after this long was cut off (a crash): the leader takes it over.
+    attempt_timeout_seconds: int = Field(default=300, ge=1)
 
 
 class WatchConfig(_Strict):

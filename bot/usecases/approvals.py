@@ -23,9 +23,6 @@ from bot.usecases.actions import execute
 from bot.usecases.context import Actor, Deps, log
 from bot.usecases.ports import NotFound, TpuError
 
-# An attempt claimed longer ago than this and not finished was cut off (crash, failover). It is
-# longer than the TPU client's own timeouts and retries, so a live attempt is never taken over.
-STALE_ATTEMPT = timedelta(minutes=5)
 # The API verb of each action's first call (a recreate starts with the delete).
 _API_VERB = {cmd.Verb.RECREATE: "delete"}
 
@@ -135,9 +132,14 @@ def carry_out(deps: Deps, approval: Approval, now: datetime) -> m.Message:
     try:
         return _attempt(deps, claimed, now)
     except TpuError as exc:
-        if not exc.retryable:
-            return _end(deps, claimed, ApprovalStatus.FAILED, f"{exc.status}: {exc.message}", now)
-        return _retry_later(deps, claimed, exc, now)
+        if exc.retryable:
+            return _retry_later(deps, claimed, exc, now)
+        # A lost response retried by the client meets its own operation ("an operation is in
+        # progress"): the action did happen, once. Adopt it rather than call it failed.
+        earlier = _earlier_operation(deps, claimed) if exc.status == "FAILED_PRECONDITION" else None
+        if earlier is not None:
+            return _executed(deps, claimed, earlier, now)
+        return _end(deps, claimed, ApprovalStatus.FAILED, f"{exc.status}: {exc.message}", now)
 
 
 def _attempt(deps: Deps, approval: Approval, now: datetime) -> m.Message:
@@ -314,7 +316,10 @@ def resume(deps: Deps, now: datetime) -> int:
     """The leader's job: carry out approved requests that are due (a retry, or one whose approver's
     process died before claiming it), and take over attempts that were cut off."""
     finished = 0
-    for approval in deps.store.approvals_to_resume(now, now - STALE_ATTEMPT):
+    # An attempt claimed longer ago than this and not finished was cut off (crash, failover);
+    # the setting is longer than the TPU client's timeouts and retries, so a live one is spared.
+    stale = timedelta(seconds=deps.config.approvals.attempt_timeout_seconds)
+    for approval in deps.store.approvals_to_resume(now, now - stale):
         if approval.status is ApprovalStatus.EXECUTING:
             log.warning(
                 "approval %s: attempt from %s was cut off", approval.id, approval.attempt_at
