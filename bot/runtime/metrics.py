@@ -33,8 +33,8 @@ class Metrics:
             "tpubot_leader", "1 when this replica runs the scheduled jobs", registry=r
         )
         # For alerts that must not hard-code intervals (deploy/monitoring/alerts.yaml): the jobs'
-        # configured intervals, when each last succeeded, and approvals that were approved but not
-        # yet carried out (the leader's resume job should finish those within seconds).
+        # configured intervals (set by Jobs.add), when each last succeeded (Jobs.run), and approvals
+        # by status (set with pending_approvals; "approved" should last seconds, not minutes).
         self.job_interval = Gauge(
             "tpubot_job_interval_seconds",
             "Configured interval of each scheduled job",

@@ -507,3 +507,15 @@ def test_the_health_check_asks_the_bots_healthz_on_port(web_server: int, wrong_s
     env["PORT"] = str(wrong_server)
     failing = subprocess.run(command, env=env, capture_output=True, timeout=30, check=False)
     assert failing.returncode != 0
+
+
+def test_the_deploy_guide_names_only_files_and_overlays_that_exist() -> None:
+    guide = (ROOT / "docs" / "deploy.md").read_text()
+    paths = set(re.findall(r"`(deploy/[\w./-]+)`", guide))
+    assert paths and all((ROOT / p.rstrip("/")).exists() for p in paths), paths
+    overlays = set(re.findall(r"`overlays/([\w-]+)`", guide))
+    assert overlays == set(OVERLAYS)
+    components = set(re.findall(r"components/([\w-]+)", guide))
+    for name in re.findall(r"components/\{([\w,-]+)\}", guide):
+        components |= set(name.split(","))
+    assert components <= {p.name for p in (KUBERNETES / "components").iterdir()}
