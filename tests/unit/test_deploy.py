@@ -334,7 +334,14 @@ def test_the_pod_runs_as_the_images_non_root_user_on_a_read_only_root(r: Rendere
             next(m["name"] for m in r.container["volumeMounts"] if m["mountPath"] == str(mount))
         )
         assert "emptyDir" in volume or "persistentVolumeClaim" in volume
-    assert r.container["image"] and r.container["args"] == docker_json("CMD")
+    assert r.container["image"]
+
+
+def test_the_pod_runs_the_images_command_with_real_options(r: Rendered) -> None:
+    *options, command = r.container["args"]
+    assert [command] == docker_json("CMD") and command in cli.commands
+    assert set(options) <= {opt for param in cli.params for opt in param.opts}
+    assert "--log-json" in options
 
 
 def test_the_pod_has_resources_and_time_to_finish_a_job(r: Rendered) -> None:
