@@ -274,6 +274,7 @@ def test_a_disruption_budget_covers_the_pods(r: Rendered) -> None:
     pdb = r.one("PodDisruptionBudget")["spec"]
     labels = r.deployment["spec"]["template"]["metadata"]["labels"]
     assert pdb["selector"]["matchLabels"].items() <= labels.items()
+    assert pdb["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
     if r.postgres:
         assert pdb == {**pdb, "minAvailable": 1} and "maxUnavailable" not in pdb
     else:
