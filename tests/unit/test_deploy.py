@@ -527,3 +527,42 @@ def test_the_deploy_guide_names_only_files_and_overlays_that_exist() -> None:
     for name in re.findall(r"components/\{([\w,-]+)\}", guide):
         components |= set(name.split(","))
     assert components <= {p.name for p in (KUBERNETES / "components").iterdir()}
+
+
+def test_the_guides_own_overlay_renders_with_your_config_and_without_secret_templates(
+    tmp_path: Path,
+) -> None:
+    if shutil.which("kubectl") is None:
+        pytest.skip("kubectl is not installed: the kustomize overlays cannot be rendered")
+    guide = (ROOT / "docs" / "deploy.md").read_text()
+    block = re.search(r"# my-tpu-bot/kustomization.yaml\n(.*?)```", guide, re.S)
+    assert block is not None
+    text = "\n".join(line.removeprefix("   ") for line in block.group(1).splitlines())
+    remote = re.search(r"https://github\.com/ORG/tpu-bot//(\S+)\?ref=\S+", text)
+    assert remote is not None
+    local = os.path.relpath(ROOT / remote.group(1), tmp_path)
+    (tmp_path / "kustomization.yaml").write_text(text.replace(remote.group(0), local))
+    (tmp_path / "tpubot.yaml").write_text(
+        "projects: [{id: my-project-1}]\nchannels: {alerts: C0MINE, approvals: C0ONCALL}\n"
+    )
+    result = subprocess.run(
+        ["kubectl", "kustomize", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    docs = [d for d in yaml.safe_load_all(result.stdout) if d]
+    assert not [d for d in docs if d["kind"] == "Secret"]  # created outside git, not overwritten
+    assert {d["metadata"]["namespace"] for d in docs} == {"tpu-bot"}
+    (config_map,) = [d for d in docs if d["kind"] == "ConfigMap"]
+    assert parse_bot_config(yaml.safe_load(config_map["data"]["tpubot.yaml"])).project_ids == (
+        "my-project-1",
+    )
+    (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
+    image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image.endswith("/tpu-bot:0.1.0")
+    (account,) = [d for d in docs if d["kind"] == "ServiceAccount"]
+    annotation = account["metadata"]["annotations"]["iam.gke.io/gcp-service-account"]
+    assert "YOUR-PROJECT" not in annotation
