@@ -32,6 +32,27 @@ class Metrics:
         self.leader = Gauge(
             "tpubot_leader", "1 when this replica runs the scheduled jobs", registry=r
         )
+        # For alerts that must not hard-code intervals (deploy/monitoring/alerts.yaml): the jobs'
+        # configured intervals (set by Jobs.add), when each last succeeded (Jobs.run), and approvals
+        # by status (set with pending_approvals; "approved" should last seconds, not minutes).
+        self.job_interval = Gauge(
+            "tpubot_job_interval_seconds",
+            "Configured interval of each scheduled job",
+            ["job"],
+            registry=r,
+        )
+        self.last_success = Gauge(
+            "tpubot_last_success_timestamp_seconds",
+            "Unix time of each scheduled job's last successful run on this replica",
+            ["job"],
+            registry=r,
+        )
+        self.approvals = Gauge(
+            "tpubot_approvals",
+            "Approval requests by status (pending, approved)",
+            ["status"],
+            registry=r,
+        )
 
     def tpu_call(self, method: str, status: str) -> None:
         self.tpu_calls.labels(method=method, status=status).inc()
