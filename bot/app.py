@@ -162,7 +162,11 @@ def build(settings: Settings, *, clock: Clock = utcnow, tpu: Any = None) -> Bot:
     def poll_nodes(now: datetime) -> object:
         report = watch.poll(deps, now)
         metrics.open_incidents.set(watch_store.count_open())
-        metrics.pending_approvals.set(store.count_approvals(ApprovalStatus.PENDING))
+        pending = store.count_approvals(ApprovalStatus.PENDING)
+        metrics.pending_approvals.set(pending)
+        metrics.approvals.labels(status="pending").set(pending)
+        for status in (ApprovalStatus.APPROVED, ApprovalStatus.EXECUTING):
+            metrics.approvals.labels(status=status.value).set(store.count_approvals(status))
         return report
 
     jobs.add("poll_nodes", config.watch.poll_seconds, poll_nodes)

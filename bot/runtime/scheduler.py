@@ -31,6 +31,7 @@ class Jobs:
 
     def add(self, name: str, every_seconds: float, job: Callable[[datetime], Any]) -> None:
         self._jobs[name] = (job, every_seconds)
+        self.metrics.job_interval.labels(job=name).set(every_seconds)
 
     def run(self, name: str) -> Any:
         job, _ = self._jobs[name]
@@ -56,6 +57,8 @@ class Jobs:
         finally:
             self.metrics.tick_seconds.labels(job=name).observe(time.perf_counter() - started)
         self.metrics.ticks.labels(job=name, outcome="ok").inc()
+        # Wall time, not the injected clock: Prometheus compares it with its own time().
+        self.metrics.last_success.labels(job=name).set(time.time())
         self.last_success[name] = now
         return result
 
