@@ -23,7 +23,7 @@ from bot.runtime.lease import Lease
 from bot.runtime.metrics import Metrics
 from bot.runtime.scheduler import Jobs
 from bot.runtime.web import WebApp
-from bot.slack.chat import Outbox, SlackChat, make_web_client
+from bot.slack.chat import Outbox, make_web_client
 from bot.slack.directory import SlackDirectory
 from bot.slack.drainer import OutboxDrainer
 from bot.slack.listeners import WorkPool, build_app, register
@@ -139,8 +139,7 @@ def build(settings: Settings, *, clock: Clock = utcnow, tpu: Any = None) -> Bot:
     client = make_web_client(env.SLACK_BOT_TOKEN.get_secret_value(), env.SLACK_API_URL)
     directory = SlackDirectory(client, groups_in(config.roles))
     watch_store = WatchStore(store)
-    chat = SlackChat(client, metrics)
-    deps = Deps(config, tpu, store, chat, directory, watch_store, Outbox(watch_store))
+    deps = Deps(config, tpu, store, directory, watch_store, Outbox(watch_store))
     dispatcher = Dispatcher(deps)
     # The drainer handles 429, 5xx and dropped connections itself, per message.
     drain_client = WebClient(

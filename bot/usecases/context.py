@@ -13,7 +13,7 @@ from bot.core.models import ProjectScope
 from bot.core.policy import Role
 from bot.core.records import AuditEntry
 from bot.usecases.catalog import Catalog
-from bot.usecases.ports import Chat, Directory, OutboxPort, Store, TpuApi, WatchStore
+from bot.usecases.ports import Directory, OutboxPort, Store, TpuApi, WatchStore
 
 log = logging.getLogger("bot.usecases")
 
@@ -32,7 +32,6 @@ class Deps:
     config: BotConfig
     tpu: TpuApi
     store: Store
-    chat: Chat
     directory: Directory
     watch: WatchStore
     outbox: OutboxPort

@@ -108,14 +108,6 @@ class ChatError(Exception):
     """Slack refused or could not be reached after the client's own retries."""
 
 
-class Chat(Protocol):
-    """Posting neutral messages to Slack at once; the implementation renders them."""
-
-    def post(self, channel: str, message: Message, thread_ts: str | None = None) -> str: ...
-    def update(self, channel: str, ts: str, message: Message) -> None: ...
-    def ephemeral(self, channel: str, user: str, message: Message) -> None: ...
-
-
 class OutboxPort(Protocol):
     """Durable Slack writes, enqueued inside the caller's transaction (`conn`). A row may refer
     to another row (a reply in its thread, an edit of it) whose ts is not known yet."""
