@@ -152,6 +152,9 @@ outbox = sa.Table(
     sa.Column("sent_at", UTCDateTime, nullable=True, index=True),
     sa.Column("ts", sa.String(32), nullable=True),
     sa.Column("last_error", sa.Text, nullable=False, default=""),
+    # Set just before a send and cleared by a refusal: claimed but not sent means the send may
+    # have reached Slack (a crash or a lost answer); the drainer then looks before sending again.
+    sa.Column("claimed_at", UTCDateTime, nullable=True),
 )
 
 watch_state = sa.Table(
@@ -180,6 +183,13 @@ def _create_leases(conn: Connection) -> None:
     )
 
 
+def _add_outbox_claimed_at(conn: Connection) -> None:
+    # A database built by step 2 since the column joined the table has it already.
+    if "claimed_at" not in {c["name"] for c in sa.inspect(conn).get_columns("outbox")}:
+        kind = UTCDateTime().compile(dialect=conn.dialect)
+        conn.execute(sa.text(f"ALTER TABLE outbox ADD COLUMN claimed_at {kind}"))
+
+
 # Each step brings the schema from version i to i + 1; never edit a released step.
 MIGRATIONS: list[Callable[[Connection], None]] = [
     lambda conn: metadata.create_all(conn, tables=[approvals, operations, audit], checkfirst=True),
@@ -187,6 +197,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
         conn, tables=[snapshots, incidents, digests, outbox, watch_state], checkfirst=True
     ),
     _create_leases,
+    _add_outbox_claimed_at,
 ]
 
 
