@@ -82,9 +82,7 @@ def test_update_keeps_or_replaces_metadata(slack: LocalSlack, client: WebClient)
     other = {"event_type": "x", "event_payload": {"row": 8}}
     client.chat_update(channel="C0ALERTS", ts=posted["ts"], text="again", metadata=other)
     assert message.metadata == other
-    bad = error_of(
-        lambda: client.chat_postMessage(channel="C0ALERTS", text="x", metadata={"a": 1})
-    )
+    bad = error_of(lambda: client.chat_postMessage(channel="C0ALERTS", text="x", metadata={"a": 1}))
     assert bad["error"] == "invalid_metadata_schema"
 
 

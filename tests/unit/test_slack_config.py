@@ -16,5 +16,5 @@ def test_recovery_from_history_is_off_unless_asked() -> None:
 
 
 def test_a_misspelled_key_is_named() -> None:
-    with pytest.raises(ConfigError, match="slack.recover_from_histroy"):
+    with pytest.raises(ConfigError, match=r"slack\.recover_from_histroy"):
         parse_bot_config({**BASE, "slack": {"recover_from_histroy": True}})
