@@ -57,6 +57,7 @@ class _Fault:
     status: int
     retry_after: int = 1
     methods: tuple[str, ...] = ()
+    after_apply: bool = False  # the call takes effect, then the answer is lost
 
 
 class Workspace:
@@ -116,11 +117,18 @@ class Workspace:
                 self.usergroups.setdefault(group, []).append(user_id)
 
     def fail(
-        self, count: int, status: int = 429, retry_after: int = 1, methods: tuple[str, ...] = ()
+        self,
+        count: int,
+        status: int = 429,
+        retry_after: int = 1,
+        methods: tuple[str, ...] = (),
+        *,
+        after_apply: bool = False,
     ) -> None:
-        """The next `count` matching calls answer `status` (429 with Retry-After)."""
+        """The next `count` matching calls answer `status` (429 with Retry-After); with
+        `after_apply`, they take effect first (Slack posted it, the answer was lost)."""
         with self._lock:
-            self._faults.append(_Fault(count, status, retry_after, methods))
+            self._faults.append(_Fault(count, status, retry_after, methods, after_apply))
 
     # ----- reading ---------------------------------------------------------------------------
 
@@ -174,12 +182,7 @@ class Workspace:
             record = Call(method=method, args=dict(args), ok=False, at=self._clock())
             self.calls.append(record)
             try:
-                for fault in self._faults:
-                    if fault.remaining > 0 and (not fault.methods or method in fault.methods):
-                        fault.remaining -= 1
-                        if fault.status == 429:
-                            raise SlackError("ratelimited", 429, fault.retry_after)
-                        raise SlackError("internal_error", fault.status)
+                lost = self._fault_for(method)
                 handler = _METHODS.get(method)
                 if handler is None:
                     raise SlackError("unknown_method")
@@ -194,12 +197,28 @@ class Workspace:
                 record.channel = str(result.get("channel", args.get("channel", "")))
                 record.ts = str(result.get("ts", args.get("ts", "")))
                 record.thread_ts = str(args.get("thread_ts") or "")
+                if lost is not None:
+                    raise lost
                 self._notify()
                 return {"ok": True, **result}
             except SlackError as exc:
                 record.error = exc.error
                 self._notify()
                 raise
+
+    def _fault_for(self, method: str) -> SlackError | None:
+        """Raise the next matching fault, or return it to raise after the call took effect."""
+        for fault in self._faults:
+            if fault.remaining > 0 and (not fault.methods or method in fault.methods):
+                fault.remaining -= 1
+                if fault.status == 429:
+                    error = SlackError("ratelimited", 429, fault.retry_after)
+                else:
+                    error = SlackError("internal_error", fault.status)
+                if fault.after_apply:
+                    return error
+                raise error
+        return None
 
     def _check_scope(self, method: str) -> None:
         needed = NEEDS.get(method, ())

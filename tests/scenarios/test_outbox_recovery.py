@@ -149,3 +149,21 @@ def test_an_older_database_gets_the_claim_column(tmp_path: Path) -> None:
     finally:
         store.close()
         engine.dispose()
+
+
+@pytest.mark.parametrize("recover", [True, False])
+def test_a_lost_answer_is_looked_for_too(
+    slack: LocalSlack, store: Store, clock: FakeClock, recover: bool
+) -> None:
+    """Slack posted it and answered 500 (or the connection dropped): the claim stays."""
+    slack.workspace.grant(*HISTORY)
+    slack.workspace.fail(1, 500, methods=("chat.postMessage",), after_apply=True)
+    row = enqueue(store, clock, "node-4 preempted")
+    watch = WatchStore(store)
+    drainer = OutboxDrainer(client_for(slack), watch, recover_from_history=recover)
+    assert drainer.drain(clock()) == 0 and watch.claims().keys() == {row}
+    clock.advance(5)  # past the backoff; no grace to wait: this drainer saw its send end
+    drainer.drain(clock())
+    assert watch.depth() == 0
+    assert len(posts(slack, "node-4 preempted")) == (1 if recover else 2)
+    assert watch.sent_ts(row) == posts(slack, "node-4 preempted")[-1].ts
