@@ -189,16 +189,20 @@ class OutboxDrainer:
             claimed_at = claims.get(item.id)
             if claimed_at is None or item.channel in held:
                 continue
-            if item.id not in self._settled and now - claimed_at < self.claim_grace:
-                held.add(item.channel)  # perhaps being sent by another process right now
+            if item.next_attempt_at > now or (
+                item.id not in self._settled and now - claimed_at < self.claim_grace
+            ):
+                held.add(item.channel)  # backing off, or being sent elsewhere right now
                 continue
             doubtful.append(item)
         found: dict[int, str] = {}
+        unreadable: set[str] = set()
         if self.recover_from_history:
             found, unreadable = self._find_in_slack(doubtful, claims)
             held |= unreadable
         for item in doubtful:
-            if item.channel in held:
+            if item.channel in unreadable:
+                self._backoff(item, now, "history unreadable")  # the claim stays
                 continue
             ts = found.get(item.id)
             if ts:

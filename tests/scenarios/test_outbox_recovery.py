@@ -167,3 +167,24 @@ def test_a_lost_answer_is_looked_for_too(
     assert watch.depth() == 0
     assert len(posts(slack, "node-4 preempted")) == (1 if recover else 2)
     assert watch.sent_ts(row) == posts(slack, "node-4 preempted")[-1].ts
+
+
+def test_history_unreadable_for_a_while_backs_off_then_finds_it(
+    slack: LocalSlack, store: Store, clock: FakeClock
+) -> None:
+    slack.workspace.grant(*HISTORY)
+    slack.workspace.fail(1, 500, methods=("chat.postMessage",), after_apply=True)
+    slack.workspace.fail(1, 503, methods=("conversations.history",))
+    row = enqueue(store, clock, "node-5 preempted")
+    watch = WatchStore(store)
+    drainer = OutboxDrainer(client_for(slack), watch, recover_from_history=True)
+    drainer.drain(clock())
+    clock.advance(2)
+    drainer.drain(clock())  # history answers 503: the row waits, claimed
+    drainer.drain(clock())  # and is not asked about again before its backoff ends
+    assert len(slack.workspace.calls_to("conversations.history")) == 1
+    assert watch.claims().keys() == {row} and watch.depth() == 1
+    clock.advance(10)
+    drainer.drain(clock())
+    assert watch.depth() == 0 and len(posts(slack, "node-5 preempted")) == 1
+    assert len(slack.workspace.calls_to("conversations.history")) == 2
