@@ -146,7 +146,12 @@ def build(settings: Settings, *, clock: Clock = utcnow, tpu: Any = None) -> Bot:
         token=env.SLACK_BOT_TOKEN.get_secret_value(), base_url=env.SLACK_API_URL, timeout=15
     )
     drain_client.retry_handlers = []
-    drainer = OutboxDrainer(drain_client, watch_store, metrics)
+    drainer = OutboxDrainer(
+        drain_client,
+        watch_store,
+        metrics,
+        recover_from_history=config.slack.recover_from_history,
+    )
     secret = None if settings.socket_mode else env.SLACK_SIGNING_SECRET
     app = build_app(client, secret.get_secret_value() if secret else None)
     work = WorkPool()

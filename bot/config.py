@@ -128,6 +128,12 @@ class GcpConfig(_Strict):
     retries: int = Field(default=4, ge=0, le=10)
 
 
+class SlackConfig(_Strict):
+    # Look for a post in the channel's recent history before sending it again after a crash;
+    # needs channels:history (groups:history for private channels), see docs/reliability.md.
+    recover_from_history: bool = False
+
+
 class BotConfig(_Strict):
     """The YAML file (`TPUBOT_CONFIG`)."""
 
@@ -138,6 +144,7 @@ class BotConfig(_Strict):
     approvals: ApprovalsConfig = ApprovalsConfig()
     watch: WatchConfig = WatchConfig()
     gcp: GcpConfig = GcpConfig()
+    slack: SlackConfig = SlackConfig()
 
     @field_validator("projects")
     @classmethod

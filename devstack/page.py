@@ -14,6 +14,7 @@ from typing import Any
 
 from localslack.server import LocalSlack
 from localslack.workspace import BOT_USER, Message
+from tpu_emulator import ApiError, Emulator
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 Chaos = Callable[[str], str]
@@ -124,79 +125,95 @@ class DemoPage:
 
 
 def emulator_chaos(
-    emulator: Any,
+    emulator: Emulator,
     watched: Callable[[str], bool] = lambda name: True,
     rng: random.Random | None = None,
 ) -> Chaos:
     """Chaos through the emulator's admin side: preempt, sicken, add symptoms, cut a zone, heal.
-    Only nodes the bot watches are broken, so every act of chaos shows up in Slack."""
+    Only nodes the bot watches are broken, so every act of chaos shows up in Slack. A zone cut off
+    answers nothing, to the bot as to us: chaos then works on the zones that still answer, and
+    `heal` reconnects every zone before it mends the nodes."""
     rng = rng or random.Random()
 
+    def node(name: str) -> dict[str, Any] | None:
+        try:
+            return emulator.get_node(name)
+        except ApiError:  # its zone is cut off, or it was deleted meanwhile
+            return None
+
     def healthy() -> list[str]:
-        return [
-            n
-            for n in emulator.node_names()
-            if watched(n)
-            and emulator.get_node(n)["state"] == "READY"
-            and emulator.get_node(n).get("health") == "HEALTHY"
-        ]
+        cut = set(emulator.faults.unreachable)
+        names = []
+        for name in emulator.node_names():
+            if not watched(name) or name.split("/")[3] in cut:
+                continue
+            found = node(name)
+            if found and found["state"] == "READY" and found.get("health") == "HEALTHY":
+                names.append(name)
+        return names
 
     def act(action: str) -> str:
-        names = healthy()
         if action == "heal":
-            emulator.set_faults({"unreachable": []})
-            fixed = 0
-            for name in emulator.node_names():
-                node = emulator.get_node(name)
-                if node["state"] in ("PREEMPTED", "TERMINATED") or node.get("health") not in (
-                    None,
-                    "HEALTHY",
-                ):
-                    emulator.inject(
-                        name,
-                        {
-                            "state": "READY",
-                            "health": "HEALTHY",
-                            "healthDescription": "",
-                            "symptoms": [],
-                        },
-                    )
-                    fixed += 1
-            return f"healed {fixed} nodes and every zone"
+            return _heal(emulator, node)
         if action == "unreachable":
-            zone = rng.choice(["us-central1-b", "europe-west4-a", "us-central1-a"])
-            emulator.set_faults({"unreachable": [zone]})
-            return f"{zone} does not answer"
-        if not names:
-            return "no healthy node left"
-        name = rng.choice(names)
-        if action == "preempt":
-            emulator.inject(name, {"state": "PREEMPTED", "health": ""})
-        elif action == "unhealthy":
-            emulator.inject(
-                name,
-                {
-                    "health": rng.choice(["TIMEOUT", "UNHEALTHY_TENSORFLOW"]),
-                    "healthDescription": "the node agent stopped answering",
-                },
-            )
-        elif action == "symptom":
-            emulator.inject(
-                name,
-                {
-                    "symptoms": [
-                        {"symptomType": "OUT_OF_MEMORY", "workerId": "0", "details": "chaos"}
-                    ]
-                },
-            )
-        elif action == "storm":
-            zone = name.split("/")[3]
-            victims = [n for n in names if n.split("/")[3] == zone][:8]
-            for victim in victims:
-                emulator.inject(victim, {"state": "PREEMPTED", "health": ""})
-            return f"preempted {len(victims)} nodes in {zone}"
-        else:
+            return _cut_a_zone(emulator, watched, rng)
+        if action not in ("preempt", "unhealthy", "symptom", "storm"):
             raise ValueError(f"unknown chaos {action!r}")
-        return f"{action}: {name.split('/nodes/')[1]}"
+        names = healthy()
+        if not names:
+            return "no healthy node left in a zone that answers"
+        return _break(emulator, action, rng.choice(names), names, rng)
 
     return act
+
+
+def _heal(emulator: Emulator, node: Callable[[str], dict[str, Any] | None]) -> str:
+    emulator.set_faults({"unreachable": []})  # first: the nodes of a cut zone answer again
+    fixed = 0
+    for name in emulator.node_names():
+        found = node(name)
+        if found is None:
+            continue
+        if found["state"] in ("PREEMPTED", "TERMINATED") or found.get("health") not in (
+            None,
+            "HEALTHY",
+        ):
+            emulator.inject(
+                name,
+                {"state": "READY", "health": "HEALTHY", "healthDescription": "", "symptoms": []},
+            )
+            fixed += 1
+    return f"healed {fixed} nodes and every zone"
+
+
+def _cut_a_zone(emulator: Emulator, watched: Callable[[str], bool], rng: random.Random) -> str:
+    cut = list(emulator.faults.unreachable)
+    zones = sorted({n.split("/")[3] for n in emulator.node_names() if watched(n)} - set(cut))
+    if not zones:
+        return "every zone is cut off already"
+    zone = rng.choice(zones)
+    emulator.set_faults({"unreachable": [*cut, zone]})
+    return f"{zone} does not answer"
+
+
+def _break(emulator: Emulator, action: str, name: str, names: list[str], rng: random.Random) -> str:
+    if action == "preempt":
+        emulator.inject(name, {"state": "PREEMPTED", "health": ""})
+    elif action == "unhealthy":
+        emulator.inject(
+            name,
+            {
+                "health": rng.choice(["TIMEOUT", "UNHEALTHY_TENSORFLOW"]),
+                "healthDescription": "the node agent stopped answering",
+            },
+        )
+    elif action == "symptom":
+        symptom = {"symptomType": "OUT_OF_MEMORY", "workerId": "0", "details": "chaos"}
+        emulator.inject(name, {"symptoms": [symptom]})
+    else:  # storm
+        zone = name.split("/")[3]
+        victims = [n for n in names if n.split("/")[3] == zone][:8]
+        for victim in victims:
+            emulator.inject(victim, {"state": "PREEMPTED", "health": ""})
+        return f"preempted {len(victims)} nodes in {zone}"
+    return f"{action}: {name.split('/nodes/')[1]}"

@@ -119,9 +119,8 @@ class SlackWebApp:
             return _json_response(start_response, 200, self.workspace.call(method, token, args))
         except SlackError as exc:
             headers = [("Retry-After", str(exc.retry_after))] if exc.retry_after else []
-            return _json_response(
-                start_response, exc.status, {"ok": False, "error": exc.error}, headers
-            )
+            body = {"ok": False, "error": exc.error, **exc.extra}
+            return _json_response(start_response, exc.status, body, headers)
 
     def _post_response(
         self, token: str, environ: dict[str, Any], start_response: StartResponse

@@ -1,7 +1,8 @@
 """A local Slack workspace: channels, users, user groups, messages, and the Web API methods on them.
 
-It answers as Slack does (`{"ok": false, "error": ...}`), refuses what Slack refuses, records every
-call, and can be told to answer 429 or 5xx for a while.
+It answers as Slack does (`{"ok": false, "error": ...}`), refuses what Slack refuses (a scope the
+token was not granted, a channel the bot was not invited to), records every call, and can be told
+to answer 429 or 5xx for a while.
 """
 
 from __future__ import annotations
@@ -11,75 +12,43 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from slack_sdk.errors import SlackObjectFormationError
-from slack_sdk.models.blocks import Block
+from localslack import conversations
+from localslack.base import (
+    APP_ID,
+    APP_TOKEN,
+    BOT_TOKEN,
+    BOT_USER,
+    DEFAULT_SCOPES,
+    NEEDS,
+    SIGNING_SECRET,
+    TEAM_ID,
+    Call,
+    Json,
+    Message,
+    SlackError,
+    content,
+    metadata_of,
+    validate_blocks,
+)
 
-BOT_TOKEN = "xoxb-local-bot-token"
-APP_TOKEN = "xapp-local-app-token"
-SIGNING_SECRET = "local-signing-secret"
-TEAM_ID = "T0LOCAL"
-APP_ID = "A0TPUBOT"
-BOT_USER = "U0BOT"
-
-Json = dict[str, Any]
-
-
-class SlackError(Exception):
-    """An `ok: false` answer, or an HTTP error status with Retry-After."""
-
-    def __init__(self, error: str, status: int = 200, retry_after: int | None = None) -> None:
-        super().__init__(error)
-        self.error = error
-        self.status = status
-        self.retry_after = retry_after
-
-
-@dataclass
-class Message:
-    channel: str
-    ts: str
-    user: str
-    text: str
-    blocks: list[Json] = field(default_factory=list)
-    thread_ts: str | None = None
-    edited: int = 0
-    deleted: bool = False
-    ephemeral_for: str | None = None  # a user id: only they see it
-    via: str = "api"  # api, response_url, or the person who typed it
-
-    def to_json(self) -> Json:
-        data: Json = {
-            "type": "message",
-            "channel": self.channel,
-            "ts": self.ts,
-            "user": self.user,
-            "text": self.text,
-            "blocks": self.blocks,
-        }
-        if self.thread_ts:
-            data["thread_ts"] = self.thread_ts
-        if self.edited:
-            data["edited"] = {"user": self.user, "count": self.edited}
-        if self.ephemeral_for:
-            data["ephemeral_for"] = self.ephemeral_for
-        if self.deleted:
-            data["deleted"] = True
-        return data
-
-
-@dataclass
-class Call:
-    method: str
-    args: Json
-    ok: bool
-    error: str = ""
-    at: float = 0.0
-    channel: str = ""
-    ts: str = ""
-    thread_ts: str = ""
+__all__ = [
+    "APP_ID",
+    "APP_TOKEN",
+    "BOT_TOKEN",
+    "BOT_USER",
+    "DEFAULT_SCOPES",
+    "SIGNING_SECRET",
+    "TEAM_ID",
+    "Call",
+    "Json",
+    "Message",
+    "SlackError",
+    "Workspace",
+    "validate_blocks",
+]
 
 
 @dataclass
@@ -88,35 +57,7 @@ class _Fault:
     status: int
     retry_after: int = 1
     methods: tuple[str, ...] = ()
-
-
-def validate_blocks(blocks: Any) -> None:
-    """Refuse what Slack refuses with `invalid_blocks`."""
-    if blocks is None:
-        return
-    if not isinstance(blocks, list) or len(blocks) > 50:
-        raise SlackError("invalid_blocks")
-    for block in blocks:
-        if not isinstance(block, dict) or "type" not in block:
-            raise SlackError("invalid_blocks")
-        if block["type"] == "section":
-            text = (block.get("text") or {}).get("text", "")
-            fields = block.get("fields") or []
-            if len(text) > 3000 or len(fields) > 10:
-                raise SlackError("invalid_blocks")
-            if any(len(f.get("text", "")) > 2000 for f in fields):
-                raise SlackError("invalid_blocks")
-            if not text and not fields:
-                raise SlackError("invalid_blocks")
-        if block["type"] == "actions" and len(block.get("elements") or []) > 25:
-            raise SlackError("invalid_blocks")
-        try:
-            parsed = Block.parse(block)
-            if parsed is None:
-                raise SlackError("invalid_blocks")
-            parsed.validate_json()
-        except SlackObjectFormationError:
-            raise SlackError("invalid_blocks") from None
+    after_apply: bool = False  # the call takes effect, then the answer is lost
 
 
 class Workspace:
@@ -127,6 +68,9 @@ class Workspace:
         self._lock = threading.RLock()
         self.changed = threading.Condition(self._lock)
         self.channels: dict[str, str] = {}
+        self.private: set[str] = set()  # private channels (Slack's groups)
+        self.members: set[str] = set()  # channels the bot was invited to
+        self.scopes: set[str] = set(DEFAULT_SCOPES)  # what the bot token was granted
         self.users: dict[str, str] = {}
         self.usergroups: dict[str, list[str]] = {}
         self.messages: list[Message] = []
@@ -141,9 +85,30 @@ class Workspace:
 
     # ----- setup -----------------------------------------------------------------------------
 
-    def add_channel(self, channel_id: str, name: str) -> None:
+    def add_channel(
+        self, channel_id: str, name: str, *, member: bool = True, private: bool = False
+    ) -> None:
+        """A channel; the bot is in it unless `member=False`."""
         with self._lock:
             self.channels[channel_id] = name
+            (self.private.add if private else self.private.discard)(channel_id)
+            self.set_member(channel_id, member)
+
+    def set_member(self, channel_id: str, member: bool) -> None:
+        """Invite the bot to a channel (`/invite @tpu-bot`) or remove it."""
+        with self._lock:
+            (self.members.add if member else self.members.discard)(channel_id)
+
+    def grant(self, *scopes: str, only: bool = False) -> None:
+        """Grant the bot token these scopes too (`only=True`: these and nothing else)."""
+        with self._lock:
+            if only:
+                self.scopes.clear()
+            self.scopes.update(scopes)
+
+    def revoke(self, *scopes: str) -> None:
+        with self._lock:
+            self.scopes.difference_update(scopes)
 
     def add_user(self, user_id: str, name: str, groups: tuple[str, ...] = ()) -> None:
         with self._lock:
@@ -152,11 +117,18 @@ class Workspace:
                 self.usergroups.setdefault(group, []).append(user_id)
 
     def fail(
-        self, count: int, status: int = 429, retry_after: int = 1, methods: tuple[str, ...] = ()
+        self,
+        count: int,
+        status: int = 429,
+        retry_after: int = 1,
+        methods: tuple[str, ...] = (),
+        *,
+        after_apply: bool = False,
     ) -> None:
-        """The next `count` matching calls answer `status` (429 with Retry-After)."""
+        """The next `count` matching calls answer `status` (429 with Retry-After); with
+        `after_apply`, they take effect first (Slack posted it, the answer was lost)."""
         with self._lock:
-            self._faults.append(_Fault(count, status, retry_after, methods))
+            self._faults.append(_Fault(count, status, retry_after, methods, after_apply))
 
     # ----- reading ---------------------------------------------------------------------------
 
@@ -210,12 +182,7 @@ class Workspace:
             record = Call(method=method, args=dict(args), ok=False, at=self._clock())
             self.calls.append(record)
             try:
-                for fault in self._faults:
-                    if fault.remaining > 0 and (not fault.methods or method in fault.methods):
-                        fault.remaining -= 1
-                        if fault.status == 429:
-                            raise SlackError("ratelimited", 429, fault.retry_after)
-                        raise SlackError("internal_error", fault.status)
+                lost = self._fault_for(method)
                 handler = _METHODS.get(method)
                 if handler is None:
                     raise SlackError("unknown_method")
@@ -224,17 +191,57 @@ class Workspace:
                     raise SlackError("not_authed")
                 if token != expected:
                     raise SlackError("invalid_auth")
+                self._check_scope(method)
                 result = handler(self, args)
                 record.ok = True
                 record.channel = str(result.get("channel", args.get("channel", "")))
                 record.ts = str(result.get("ts", args.get("ts", "")))
                 record.thread_ts = str(args.get("thread_ts") or "")
+                if lost is not None:
+                    raise lost
                 self._notify()
                 return {"ok": True, **result}
             except SlackError as exc:
                 record.error = exc.error
                 self._notify()
                 raise
+
+    def _fault_for(self, method: str) -> SlackError | None:
+        """Raise the next matching fault, or return it to raise after the call took effect."""
+        for fault in self._faults:
+            if fault.remaining > 0 and (not fault.methods or method in fault.methods):
+                fault.remaining -= 1
+                if fault.status == 429:
+                    error = SlackError("ratelimited", 429, fault.retry_after)
+                else:
+                    error = SlackError("internal_error", fault.status)
+                if fault.after_apply:
+                    return error
+                raise error
+        return None
+
+    def _check_scope(self, method: str) -> None:
+        needed = NEEDS.get(method, ())
+        if needed and not self.scopes.intersection(needed):
+            self._missing_scope(needed)
+
+    def _missing_scope(self, needed: tuple[str, ...]) -> None:
+        raise SlackError(
+            "missing_scope",
+            extra={"needed": ",".join(needed), "provided": ",".join(sorted(self.scopes))},
+        )
+
+    def readable_channel(self, args: Json, verb: str, need_member: bool = True) -> str:
+        """The channel of a conversations.* call, if the token may `verb` (read or history) it."""
+        channel = self._channel(args)
+        kind = "groups" if channel in self.private else "channels"
+        if f"{kind}:{verb}" not in self.scopes:
+            self._missing_scope(NEEDS[f"conversations.{'info' if verb == 'read' else 'history'}"])
+        if channel in self.private and channel not in self.members:
+            raise SlackError("channel_not_found")  # a private channel is invisible from outside
+        if need_member and channel not in self.members:
+            raise SlackError("not_in_channel")
+        return channel
 
     def _channel(self, args: Json) -> str:
         channel = str(args.get("channel") or "")
@@ -246,21 +253,7 @@ class Workspace:
 
     @staticmethod
     def _content(args: Json) -> tuple[str, list[Json]]:
-        blocks = args.get("blocks")
-        if isinstance(blocks, str):
-            import json
-
-            try:
-                blocks = json.loads(blocks)
-            except ValueError:
-                raise SlackError("invalid_blocks_format") from None
-        validate_blocks(blocks)
-        text = str(args.get("text") or "")
-        if not text and not blocks:
-            raise SlackError("no_text")
-        if len(text) > 40000:
-            raise SlackError("msg_too_long")
-        return text, list(blocks or [])
+        return content(args)
 
     def post(self, channel: str, user: str, text: str, blocks: list[Json], **extra: Any) -> Message:
         with self._lock:
@@ -271,12 +264,17 @@ class Workspace:
 
     def _post_message(self, args: Json) -> Json:
         channel = self._channel(args)
+        if channel not in self.members and not (
+            "chat:write.public" in self.scopes and channel not in self.private
+        ):
+            raise SlackError("not_in_channel")
         text, blocks = self._content(args)
+        metadata = metadata_of(args)
         thread_ts = args.get("thread_ts") or None
         if thread_ts and self.find(channel, str(thread_ts)) is None:
             raise SlackError("thread_not_found")
-        message = self.post(channel, BOT_USER, text, blocks, thread_ts=thread_ts)
-        return {"channel": channel, "ts": message.ts, "message": message.to_json()}
+        message = self.post(channel, BOT_USER, text, blocks, thread_ts=thread_ts, metadata=metadata)
+        return {"channel": channel, "ts": message.ts, "message": message.to_json(True)}
 
     def _update(self, args: Json) -> Json:
         channel = self._channel(args)
@@ -286,7 +284,10 @@ class Workspace:
         if message.user != BOT_USER:
             raise SlackError("cant_update_message")
         text, blocks = self._content(args)
+        metadata = metadata_of(args)
         message.text, message.blocks = text, blocks
+        if metadata is not None:
+            message.metadata = metadata
         message.edited += 1
         return {"channel": channel, "ts": message.ts, "text": text}
 
@@ -329,10 +330,6 @@ class Workspace:
         if group not in self.usergroups:
             raise SlackError("no_such_subteam")
         return {"users": list(self.usergroups[group])}
-
-    def _conversations_info(self, args: Json) -> Json:
-        channel = self._channel(args)
-        return {"channel": {"id": channel, "name": self.channels[channel], "is_member": True}}
 
     def _connections_open(self, args: Json) -> Json:
         url = self.socket_url
@@ -386,6 +383,9 @@ _METHODS: dict[str, Callable[[Workspace, Json], Json]] = {
     "chat.delete": Workspace._delete,
     "users.info": Workspace._users_info,
     "usergroups.users.list": Workspace._usergroup_users,
-    "conversations.info": Workspace._conversations_info,
+    "conversations.info": conversations.info,
+    "conversations.history": conversations.history,
+    "conversations.replies": conversations.replies,
+    "usergroups.list": conversations.usergroups_list,
     "apps.connections.open": Workspace._connections_open,
 }

@@ -152,3 +152,4 @@ class OutboxItem:
     ts: str | None = None
     last_error: str = ""
     fallback_channel: str | None = None
+    parent_lost: bool = False  # the message it replies to or edits was set aside, never sent

@@ -1,4 +1,8 @@
-"""The outbox's rows: Slack writes waiting to be sent, in order, with their threads and targets."""
+"""The outbox's rows: Slack writes waiting to be sent, in order, with their threads and targets.
+
+A row is claimed just before it is sent; a row claimed but never recorded as sent may be in Slack
+already (the process died between Slack's answer and the commit, or the answer was lost).
+"""
 
 from __future__ import annotations
 
@@ -69,7 +73,11 @@ class OutboxStore:
             sa.select(
                 outbox,
                 thread.c.ts.label("thread_row_ts"),
+                thread.c.sent_at.label("thread_row_sent"),
+                thread.c.channel.label("thread_row_channel"),
                 target.c.ts.label("target_row_ts"),
+                target.c.sent_at.label("target_row_sent"),
+                target.c.channel.label("target_row_channel"),
             )
             .select_from(
                 outbox.outerjoin(thread, thread.c.id == outbox.c.thread_outbox).outerjoin(
@@ -84,9 +92,16 @@ class OutboxStore:
             rows = conn.execute(query).all()
         items = []
         for r in rows:
-            data = {c.name: getattr(r, c.name) for c in outbox.c}
+            data = {c.name: getattr(r, c.name) for c in outbox.c if c.name != "claimed_at"}
             data["thread_ts"] = data["thread_ts"] or r.thread_row_ts
             data["target_ts"] = data["target_ts"] or r.target_row_ts
+            # A reply or an edit follows its message wherever it went (a fallback channel)...
+            data["channel"] = r.thread_row_channel or r.target_row_channel or data["channel"]
+            # ...and knows when that message was set aside: there is no ts to wait for.
+            data["parent_lost"] = bool(
+                (r.thread_row_sent is not None and not r.thread_row_ts)
+                or (r.target_row_sent is not None and not r.target_row_ts)
+            )
             items.append(OutboxItem(**data))
         return items
 
@@ -98,13 +113,50 @@ class OutboxStore:
                 .values(sent_at=now, ts=ts)
             )
 
-    def retry_later(self, item_id: int, when: datetime, error: str) -> None:
+    def retry_later(
+        self, item_id: int, when: datetime, error: str, *, keep_claim: bool = False
+    ) -> None:
+        """Try again at `when`; `keep_claim` when the send may have reached Slack all the same."""
+        values: dict[str, Any] = {
+            "next_attempt_at": when,
+            "attempts": outbox.c.attempts + 1,
+            "last_error": error,
+        }
+        if not keep_claim:
+            values["claimed_at"] = None
+        with self.begin() as conn:
+            conn.execute(sa.update(outbox).where(outbox.c.id == item_id).values(**values))
+
+    def reroute(self, item_id: int, channel: str) -> None:
+        """Send the row to `channel` instead (its replies and edits follow it there)."""
         with self.begin() as conn:
             conn.execute(
                 sa.update(outbox)
                 .where(outbox.c.id == item_id)
-                .values(next_attempt_at=when, attempts=outbox.c.attempts + 1, last_error=error)
+                .values(channel=channel, fallback_channel=None, claimed_at=None)
             )
+
+    def claim(self, item_id: int, now: datetime) -> None:
+        """Mark the row as being sent, just before sending it."""
+        with self.begin() as conn:
+            conn.execute(
+                sa.update(outbox)
+                .where(outbox.c.id == item_id, outbox.c.sent_at.is_(None))
+                .values(claimed_at=now)
+            )
+
+    def release(self, item_id: int) -> None:
+        """The row was looked for and is not in Slack: it is unclaimed, to be sent again."""
+        with self.begin() as conn:
+            conn.execute(sa.update(outbox).where(outbox.c.id == item_id).values(claimed_at=None))
+
+    def claims(self) -> dict[int, datetime]:
+        """Rows claimed but not recorded as sent, and when they were claimed."""
+        query = sa.select(outbox.c.id, outbox.c.claimed_at).where(
+            outbox.c.sent_at.is_(None), outbox.c.claimed_at.is_not(None)
+        )
+        with self.begin() as conn:
+            return {int(r.id): r.claimed_at for r in conn.execute(query).all()}
 
     def sent_ts(self, item_id: int) -> str | None:
         with self.begin() as conn:

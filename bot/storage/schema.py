@@ -161,6 +161,10 @@ outbox = sa.Table(
     sa.Column("sent_at", UTCDateTime, nullable=True, index=True),
     sa.Column("ts", sa.String(32), nullable=True),
     sa.Column("last_error", sa.Text, nullable=False, default=""),
+    # Added by migration 4. Set just before a send and cleared by a refusal: claimed but not
+    # sent means the send may have reached Slack (a crash or a lost answer); the drainer then
+    # looks before sending again.
+    sa.Column("claimed_at", UTCDateTime, nullable=True),
     # Added by migration 4: where a post goes when the bot is not in its channel.
     sa.Column("fallback_channel", sa.String(64), nullable=True),
 )
@@ -191,7 +195,6 @@ def _create_leases(conn: Connection) -> None:
     )
 
 
-# Each step brings the schema from version i to i + 1; never edit a released step.
 def add_missing_columns(conn: Connection, table: sa.Table, names: list[str]) -> None:
     """Additive migration: ALTER TABLE ADD COLUMN for each of `names` the table lacks. A fresh
     database got them from create_all already; an old one gets them here. Old replicas keep
@@ -214,9 +217,10 @@ def _approval_state_machine(conn: Connection) -> None:
         ["root_outbox", "attempts", "next_attempt_at", "attempt_at", "last_error"],
     )
     add_missing_columns(conn, operations, ["thread_outbox", "message_outbox"])
-    add_missing_columns(conn, outbox, ["fallback_channel"])
+    add_missing_columns(conn, outbox, ["claimed_at", "fallback_channel"])
 
 
+# Each step brings the schema from version i to i + 1; never edit a released step.
 MIGRATIONS: list[Callable[[Connection], None]] = [
     lambda conn: metadata.create_all(conn, tables=[approvals, operations, audit], checkfirst=True),
     lambda conn: metadata.create_all(

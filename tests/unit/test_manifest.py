@@ -27,6 +27,10 @@ SCHEMA = next(
 )
 
 
+# Used only behind a config flag or with a fallback that says what it could not do.
+OPT_IN = {"channels:read", "channels:history"}
+
+
 @pytest.fixture
 def manifest() -> dict:
     return yaml.safe_load((ROOT / "app_manifest.yaml").read_text())
@@ -56,11 +60,27 @@ def test_scopes_are_the_least_that_work(manifest: dict) -> None:
         "chat.update": "chat:write",
         "chat.postEphemeral": "chat:write",
         "usergroups_users_list": "usergroups:read",
+        "conversations_info": "channels:read",
+        "conversations_history": "channels:history",
+        "conversations_replies": "channels:history",
     }
     source = "\n".join(p.read_text() for p in (ROOT / "bot").rglob("*.py"))
     used = {needs[m] for m in needs if m in source}
-    assert scopes == used | {"commands"}
+    assert used >= OPT_IN, "an opt-in scope nothing uses any more: drop it from the docs"
+    assert scopes == (used - OPT_IN) | {"commands"}
     # The README explains each one.
     readme = (ROOT / "README.md").read_text()
     for scope in scopes:
         assert re.search(rf"\| `{re.escape(scope)}` \|", readme), scope
+
+
+def test_opt_in_scopes_are_documented_not_granted(manifest: dict) -> None:
+    """The bot works without them (it says what it cannot do); docs/reliability.md tells when to
+    add them, and the manifest's comment points there."""
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    private = {s.replace("channels:", "groups:") for s in OPT_IN}
+    assert not (OPT_IN | private) & scopes
+    docs = (ROOT / "docs" / "reliability.md").read_text()
+    for scope in OPT_IN | private:
+        assert re.search(rf"\| `{re.escape(scope)}` \|", docs), scope
+    assert "docs/reliability.md" in (ROOT / "app_manifest.yaml").read_text()
