@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tpu_emulator import catalog
+from tpu_emulator import catalog, wire_v2
 from tpu_emulator.errors import ApiError, Json
 from tpu_emulator.model import V2, Node
 from tpu_emulator.nodes import NodesMixin, check_cidr, check_node_id, check_strings
@@ -191,6 +191,7 @@ class NodesV2Mixin(NodesMixin):
             self._advance()
             project, zone = self._location(parent)
             node_id = check_node_id(node_id)
+            body = wire_v2.node_request(body)
             validate_v2_body(zone, body)
             network = _short((body.get("networkConfig") or {}).get("network", ""))
             if body.get("cidrBlock"):

@@ -165,6 +165,7 @@ class QueuedMixin(NodesV2Mixin):
         specs = (body.get("tpu") or {}).get("nodeSpec") or []
         if not specs:
             raise ApiError("INVALID_ARGUMENT", "tpu.nodeSpec is required.")
+        specs = [{**s, "node": wire_v2.node_request(s.get("node") or {})} for s in specs]
         names: list[str] = []
         for spec in specs:
             if spec.get("parent") != parent:

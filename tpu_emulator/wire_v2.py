@@ -124,3 +124,33 @@ def queued_json(qr: QueuedResource) -> Json:
     if qr.policy:
         body["queueingPolicy"] = dict(qr.policy)
     return body
+
+
+# Google's generated clients send enums as numbers ("enum-encoding=int"); these are the proto
+# numbers of the enums a request body can carry (they differ from the discovery order).
+_ACCELERATOR_TYPES = {0: "TYPE_UNSPECIFIED", 2: "V2", 4: "V3", 7: "V4", 9: "V5LITE_POD"}
+_ACCELERATOR_TYPES |= {10: "V5P", 11: "V6E"}
+_DISK_MODES = {0: "DISK_MODE_UNSPECIFIED", 1: "READ_WRITE", 2: "READ_ONLY"}
+
+
+def _enum(value: object, names: dict[int, str]) -> object:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return names.get(value, value)
+    return value
+
+
+def node_request(body: Json) -> Json:
+    """A node from a request body with its enums as names, whichever way they came."""
+    node = dict(body)
+    if isinstance(node.get("acceleratorConfig"), dict):
+        config = dict(node["acceleratorConfig"])
+        if "type" in config:
+            config["type"] = _enum(config["type"], _ACCELERATOR_TYPES)
+        node["acceleratorConfig"] = config
+    if isinstance(node.get("dataDisks"), list):
+        node["dataDisks"] = [
+            {**d, "mode": _enum(d["mode"], _DISK_MODES)} if isinstance(d, dict) and "mode" in d
+            else d
+            for d in node["dataDisks"]
+        ]  # fmt: skip
+    return node
