@@ -207,10 +207,10 @@ class NodesV2Mixin(NodesMixin):
         """Update the masked fields; the change shows when the operation is done."""
         with self._lock:
             self._advance()
-            node = self._node(name)
             paths = [p.strip() for p in (update_mask or "").split(",") if p.strip()]
             if not paths:
                 raise ApiError("INVALID_ARGUMENT", "updateMask is required.")
+            node = self._node(name)
             changes: Json = {}
             for path in paths:
                 attr = _MASKABLE.get(path)

@@ -27,7 +27,8 @@ def node_json(node: Node) -> Json:
         "serviceAccount": f"service-{project_number(node.project)}"
         "@cloud-tpu.iam.gserviceaccount.com",
         "createTime": rfc3339(node.created),
-        "apiVersion": node.api_version,
+        # v1alpha1's enum stops at V2_ALPHA1: a v2-made TPU VM shows as the nearest it knows.
+        "apiVersion": "V2_ALPHA1" if node.api_version == "V2" else node.api_version,
         "schedulingConfig": {
             "preemptible": node.preemptible or node.spot,
             "reserved": node.reserved,

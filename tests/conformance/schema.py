@@ -51,11 +51,15 @@ class SchemaChecker:
         self.version = version
         self.doc = discovery_document(version)
         self.definitions = {name: _convert(s) for name, s in self.doc["schemas"].items()}
+        self._validators: dict[str, jsonschema.Draft7Validator] = {}
 
     def check(self, response: Any, schema_name: str) -> None:
-        jsonschema.validate(
-            response, {"$ref": f"#/definitions/{schema_name}", "definitions": self.definitions}
-        )
+        validator = self._validators.get(schema_name)
+        if validator is None:
+            schema = {"$ref": f"#/definitions/{schema_name}", "definitions": self.definitions}
+            jsonschema.Draft7Validator.check_schema(schema)  # once, not on every response
+            validator = self._validators[schema_name] = jsonschema.Draft7Validator(schema)
+        validator.validate(response)
         if schema_name == "Operation":
             self._check_operation(response)
 
