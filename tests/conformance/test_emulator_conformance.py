@@ -12,8 +12,8 @@ from googleapiclient.errors import HttpError
 
 from devstack.admin import admin
 from devstack.clock import FakeClock
-from tpu_emulator import Emulator
 from tests.conformance.schema import SchemaChecker
+from tpu_emulator import Emulator
 from tpu_emulator.http import RunningServer
 
 PARENT = "projects/ml-prod/locations/us-central1-b"

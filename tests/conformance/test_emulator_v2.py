@@ -221,28 +221,32 @@ def test_wildcard_lists_name_the_unreachable_zones(
 @pytest.mark.parametrize(
     ("call", "http", "status"),
     [
-        (lambda l: l.nodes().get(name=f"{PARENT}/nodes/nope"), 404, "NOT_FOUND"),
+        (lambda loc: loc.nodes().get(name=f"{PARENT}/nodes/nope"), 404, "NOT_FOUND"),
         (
-            lambda l: l.nodes().create(parent=PARENT, nodeId="Bad_Id", body=NODE),
+            lambda loc: loc.nodes().create(parent=PARENT, nodeId="Bad_Id", body=NODE),
             400,
             "INVALID_ARGUMENT",
         ),
         (
-            lambda l: l.nodes().create(
+            lambda loc: loc.nodes().create(
                 parent=PARENT, nodeId="x", body={**NODE, "tensorflowVersion": "2.12.0"}
             ),
             400,
             "INVALID_ARGUMENT",
         ),
-        (lambda l: l.nodes().patch(name=f"{PARENT}/nodes/x", body={}), 400, "INVALID_ARGUMENT"),
+        (lambda loc: loc.nodes().patch(name=f"{PARENT}/nodes/x", body={}), 400, "INVALID_ARGUMENT"),
         (
-            lambda l: l.queuedResources().create(parent=PARENT, queuedResourceId="q", body={}),
+            lambda loc: loc.queuedResources().create(parent=PARENT, queuedResourceId="q", body={}),
             400,
             "INVALID_ARGUMENT",
         ),
-        (lambda l: l.queuedResources().get(name=f"{PARENT}/queuedResources/q"), 404, "NOT_FOUND"),
         (
-            lambda l: l.runtimeVersions().get(name=f"{PARENT}/runtimeVersions/2.12.0"),
+            lambda loc: loc.queuedResources().get(name=f"{PARENT}/queuedResources/q"),
+            404,
+            "NOT_FOUND",
+        ),
+        (
+            lambda loc: loc.runtimeVersions().get(name=f"{PARENT}/runtimeVersions/2.12.0"),
             404,
             "NOT_FOUND",
         ),
