@@ -26,7 +26,7 @@ _DELETABLE = {"ACCEPTED", "FAILED", "SUSPENDED"}
 def node_ids(qr_id: str, spec: Json) -> list[str]:
     """The node ids one nodeSpec asks for: nodeId, or nodeCount ids `<prefix>-<i>`."""
     params = spec.get("multisliceParams")
-    if params:
+    if params is not None:
         count = int(params.get("nodeCount") or 0)
         if count < 2:
             raise ApiError("INVALID_ARGUMENT", "multisliceParams.nodeCount must be > 1.")

@@ -87,12 +87,14 @@ class Emulator(SeedingMixin, OperationsMixin, LocationsMixin):
 
     def node_names(self, project: str | None = None) -> list[str]:
         with self._lock:
+            self._advance()
             if project is not None:
                 return list(self._names.get(project, []))
             return sorted(self._nodes)
 
     def queued_resource_names(self, project: str | None = None) -> list[str]:
         with self._lock:
+            self._advance()
             if project is not None:
                 return list(self._queued_names.get(project, []))
             return sorted(self._queued)
