@@ -8,12 +8,12 @@ locations are shared.
 
 from __future__ import annotations
 
-from tpu_emulator import catalog
+from tpu_emulator import catalog, wire_v2
 from tpu_emulator.core import Clock, utcnow
 from tpu_emulator.errors import HTTP_STATUS, ApiError, Json
 from tpu_emulator.faults import Faults
 from tpu_emulator.locations import LocationsMixin
-from tpu_emulator.model import QueuedResource
+from tpu_emulator.model import V2, QueuedResource
 from tpu_emulator.operations import OperationsMixin
 from tpu_emulator.rules import (
     MAINTENANCE_STATUSES,
@@ -100,12 +100,13 @@ class Emulator(SeedingMixin, OperationsMixin, LocationsMixin):
             return sorted(self._queued)
 
     def inject(self, name: str, data: Json) -> Json:
-        """Change a node or queued resource as the service would on its own; v1alpha1 JSON
-        for a node (as before), v2 JSON for a queued resource."""
+        """Change a node or queued resource as the service would on its own. A node comes back
+        in the schema of the version that created it (v1alpha1 for TPU Nodes, as before)."""
         if "/queuedResources/" in name:
             return self.inject_queued(name, data)
-        unknown = set(data) - {"state", "health", "healthDescription", "symptoms"}
-        if unknown - {"upcomingMaintenance"}:
+        allowed = {"state", "health", "healthDescription", "symptoms", "upcomingMaintenance"}
+        unknown = set(data) - allowed
+        if unknown:
             raise ApiError("INVALID_ARGUMENT", f"cannot inject {sorted(unknown)}")
         with self._lock:
             self._advance()
@@ -124,7 +125,7 @@ class Emulator(SeedingMixin, OperationsMixin, LocationsMixin):
                 node.symptoms = [self._symptom(item) for item in data["symptoms"] or []]
             if "upcomingMaintenance" in data:
                 node.maintenance = self._maintenance(data["upcomingMaintenance"])
-            return node_json(node)
+            return wire_v2.node_json(node) if node.api_version == V2 else node_json(node)
 
     def _symptom(self, item: Json) -> Json:
         _check("symptomType", item.get("symptomType"), _SYMPTOMS)
