@@ -289,6 +289,12 @@ class NodesMixin(Core):
         with self._lock:
             self._advance()
             node = self._node(name)
+            if node.api_version != V1_ALPHA1:
+                raise ApiError(
+                    "FAILED_PRECONDITION",
+                    f"Node {name} is a TPU VM (created through {node.api_version}); reimage is "
+                    "only for TPU Nodes. Delete and recreate it with another runtime version.",
+                )
             version = body.get("tensorflowVersion")
             if not version:
                 raise ApiError("INVALID_ARGUMENT", "tensorflowVersion is required.")

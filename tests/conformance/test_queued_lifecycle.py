@@ -307,3 +307,17 @@ def test_faults_apply_to_v2_by_its_own_keys(emu: Emulator, server: RunningServer
     failed.value.close()
     stats = admin(server, "stats")["requests"]
     assert stats == {"nodes.list": 1, "v2.nodes.list": 1}
+
+
+def test_v1alpha1_sees_a_tpu_vm_but_cannot_reimage_it(emu: Emulator, clock: FakeClock) -> None:
+    emu.v2_create_node(PARENT, "vm", NODE)
+    clock.advance(10)
+    listed = emu.list_nodes("projects/p1/locations/-", None, None)["nodes"]
+    assert [(n["tensorflowVersion"], n["apiVersion"]) for n in listed] == [
+        ("v2-alpha-tpuv5-lite", "V2_ALPHA1")
+    ]
+    with pytest.raises(ApiError) as refused:
+        emu.reimage_node(f"{PARENT}/nodes/vm", {"tensorflowVersion": "2.12.0"})
+    assert refused.value.status == "FAILED_PRECONDITION" and "TPU VM" in refused.value.message
+    stopped = emu.stop_node(f"{PARENT}/nodes/vm")  # v1alpha1's stop still works on it
+    assert stopped["metadata"]["apiVersion"] == "v1alpha1"
