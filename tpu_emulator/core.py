@@ -176,7 +176,9 @@ class Core:
             if cidr not in used:
                 return cidr
 
-    def _endpoints(self, project: str, network: str, cidr: str, hosts: int) -> tuple[str, list]:
+    def _endpoints(
+        self, project: str, network: str, cidr: str, hosts: int
+    ) -> tuple[str, list[str]]:
         """A /29 block (given or allocated) and one worker address per host in it."""
         cidr = cidr or self._allocate_cidr(project, network)
         first = ipaddress.IPv4Network(cidr).network_address + 2

@@ -19,7 +19,7 @@ from tpu_emulator import catalog
 from tpu_emulator.errors import Json, rpc_status, stockout_message
 from tpu_emulator.model import Node, QueuedResource
 from tpu_emulator.queued import QueuedMixin
-from tpu_emulator.rules import rfc3339
+from tpu_emulator.rules import is_pod, rfc3339
 
 V1_PROJECTS = 3
 # Node-less queued resources, one per project in turn: (id, zone, type, runtime, state).
@@ -44,7 +44,7 @@ class SeedingMixin(QueuedMixin):
         now = self.clock()
         names = catalog.project_names(max(1, projects))
         rng = random.Random(seed + 1)  # v2's own draws: the v1alpha1 ones stay as they were
-        maintenance = [count > 0]
+        firsts = {"maintenance", "preemption"}  # seeded once each, on the first fitting VM
         for s in catalog.seed_fleet(count, projects, now, seed):
             if clean:
                 s = catalog.SeedNode(
@@ -54,7 +54,7 @@ class SeedingMixin(QueuedMixin):
             if s.project in names[:V1_PROJECTS]:
                 self._seed_v1(s)
             else:
-                self._seed_v2(s, rng, clean, maintenance)
+                self._seed_v2(s, rng, clean, firsts)
         if count > 0:
             for j, project in enumerate(names):
                 self._seed_queue(project, j, now)
@@ -88,7 +88,7 @@ class SeedingMixin(QueuedMixin):
         ]
 
     def _seed_v2(
-        self, s: catalog.SeedNode, rng: random.Random, clean: bool, maintenance: list[bool]
+        self, s: catalog.SeedNode, rng: random.Random, clean: bool, firsts: set[str]
     ) -> None:
         zone = rng.choice(_V2_ZONES)
         accelerator_type = _pick_type(rng, zone)
@@ -100,22 +100,28 @@ class SeedingMixin(QueuedMixin):
             "runtimeVersion": generation[2][1],
             "description": f"{s.labels['team']} workload",
             "labels": dict(s.labels),
-            "schedulingConfig": {"spot": True} if spot else {},
-            "networkConfig": {"enableExternalIps": rng.random() < 0.3},
         }
+        if spot:
+            body["schedulingConfig"] = {"spot": True}
+        if rng.random() < 0.3:
+            body["networkConfig"] = {"enableExternalIps": True}
         state = s.state
-        if state in ("STOPPED", "PREEMPTED") and (queued or spot or state == "PREEMPTED"):
-            state = "READY"  # only a plain on-demand VM is seeded stopped
-        if spot and not clean and rng.random() < 0.12:
+        plain = not (queued or spot or is_pod(accelerator_type))
+        if state == "PREEMPTED" or (state == "STOPPED" and not plain):
+            state = "READY"  # only a plain single-host on-demand VM is seeded stopped
+        if spot and not clean and (rng.random() < 0.12 or "preemption" in firsts):
+            firsts.discard("preemption")
             state = "PREEMPTED"
         node = self.v2_node(f"{parent}/nodes/{s.node_id}", body, state, s.create_time)
         self._ailing(node, s)
+        for symptom in node.symptoms:  # the worker must exist on this (other) type
+            symptom["workerId"] = str(int(symptom["workerId"]) % len(node.endpoints))
         if state != "READY":
             node.health = ""
         elif node.health == "":
             node.health = "HEALTHY"
-        if state == "READY" and not spot and maintenance[0] and not clean:
-            maintenance[0] = False
+        if state == "READY" and not spot and "maintenance" in firsts and not clean:
+            firsts.discard("maintenance")
             node.maintenance = self._seed_maintenance(self.clock())
         if queued:
             qr = QueuedResource(

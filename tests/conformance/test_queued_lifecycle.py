@@ -224,6 +224,7 @@ def test_seeded_fleet_is_mixed_and_deterministic(clock: FakeClock) -> None:
     assert {n["acceleratorConfig"]["type"] for n in v2} >= {"V5LITE_POD", "V5P", "V6E"}
     assert any(n.get("queuedResource") for n in v2) and any(not n.get("queuedResource") for n in v2)
     assert any(n["schedulingConfig"].get("spot") for n in v2)
+    assert any(n["state"] == "PREEMPTED" and n["schedulingConfig"]["spot"] for n in v2)
     assert sum("upcomingMaintenance" in n for n in nodes) == 1
     states = {a.get_queued_resource(n)["state"]["state"] for n in a.queued_resource_names()}
     assert {"ACTIVE", "WAITING_FOR_RESOURCES", "SUSPENDED", "FAILED"} <= states
