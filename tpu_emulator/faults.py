@@ -13,7 +13,9 @@ class Faults:
 
     `methods` names stats keys ("nodes.list" for v1alpha1, "v2.nodes.list" for v2); empty means
     every method. `stockout` zones fail node creation with a capacity error and keep queued
-    resources WAITING_FOR_RESOURCES; `quota` zones refuse creation naming a quota.
+    resources WAITING_FOR_RESOURCES; `quota` zones fail node creation and queued resources with
+    an error that names a quota. Both are RESOURCE_EXHAUSTED (code 8) in the operation or the
+    queued resource's failedData; only the message tells them apart, as with Google.
     """
 
     latency_ms: int = 0

@@ -322,3 +322,32 @@ def test_v1alpha1_sees_a_tpu_vm_but_cannot_reimage_it(emu: Emulator, clock: Fake
     assert refused.value.status == "FAILED_PRECONDITION" and "TPU VM" in refused.value.message
     stopped = emu.stop_node(f"{PARENT}/nodes/vm")  # v1alpha1's stop still works on it
     assert stopped["metadata"]["apiVersion"] == "v1alpha1"
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        {"validInterval": {"startTime": "2026-11-24T10:00:00Z", "endTime": "2026-11-24T12:00:00Z"}},
+        {"validAfterTime": "2026-11-24T10:00:00Z", "validUntilTime": "2026-11-24T12:00:00Z"},
+    ],
+)
+def test_absolute_queueing_windows(emu: Emulator, clock: FakeClock, policy: dict) -> None:
+    """The clock starts at 09:00: provisioning waits for 10:00; a stockout past 12:00 fails."""
+    emu.create_queued_resource(PARENT, "qr", None, request(queueingPolicy=policy))
+    clock.advance(3599)
+    assert state(emu) == "ACCEPTED"
+    emu.set_faults({"stockout": ["us-west4-a"]})
+    clock.advance(1)
+    assert state(emu) == "WAITING_FOR_RESOURCES"
+    clock.advance(7200)
+    assert state(emu) == "FAILED"
+    assert emu.get_queued_resource(f"{PARENT}/queuedResources/qr")["queueingPolicy"] == policy
+
+
+def test_guaranteed_takes_a_duration(emu: Emulator) -> None:
+    with pytest.raises(ApiError) as refused:
+        emu.create_queued_resource(PARENT, "qr", None, request(guaranteed={"minDuration": "1h"}))
+    assert "duration" in refused.value.message
+    emu.create_queued_resource(PARENT, "qr", None, request(guaranteed={"minDuration": "3600s"}))
+    got = emu.get_queued_resource(f"{PARENT}/queuedResources/qr")
+    assert got["guaranteed"] == {"minDuration": "3600s"} and "spot" not in got
