@@ -28,19 +28,32 @@ class OperationsMixin(Core):
             self._advance()
             return self._op(name).to_json()
 
-    def list_operations(self, name: str, page_size: int | None, page_token: str | None) -> Json:
+    def list_operations(
+        self, name: str, page_size: int | None, page_token: str | None, partial: bool = False
+    ) -> Json:
+        """`partial` (returnPartialSuccess) works across zones only: the unreachable zones'
+        operations are left out and the zones named in `unreachable`."""
         with self._lock:
             self._advance()
             project, zone = self._location(name, wildcard=True)
+            if partial and zone != "-":
+                raise ApiError(
+                    "INVALID_ARGUMENT",
+                    "returnPartialSuccess can only be true when listing across locations ('-').",
+                )
             prefix = f"projects/{project}/locations/" + ("" if zone == "-" else f"{zone}/")
             names, token = page(
                 self._op_names.get(project, []), prefix, name, page_token, page_size
             )
+            skipped = sorted(self.faults.unreachable) if partial else []
+            names = [n for n in names if n.split("/")[3] not in skipped]
             body: Json = {}
             if names:
                 body["operations"] = [self._ops[n].to_json() for n in names]
             if token:
                 body["nextPageToken"] = token
+            if skipped:
+                body["unreachable"] = [f"projects/{project}/locations/{z}" for z in skipped]
             return body
 
     def cancel_operation(self, name: str) -> Json:

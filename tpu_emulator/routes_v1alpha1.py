@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from tpu_emulator.routes import LIST, LOC, parent_of, route, target, to_int
+from tpu_emulator.routes import LIST, LOC, parent_of, route, target, to_bool, to_int
 
 ROUTES = [
     route(
@@ -69,7 +69,10 @@ ROUTES = [
         "operations.list",
         ("filter", "returnPartialSuccess", *LIST),
         lambda e, n, q, b: e.list_operations(
-            parent_of(n, "operations"), to_int(q, "pageSize"), q.get("pageToken")
+            parent_of(n, "operations"),
+            to_int(q, "pageSize"),
+            q.get("pageToken"),
+            to_bool(q, "returnPartialSuccess"),
         ),
     ),
     route(

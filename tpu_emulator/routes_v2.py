@@ -109,7 +109,9 @@ ROUTES = [
         f"{LOC}/operations",
         "v2.operations.list",
         ("filter", "returnPartialSuccess", *LIST),
-        lambda e, n, q, b: e.list_operations(parent_of(n, "operations"), *_page(q)),
+        lambda e, n, q, b: e.list_operations(
+            parent_of(n, "operations"), *_page(q), to_bool(q, "returnPartialSuccess")
+        ),
     ),
     route("GET", _OP, "v2.operations.get", (), lambda e, n, q, b: e.get_operation(n)),
     route("DELETE", _OP, "v2.operations.delete", (), lambda e, n, q, b: e.delete_operation(n)),

@@ -219,6 +219,19 @@ def test_wildcard_lists_name_the_unreachable_zones(
     with pytest.raises(HttpError) as unavailable:
         locations.nodes().list(parent="projects/ml-infra/locations/us-west4-a").execute()
     assert unavailable.value.resp.status == 503
+    ops = locations.operations()
+    admin(mixed_server, "faults", {"unreachable": []})
+    for zone in ("us-west4-a", "us-east5-b"):
+        body = {"acceleratorType": "v5litepod-8" if zone == "us-west4-a" else "v6e-8"}
+        body["runtimeVersion"] = "tpu-ubuntu2204-base"
+        locations.nodes().create(
+            parent=f"projects/ml-infra/locations/{zone}", nodeId="partial", body=body
+        ).execute()
+    admin(mixed_server, "faults", {"unreachable": ["us-west4-a"]})
+    partial = ops.list(name="projects/ml-infra/locations/-", returnPartialSuccess=True).execute()
+    check(partial, "ListOperationsResponse")
+    assert [o["metadata"]["target"].split("/")[3] for o in partial["operations"]] == ["us-east5-b"]
+    assert partial["unreachable"] == ["projects/ml-infra/locations/us-west4-a"]
 
 
 @pytest.mark.parametrize(
