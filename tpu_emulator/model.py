@@ -101,10 +101,11 @@ class QueuedResource:
 
 @dataclass
 class Op:
-    """A long-running operation; shown in the schema of the API version that started it."""
+    """A long-running operation. One store serves both versions: each path shows it in its own
+    schema (metadata and response `@type`), while `apiVersion` tells which version started it."""
 
     name: str
-    api: str  # "v1alpha1" or "v2"
+    api: str  # "v1alpha1" or "v2": the version that started it
     verb: str
     target: str
     created: datetime
@@ -115,19 +116,22 @@ class Op:
     done: bool = False
     ended: datetime | None = None
     error: Json | None = None
-    response: Json | None = None
+    # The result as each version shows it (a node differs; an Empty or a queued resource not).
+    responses: dict[str, Json] | None = None
     cancel_requested: bool = False
 
-    def to_json(self) -> Json:
+    def to_json(self, view: str | None = None) -> Json:
+        """The operation as `view` ("v1alpha1" or "v2"; default: its own version) shows it."""
+        view = view or self.api
         metadata: Json = {
-            "@type": f"type.googleapis.com/google.cloud.tpu.{self.api}.OperationMetadata",
+            "@type": f"type.googleapis.com/google.cloud.tpu.{view}.OperationMetadata",
             "createTime": rfc3339(self.created),
             "target": self.target,
             "verb": self.verb,
             "apiVersion": self.api,
         }
         # v1alpha1 always wrote cancelRequested; v2 follows proto3 JSON (false left out).
-        if self.api == "v1alpha1" or self.cancel_requested:
+        if view == "v1alpha1" or self.cancel_requested:
             metadata["cancelRequested"] = self.cancel_requested
         body: Json = {"name": self.name, "metadata": metadata}
         if self.done:
@@ -137,6 +141,6 @@ class Op:
             metadata["endTime"] = rfc3339(self.ended)
             if self.error is not None:
                 body["error"] = self.error
-            elif self.response is not None:
-                body["response"] = self.response
+            elif self.responses is not None:
+                body["response"] = dict(self.responses[view])
         return body

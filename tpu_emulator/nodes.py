@@ -165,7 +165,7 @@ class NodesMixin(Core):
         if op.verb == "delete":
             self._remove(op.target)
             self._node_gone(node)
-            op.response = {"@type": EMPTY_TYPE}
+            op.responses = {api: {"@type": EMPTY_TYPE} for api in ("v1alpha1", "v2")}
             return
         if op.verb == "create":
             op.error = self._capacity_error(node.project, node.zone, node.accelerator_type)
@@ -181,8 +181,10 @@ class NodesMixin(Core):
             node.state, node.health = "READY", "HEALTHY"
         if op.verb == "reimage":
             node.version = op.changes["version"]
-        wire = wire_v2 if op.api == "v2" else wire_v1alpha1
-        op.response = {"@type": wire.NODE_TYPE, **render(op.api)(node)}
+        op.responses = {
+            "v1alpha1": {"@type": wire_v1alpha1.NODE_TYPE, **wire_v1alpha1.node_json(node)},
+            "v2": {"@type": wire_v2.NODE_TYPE, **wire_v2.node_json(node)},
+        }
 
     # ----- v1alpha1 --------------------------------------------------------------------------
 

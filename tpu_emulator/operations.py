@@ -23,13 +23,19 @@ class OperationsMixin(Core):
             raise ApiError("NOT_FOUND", f"Operation '{name}' was not found")
         return op
 
-    def get_operation(self, name: str) -> Json:
+    def get_operation(self, name: str, view: str | None = None) -> Json:
+        """The operation in `view`'s schema (default: the version that started it)."""
         with self._lock:
             self._advance()
-            return self._op(name).to_json()
+            return self._op(name).to_json(view)
 
     def list_operations(
-        self, name: str, page_size: int | None, page_token: str | None, partial: bool = False
+        self,
+        name: str,
+        page_size: int | None,
+        page_token: str | None,
+        partial: bool = False,
+        view: str | None = None,
     ) -> Json:
         """`partial` (returnPartialSuccess) works across zones only: the unreachable zones'
         operations are left out and the zones named in `unreachable`."""
@@ -49,7 +55,7 @@ class OperationsMixin(Core):
             names = [n for n in names if n.split("/")[3] not in skipped]
             body: Json = {}
             if names:
-                body["operations"] = [self._ops[n].to_json() for n in names]
+                body["operations"] = [self._ops[n].to_json(view) for n in names]
             if token:
                 body["nextPageToken"] = token
             if skipped:

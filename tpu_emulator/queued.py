@@ -272,7 +272,7 @@ class QueuedMixin(NodesV2Mixin):
                 if name in self._nodes:
                     self._remove(name)
             self._drop_queued(qr)
-            op.response = {"@type": EMPTY_TYPE}
+            op.responses = {api: {"@type": EMPTY_TYPE} for api in ("v1alpha1", "v2")}
             return
         if op.verb == "reset":
             for name in qr.node_names:
@@ -281,7 +281,9 @@ class QueuedMixin(NodesV2Mixin):
             qr.state, qr.initiator, qr.failed = "ACCEPTED", "", None
             qr.valid_after, qr.valid_until = validity(qr.policy, when)
             self._schedule_queued(qr, max(when, qr.valid_after or when))
-        op.response = {"@type": wire_v2.QUEUED_TYPE, **wire_v2.queued_json(qr)}
+        # v1alpha1 has no QueuedResource: its view of the result is v2's.
+        result = {"@type": wire_v2.QUEUED_TYPE, **wire_v2.queued_json(qr)}
+        op.responses = {"v1alpha1": result, "v2": result}
 
     def _cancel_queued_op(self, op: Op) -> None:
         qr = self._queued.get(op.target)

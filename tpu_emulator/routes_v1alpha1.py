@@ -73,6 +73,7 @@ ROUTES = [
             to_int(q, "pageSize"),
             q.get("pageToken"),
             to_bool(q, "returnPartialSuccess"),
+            "v1alpha1",
         ),
     ),
     route(
@@ -80,7 +81,7 @@ ROUTES = [
         f"{LOC}/operations/[^/:]+",
         "operations.get",
         (),
-        lambda e, n, q, b: e.get_operation(n),
+        lambda e, n, q, b: e.get_operation(n, "v1alpha1"),
     ),
     route(
         "DELETE",

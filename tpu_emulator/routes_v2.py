@@ -110,10 +110,10 @@ ROUTES = [
         "v2.operations.list",
         ("filter", "returnPartialSuccess", *LIST),
         lambda e, n, q, b: e.list_operations(
-            parent_of(n, "operations"), *_page(q), to_bool(q, "returnPartialSuccess")
+            parent_of(n, "operations"), *_page(q), to_bool(q, "returnPartialSuccess"), "v2"
         ),
     ),
-    route("GET", _OP, "v2.operations.get", (), lambda e, n, q, b: e.get_operation(n)),
+    route("GET", _OP, "v2.operations.get", (), lambda e, n, q, b: e.get_operation(n, "v2")),
     route("DELETE", _OP, "v2.operations.delete", (), lambda e, n, q, b: e.delete_operation(n)),
     route(
         "POST",

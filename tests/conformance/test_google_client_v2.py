@@ -230,3 +230,28 @@ def test_seeded_v2_fleet_as_the_client_sees_it(client: tpu_v2.TpuClient) -> None
         name="projects/ml-prod/locations/us-east5-a/queuedResources/pretrain-v5p-128"
     )
     assert waiting.state.state == QR_STATE.WAITING_FOR_RESOURCES
+
+
+def test_operations_of_both_versions_in_each_schema(
+    client: tpu_v2.TpuClient, mixed_emulator: Emulator
+) -> None:
+    """The bot's v1alpha1 operations and v2 ones share a project: each reader gets its own
+    schema, so Google's client can unpack every one of them."""
+    old = mixed_emulator.create_node(
+        "projects/ml-prod/locations/us-central1-b",
+        "tf-node",
+        None,
+        {"acceleratorType": "v3-8", "tensorflowVersion": "2.12.0"},
+    )
+    client.create_node(parent=PARENT, node_id="vm-6", node=v5e()).result(timeout=10)
+    listing = client.list_operations(request={"name": "projects/ml-prod/locations/-"})
+    by_name = {o.name: o for o in listing.operations}
+    assert by_name[old["name"]].done
+    seen = client.get_operation(request={"name": old["name"]})
+    node = tpu_v2.Node.deserialize(seen.response.value)
+    assert node.runtime_version == "2.12.0"
+    assert node.api_version == tpu_v2.Node.ApiVersion.V1_ALPHA1
+    metadata = tpu_v2.OperationMetadata.deserialize(seen.metadata.value)
+    assert metadata.api_version == "v1alpha1" and metadata.verb == "create"
+    v1_view = mixed_emulator.get_operation(old["name"])
+    assert v1_view["response"]["tensorflowVersion"] == "2.12.0"
