@@ -52,6 +52,20 @@ def emulator_server(emulator: Emulator) -> Iterator[RunningServer]:
 
 
 @pytest.fixture
+def mixed_emulator(clock: FakeClock) -> Emulator:
+    """Five projects: v1alpha1 TPU Nodes in the first three, v2 TPU VMs and queued resources in
+    the rest; operations finish as soon as they are asked about (op_seconds=0)."""
+    return Emulator(clock=clock, op_seconds=0, fleet=60, projects=5)
+
+
+@pytest.fixture
+def mixed_server(mixed_emulator: Emulator) -> Iterator[RunningServer]:
+    server = serve(mixed_emulator)
+    yield server
+    server.close()
+
+
+@pytest.fixture
 def tpu(emulator_server: RunningServer) -> TpuClient:
     return TpuClient(emulator_server.url, retries=3, backoff_seconds=0.001, timeout=10)
 

@@ -1,4 +1,4 @@
-"""What each emulated zone offers, and a deterministic seeded fleet."""
+"""What each emulated zone offers (v1alpha1 TPU Nodes, v2 TPU VMs), and the v1alpha1 seed."""
 
 from __future__ import annotations
 
@@ -25,6 +25,96 @@ ZONES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "asia-east1-c": (V2, VERSIONS[:-2]),
     "us-central2-b": (("v3-8", "v3-32"), VERSIONS),
 }
+
+# v2 (TPU VMs): per generation, the types, their AcceleratorConfig type, and runtime versions.
+# Topologies count chips; v2-v5p name cores (2 per chip), v5e and v6e name chips.
+_CHIPS_2D = {
+    1: "1x1",
+    4: "2x2",
+    8: "2x4",
+    16: "4x4",
+    32: "4x8",
+    64: "8x8",
+    128: "8x16",
+    256: "16x16",
+}
+_CHIPS_3D = {4: "2x2x1", 8: "2x2x2", 16: "2x2x4", 32: "2x4x4", 64: "4x4x4", 128: "4x4x8"}
+BASE = "tpu-ubuntu2204-base"
+GENERATIONS: dict[str, tuple[str, tuple[int, ...], tuple[str, ...]]] = {
+    # prefix: (AcceleratorConfig.type, sizes in the type name, runtime versions)
+    "v2": ("V2", (8, 32, 128), (BASE, "tpu-vm-base", "tpu-vm-tf-2.16.1-pjrt", "tpu-vm-pt-2.0")),
+    "v3": ("V3", (8, 32, 128), (BASE, "tpu-vm-base", "tpu-vm-tf-2.16.1-pjrt", "tpu-vm-pt-2.0")),
+    "v4": (
+        "V4",
+        (8, 16, 32, 64, 128),
+        (
+            BASE,
+            "tpu-vm-v4-base",
+            "tpu-vm-tf-2.16.1-pjrt",
+            "tpu-vm-tf-2.16.1-pod-pjrt",
+            "tpu-vm-pt-2.4",
+        ),
+    ),
+    "v5litepod": (
+        "V5LITE_POD",
+        (1, 4, 8, 16, 32, 64, 128, 256),
+        (BASE, "v2-alpha-tpuv5-lite", "tpu-vm-tf-2.16.1-pjrt", "tpu-vm-pt-2.4"),
+    ),
+    "v5p": ("V5P", (8, 16, 32, 64, 128), (BASE, "v2-alpha-tpuv5", "tpu-vm-pt-2.4")),
+    "v6e": ("V6E", (1, 4, 8, 16, 32, 64, 128, 256), (BASE, "v2-alpha-tpuv6e", "tpu-vm-pt-2.4")),
+}
+# zone -> generations offered to TPU VMs; shaped after where Google offers them.
+V2_ZONES: dict[str, tuple[str, ...]] = {
+    "us-central1-a": ("v3", "v5litepod"),
+    "us-central1-b": ("v2", "v3"),
+    "us-central1-c": ("v2",),
+    "us-central1-f": ("v2", "v3"),
+    "us-east1-d": ("v6e",),
+    "europe-west4-a": ("v2", "v3", "v6e"),
+    "asia-east1-c": ("v2",),
+    "us-central2-b": ("v4",),
+    "us-west4-a": ("v5litepod",),
+    "us-east5-a": ("v5p",),
+    "us-east5-b": ("v6e",),
+    "europe-west4-b": ("v5litepod", "v5p"),
+    "asia-northeast1-b": ("v6e",),
+}
+ALL_ZONES = tuple(sorted(set(ZONES) | set(V2_ZONES)))
+
+
+def v2_types(zone: str) -> list[str]:
+    """Accelerator types a zone offers to v2, e.g. v5litepod-16."""
+    return [f"{g}-{n}" for g in V2_ZONES.get(zone, ()) for n in GENERATIONS[g][1]]
+
+
+def v2_runtime_versions(zone: str) -> list[str]:
+    return sorted({v for g in V2_ZONES.get(zone, ()) for v in GENERATIONS[g][2]})
+
+
+def generation(accelerator_type: str) -> str:
+    return accelerator_type.rsplit("-", 1)[0]
+
+
+def accelerator_config(accelerator_type: str) -> dict[str, str]:
+    """The v2 AcceleratorConfig for a type name ({"type": "V5P", "topology": "2x2x1"})."""
+    prefix, _, size = accelerator_type.rpartition("-")
+    kind, _, _ = GENERATIONS.get(prefix, ("TYPE_UNSPECIFIED", (), ()))
+    count = int(size) if size.isdigit() else 0
+    chips = count if prefix in ("v5litepod", "v6e") else max(1, count // 2)
+    table = _CHIPS_3D if prefix in ("v4", "v5p") else _CHIPS_2D
+    return {"type": kind, "topology": table.get(chips, f"{chips}x1")}
+
+
+def type_for_config(config: dict[str, str]) -> str | None:
+    """The type name an AcceleratorConfig asks for, or None if no offered type matches."""
+    for prefix, (kind, sizes, _) in GENERATIONS.items():
+        if kind != config.get("type"):
+            continue
+        for size in sizes:
+            if accelerator_config(f"{prefix}-{size}")["topology"] == config.get("topology"):
+                return f"{prefix}-{size}"
+    return None
+
 
 PROJECT_NAMES = ("ml-prod", "ml-research", "ml-sandbox", "ml-infra", "ml-vision", "ml-speech")
 TEAMS = ("vision", "nlp", "speech", "rl", "recsys", "infra")

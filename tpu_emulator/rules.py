@@ -4,7 +4,9 @@ resource ids, timestamps, and which accelerator types are multi-host pods."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+from tpu_emulator.errors import ApiError
 
 # Node ids: RFC 1035 labels, 1-63 characters ("nodeId" in the API reference).
 NODE_ID = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -32,3 +34,62 @@ def hosts_of(accelerator_type: str) -> int:
 def is_pod(accelerator_type: str) -> bool:
     """More than one host: stop is refused on these ("only single TPU nodes")."""
     return hosts_of(accelerator_type) > 1
+
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)s$")
+
+
+def parse_duration(value: object, field: str) -> timedelta:
+    """A google.protobuf.Duration in JSON ("3600s")."""
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ApiError("INVALID_ARGUMENT", f"{field}: {value!r} is not a duration like '3600s'.")
+    return timedelta(seconds=float(match.group(1)))
+
+
+def parse_time(value: object, field: str) -> datetime:
+    """A google.protobuf.Timestamp in JSON (RFC 3339)."""
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError("INVALID_ARGUMENT", f"{field}: {value!r} is not an RFC 3339 time.") from None
+    if parsed.tzinfo is None:
+        raise ApiError("INVALID_ARGUMENT", f"{field}: {value!r} has no time zone.")
+    return parsed
+
+
+NODE_STATES = frozenset(
+    {
+        "CREATING",
+        "READY",
+        "RESTARTING",
+        "REIMAGING",
+        "DELETING",
+        "REPAIRING",
+        "STOPPED",
+        "STOPPING",
+        "STARTING",
+        "PREEMPTED",
+        "TERMINATED",
+        "HIDING",
+        "HIDDEN",
+        "UNHIDING",
+        "UNKNOWN",
+    }
+)
+QUEUED_STATES = frozenset(
+    {
+        "CREATING",
+        "ACCEPTED",
+        "PROVISIONING",
+        "FAILED",
+        "DELETING",
+        "ACTIVE",
+        "SUSPENDING",
+        "SUSPENDED",
+        "WAITING_FOR_RESOURCES",
+    }
+)
+STATE_INITIATORS = frozenset({"USER", "SERVICE"})
+MAINTENANCE_TYPES = frozenset({"UNKNOWN_TYPE", "SCHEDULED", "UNSCHEDULED"})
+MAINTENANCE_STATUSES = frozenset({"UNKNOWN", "PENDING", "ONGOING"})

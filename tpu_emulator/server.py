@@ -1,187 +1,29 @@
-"""The emulator's HTTP face: the v1alpha1 REST paths of the discovery document, and an admin API."""
+"""The emulator's HTTP face: the v1alpha1 and v2 REST paths of the discovery documents, one
+fleet behind both, and an admin API beside them (never inside them)."""
 
 from __future__ import annotations
 
 import json
-import re
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
+from tpu_emulator import routes_v1alpha1, routes_v2
+from tpu_emulator.errors import ApiError, Json
 from tpu_emulator.http import RunningServer, serve_in_thread
-from tpu_emulator.state import ApiError, Emulator, Json
+from tpu_emulator.routes import SYSTEM_PARAMS, Route
+from tpu_emulator.state import Emulator
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
-# Parameters every Google API method accepts (the discovery document's "parameters").
-SYSTEM_PARAMS = frozenset(
-    {
-        "$.xgafv",
-        "access_token",
-        "alt",
-        "callback",
-        "fields",
-        "key",
-        "oauth_token",
-        "prettyPrint",
-        "quotaUser",
-        "upload_protocol",
-        "uploadType",
-    }
-)
-_LOC = r"projects/[^/]+/locations/[^/]+"
-
-
-@dataclass(frozen=True)
-class Route:
-    http: str
-    pattern: re.Pattern[str]
-    method_id: str
-    params: frozenset[str]
-    call: Callable[[Emulator, str, dict[str, str], Json], Json]
-
-
-def _int(params: dict[str, str], key: str) -> int | None:
-    if key not in params:
-        return None
-    try:
-        return int(params[key])
-    except ValueError:
-        raise ApiError("INVALID_ARGUMENT", f"Invalid value at '{key}' (TYPE_INT32)") from None
-
-
-def _route(http: str, pattern: str, method_id: str, params: Iterable[str], call: Any) -> Route:
-    return Route(http, re.compile(f"^{pattern}$"), method_id, frozenset(params), call)
-
-
-LIST = ("pageSize", "pageToken")
-ROUTES = [
-    _route(
-        "GET",
-        r"projects/[^/]+/locations",
-        "locations.list",
-        ("filter", "extraLocationTypes", *LIST),
-        lambda e, n, q, b: e.list_locations(
-            n.rsplit("/locations", 1)[0], _int(q, "pageSize"), q.get("pageToken")
-        ),
-    ),
-    _route("GET", _LOC, "locations.get", (), lambda e, n, q, b: e.get_location(n)),
-    _route(
-        "GET",
-        f"{_LOC}/nodes",
-        "nodes.list",
-        LIST,
-        lambda e, n, q, b: e.list_nodes(
-            n.rsplit("/nodes", 1)[0], _int(q, "pageSize"), q.get("pageToken")
-        ),
-    ),
-    _route(
-        "POST",
-        f"{_LOC}/nodes",
-        "nodes.create",
-        ("nodeId", "requestId"),
-        lambda e, n, q, b: e.create_node(
-            n.rsplit("/nodes", 1)[0], q.get("nodeId"), q.get("requestId"), b
-        ),
-    ),
-    _route("GET", f"{_LOC}/nodes/[^/:]+", "nodes.get", (), lambda e, n, q, b: e.get_node(n)),
-    _route(
-        "DELETE",
-        f"{_LOC}/nodes/[^/:]+",
-        "nodes.delete",
-        ("requestId",),
-        lambda e, n, q, b: e.delete_node(n, q.get("requestId")),
-    ),
-    _route(
-        "POST",
-        f"{_LOC}/nodes/[^/:]+:stop",
-        "nodes.stop",
-        (),
-        lambda e, n, q, b: e.stop_node(n.rsplit(":", 1)[0]),
-    ),
-    _route(
-        "POST",
-        f"{_LOC}/nodes/[^/:]+:start",
-        "nodes.start",
-        (),
-        lambda e, n, q, b: e.start_node(n.rsplit(":", 1)[0]),
-    ),
-    _route(
-        "POST",
-        f"{_LOC}/nodes/[^/:]+:reimage",
-        "nodes.reimage",
-        (),
-        lambda e, n, q, b: e.reimage_node(n.rsplit(":", 1)[0], b),
-    ),
-    _route(
-        "GET",
-        f"{_LOC}/operations",
-        "operations.list",
-        ("filter", "returnPartialSuccess", *LIST),
-        lambda e, n, q, b: e.list_operations(
-            n.rsplit("/operations", 1)[0], _int(q, "pageSize"), q.get("pageToken")
-        ),
-    ),
-    _route(
-        "GET",
-        f"{_LOC}/operations/[^/:]+",
-        "operations.get",
-        (),
-        lambda e, n, q, b: e.get_operation(n),
-    ),
-    _route(
-        "DELETE",
-        f"{_LOC}/operations/[^/:]+",
-        "operations.delete",
-        (),
-        lambda e, n, q, b: e.delete_operation(n),
-    ),
-    _route(
-        "POST",
-        f"{_LOC}/operations/[^/:]+:cancel",
-        "operations.cancel",
-        (),
-        lambda e, n, q, b: e.cancel_operation(n.rsplit(":", 1)[0]),
-    ),
-    _route(
-        "GET",
-        f"{_LOC}/acceleratorTypes",
-        "acceleratorTypes.list",
-        ("filter", "orderBy", *LIST),
-        lambda e, n, q, b: e.list_accelerator_types(
-            n.rsplit("/", 1)[0], _int(q, "pageSize"), q.get("pageToken")
-        ),
-    ),
-    _route(
-        "GET",
-        f"{_LOC}/acceleratorTypes/[^/]+",
-        "acceleratorTypes.get",
-        (),
-        lambda e, n, q, b: e.get_accelerator_type(n),
-    ),
-    _route(
-        "GET",
-        f"{_LOC}/tensorflowVersions",
-        "tensorflowVersions.list",
-        ("filter", "orderBy", *LIST),
-        lambda e, n, q, b: e.list_tensorflow_versions(
-            n.rsplit("/", 1)[0], _int(q, "pageSize"), q.get("pageToken")
-        ),
-    ),
-    _route(
-        "GET",
-        f"{_LOC}/tensorflowVersions/[^/]+",
-        "tensorflowVersions.get",
-        (),
-        lambda e, n, q, b: e.get_tensorflow_version(n),
-    ),
-]
+# URL prefix -> that version's routes.
+VERSIONS: dict[str, list[Route]] = {"v1alpha1": routes_v1alpha1.ROUTES, "v2": routes_v2.ROUTES}
 
 
 class EmulatorApp:
-    """WSGI application: `/v1alpha1/...` as Google serves it, `/emulator/v1/...` for tests."""
+    """WSGI application: `/v1alpha1/...` and `/v2/...` as Google serves them, `/emulator/v1/...`
+    for tests."""
 
     def __init__(self, emulator: Emulator, sleep: Callable[[float], None] = time.sleep) -> None:
         self.emulator = emulator
@@ -191,8 +33,9 @@ class EmulatorApp:
         path = unquote(environ.get("PATH_INFO", ""))
         http = environ["REQUEST_METHOD"]
         try:
-            if path.startswith("/v1alpha1/"):
-                status, body = self._api(http, path[len("/v1alpha1/") :], environ)
+            version = path.split("/", 2)[1] if path.count("/") >= 2 else ""
+            if version in VERSIONS:
+                status, body = self._api(version, http, path[len(version) + 2 :], environ)
             elif path.startswith("/emulator/v1/"):
                 status, body = self._admin(http, path[len("/emulator/v1/") :], environ)
             else:
@@ -223,13 +66,13 @@ class EmulatorApp:
             raise ApiError("INVALID_ARGUMENT", "Invalid JSON payload received: not an object.")
         return body
 
-    def _api(self, http: str, name: str, environ: dict[str, Any]) -> tuple[int, Json]:
+    def _api(self, version: str, http: str, name: str, environ: dict[str, Any]) -> tuple[int, Json]:
         latency = self.emulator.faults.latency_ms
         if latency:
             self._sleep(latency / 1000)
-        matched = [r for r in ROUTES if r.pattern.match(name)]
+        matched = [r for r in VERSIONS[version] if r.pattern.match(name)]
         if not matched:
-            raise ApiError("NOT_FOUND", f"The requested URL /v1alpha1/{name} was not found.")
+            raise ApiError("NOT_FOUND", f"The requested URL /{version}/{name} was not found.")
         route = next((r for r in matched if r.http == http), None)
         if route is None:
             raise ApiError("UNIMPLEMENTED", f"Method {http} is not allowed here.", http=405)
@@ -241,7 +84,7 @@ class EmulatorApp:
                 f'Invalid JSON payload received. Unknown name "{sorted(unknown)[0]}": '
                 "Cannot bind query parameter.",
             )
-        body = self._read_json(environ) if http == "POST" else {}
+        body = self._read_json(environ) if http in ("POST", "PATCH") else {}
         lost = self.emulator.gate(route.method_id, name)
         result = route.call(self.emulator, name, query, body)
         if lost is not None:

@@ -3,72 +3,22 @@
 from __future__ import annotations
 
 import json
-from importlib import resources
 from typing import Any
 
 import httplib2
-import jsonschema
 import pytest
 from googleapiclient import discovery
 from googleapiclient.errors import HttpError
 
 from devstack.admin import admin
 from devstack.clock import FakeClock
+from tests.conformance.schema import SchemaChecker
 from tpu_emulator import Emulator
 from tpu_emulator.http import RunningServer
 
 PARENT = "projects/ml-prod/locations/us-central1-b"
-DOC = json.loads(
-    resources.files("googleapiclient")
-    .joinpath("discovery_cache/documents/tpu.v1alpha1.json")
-    .read_text()
-)
-
-
-def _convert(schema: dict[str, Any]) -> dict[str, Any]:
-    """A discovery schema -> JSON Schema that refuses unknown fields and unknown enum values."""
-    if "$ref" in schema:
-        return {"$ref": f"#/definitions/{schema['$ref']}"}
-    kind = schema.get("type")
-    if kind == "any" or kind is None:
-        return {}
-    out: dict[str, Any] = {"type": kind}
-    if "enum" in schema:
-        out["enum"] = schema["enum"]
-    if kind == "array":
-        out["items"] = _convert(schema.get("items", {}))
-    if kind == "object":
-        out["properties"] = {k: _convert(v) for k, v in schema.get("properties", {}).items()}
-        extra = schema.get("additionalProperties")
-        out["additionalProperties"] = _convert(extra) if extra is not None else False
-    return out
-
-
-DEFINITIONS = {name: _convert(schema) for name, schema in DOC["schemas"].items()}
-
-
-def check(response: Any, schema_name: str) -> None:
-    jsonschema.validate(
-        response, {"$ref": f"#/definitions/{schema_name}", "definitions": DEFINITIONS}
-    )
-    if schema_name == "Operation":
-        metadata = dict(response["metadata"])
-        assert metadata.pop("@type").endswith(".OperationMetadata")
-        check(metadata, "OperationMetadata")
-        if "response" in response:
-            body = dict(response["response"])
-            kind = body.pop("@type")
-            if kind.endswith(".Node"):
-                check(body, "Node")
-            else:
-                assert kind.endswith("google.protobuf.Empty") and body == {}
-
-
-def all_method_ids(resource: dict[str, Any]) -> set[str]:
-    ids = {m["id"] for m in resource.get("methods", {}).values()}
-    for child in resource.get("resources", {}).values():
-        ids |= all_method_ids(child)
-    return ids
+V1 = SchemaChecker("v1alpha1")
+check = V1.check
 
 
 @pytest.fixture
@@ -154,9 +104,7 @@ def test_every_discovery_method_conforms(
     assert gone.value.resp.status == 404
 
     served = set(admin(emulator_server, "stats")["requests"])
-    expected = {i.removeprefix("tpu.projects.locations.") for i in all_method_ids(DOC)}
-    expected = {"locations." + i if "." not in i else i for i in expected}
-    assert served == expected
+    assert served == V1.served_keys()
 
 
 @pytest.mark.parametrize(
