@@ -172,7 +172,13 @@ def start_stack(
     if socket_mode:
         env["SLACK_APP_TOKEN"] = APP_TOKEN
     settings = load_settings(env)
-    tpu = TpuClient(emulator_server.url, retries=2, backoff_seconds=0.001, timeout=10)
+    tpu = TpuClient(
+        emulator_server.url,
+        apis={project.id: project.api for project in settings.bot.projects},
+        retries=2,
+        backoff_seconds=0.001,
+        timeout=10,
+    )
     bot = build(settings, clock=clock, tpu=tpu).start(port=0, scheduler=False)
     if socket_mode:
         slack.hub.wait_for_client()

@@ -11,7 +11,7 @@ from bot.core.models import (
     is_multi_host,
     parse_time,
 )
-from bot.tpu.wire import node_from_api, operation_from_api
+from bot.tpu.wire_v1alpha1 import node_from_api, operation_from_api
 
 
 def test_node_parses_full_api_json() -> None:
