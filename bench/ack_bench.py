@@ -104,7 +104,8 @@ def main() -> None:
             "TPUBOT_DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}",
         }
     )
-    tpu = TpuClient(emulator_server.url, retries=0, timeout=30)
+    apis = {project.id: project.api for project in settings.bot.projects}
+    tpu = TpuClient(emulator_server.url, apis=apis, retries=0, timeout=30)
     bot = build(settings, tpu=tpu).start(port=0, scheduler=False)
     naive = serve_in_thread(naive_app(slack, tpu))
     try:

@@ -52,8 +52,8 @@ def main() -> None:
     emu = start_emulator("--fleet", str(args.nodes), "--projects", "1")
     try:
         rss_idle = emu.rss_mb
-        client = TpuClient(emu.url, retries=0, page_size=1000)
-        small_pages = TpuClient(emu.url, retries=0, page_size=100)
+        client = TpuClient(emu.url, default_api="v1alpha1", retries=0, page_size=1000)
+        small_pages = TpuClient(emu.url, default_api="v1alpha1", retries=0, page_size=100)
 
         full, pages100 = [], []
         for _ in range(args.repeat):

@@ -132,6 +132,7 @@ def build(settings: Settings, *, clock: Clock = utcnow, tpu: Any = None) -> Bot:
         tpu = TpuClient(
             env.TPU_API_ENDPOINT,
             credentials,
+            apis={project.id: project.api for project in config.projects},
             timeout=config.gcp.request_timeout_seconds,
             retries=config.gcp.retries,
             observer=metrics.tpu_call,

@@ -36,6 +36,8 @@ class _Strict(BaseModel):
 class ProjectConfig(_Strict):
     id: str
     locations: tuple[str, ...] = ("-",)
+    # v2 sees every node, whichever version made it; v1alpha1 keeps TPU Nodes' reimage.
+    api: Literal["v2", "v1alpha1"] = "v2"
 
     @field_validator("id")
     @classmethod

@@ -31,7 +31,8 @@ DEMO_PEOPLE = {
 }
 DEMO_CONFIG: dict[str, Any] = {
     "projects": [
-        {"id": "ml-prod"},
+        # TPU Nodes reimaged the v1alpha1 way; the others speak v2 (the default).
+        {"id": "ml-prod", "api": "v1alpha1"},
         {"id": "ml-research"},
         {"id": "ml-sandbox", "locations": ["us-central1-b", "us-central1-c", "europe-west4-a"]},
     ],

@@ -36,9 +36,15 @@ VIEWER, OPERATOR, APPROVER, APPROVER2, ADMIN, STRANGER = (
 ALERTS, APPROVALS, GENERAL = "C0ALERTS", "C0ONCALL", "C0GENERAL"
 
 CONFIG: dict[str, Any] = {
+    # The emulator's first projects hold v1alpha1 TPU Nodes; the scenarios reimage them, offer
+    # TensorFlow versions and count v1alpha1 calls, so the stack speaks v1alpha1 to them.
     "projects": [
-        {"id": "ml-prod"},
-        {"id": "ml-research", "locations": ["us-central1-b", "europe-west4-a", "us-central1-a"]},
+        {"id": "ml-prod", "api": "v1alpha1"},
+        {
+            "id": "ml-research",
+            "api": "v1alpha1",
+            "locations": ["us-central1-b", "europe-west4-a", "us-central1-a"],
+        },
     ],
     "channels": {"alerts": ALERTS, "approvals": APPROVALS},
     "roles": {
@@ -172,7 +178,13 @@ def start_stack(
     if socket_mode:
         env["SLACK_APP_TOKEN"] = APP_TOKEN
     settings = load_settings(env)
-    tpu = TpuClient(emulator_server.url, retries=2, backoff_seconds=0.001, timeout=10)
+    tpu = TpuClient(
+        emulator_server.url,
+        apis={project.id: project.api for project in settings.bot.projects},
+        retries=2,
+        backoff_seconds=0.001,
+        timeout=10,
+    )
     bot = build(settings, clock=clock, tpu=tpu).start(port=0, scheduler=False)
     if socket_mode:
         slack.hub.wait_for_client()

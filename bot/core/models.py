@@ -1,5 +1,5 @@
 """Neutral, API-version-free data types shared by every layer of the bot (parsing the API's JSON
-lives in `bot.tpu.wire`)."""
+lives in `bot.tpu.wire_*`)."""
 
 from __future__ import annotations
 
@@ -121,11 +121,29 @@ class Symptom:
 
 
 @dataclass(frozen=True)
-class NodeSpec:
-    """What it takes to create a node: also what 'recreate' needs to remember."""
+class AcceleratorConfig:
+    """A TPU shape by generation and topology (`V5LITE_POD`, `4x4`), as v2 can ask for one."""
 
+    type: str
+    topology: str
+
+
+@dataclass(frozen=True)
+class Maintenance:
+    """Upcoming maintenance announced on a node."""
+
+    type: str = ""  # SCHEDULED | UNSCHEDULED | UNKNOWN_TYPE
+    status: str = ""  # PENDING | ONGOING | UNKNOWN
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    latest_window_start: datetime | None = None
+    can_reschedule: bool = False
+
+
+@dataclass(frozen=True)
+class _NodeSpecFields:
     accelerator_type: str
-    tensorflow_version: str
+    software_version: str
     cidr_block: str = ""
     network: str = ""
     description: str = ""
@@ -133,13 +151,38 @@ class NodeSpec:
     reserved: bool = False
     labels: Mapping[str, str] = field(default_factory=dict)
     use_service_networking: bool = False
+    spot: bool = False
+    accelerator_config: AcceleratorConfig | None = None
+
+
+class NodeSpec(_NodeSpecFields):
+    """What it takes to create a node: also what 'recreate' needs to remember.
+
+    `software_version` is the TensorFlow version of a TPU Node or the runtime version of a TPU
+    VM; `tensorflow_version` is its old name, still accepted and readable.
+    """
+
+    def __init__(self, *args: Any, tensorflow_version: str | None = None, **kwargs: Any) -> None:
+        if tensorflow_version is not None:
+            kwargs["software_version"] = tensorflow_version
+        super().__init__(*args, **kwargs)
+
+    @property
+    def tensorflow_version(self) -> str:
+        return self.software_version
 
     def as_dict(self) -> dict[str, Any]:
-        """The spec in the API's field names (what approvals store and create sends)."""
+        """The spec as approvals store it (the API's field names; `tensorflowVersion` holds
+        the software version whichever API will create it)."""
         body: dict[str, Any] = {
             "acceleratorType": self.accelerator_type,
-            "tensorflowVersion": self.tensorflow_version,
+            "tensorflowVersion": self.software_version,
         }
+        if self.accelerator_config is not None:
+            body["acceleratorConfig"] = {
+                "type": self.accelerator_config.type,
+                "topology": self.accelerator_config.topology,
+            }
         if self.cidr_block:
             body["cidrBlock"] = self.cidr_block
         if self.network:
@@ -150,18 +193,18 @@ class NodeSpec:
             body["labels"] = dict(self.labels)
         if self.preemptible or self.reserved:
             body["schedulingConfig"] = {"preemptible": self.preemptible, "reserved": self.reserved}
+        if self.spot:
+            body["schedulingConfig"] = {"spot": True}
         if self.use_service_networking:
             body["useServiceNetworking"] = True
         return body
 
 
 @dataclass(frozen=True)
-class Node:
-    """A TPU node as the bot sees it."""
-
+class _NodeFields:
     name: str
     accelerator_type: str
-    tensorflow_version: str
+    software_version: str
     state: NodeState
     health: Health = Health.HEALTH_UNSPECIFIED
     health_description: str = ""
@@ -175,6 +218,28 @@ class Node:
     ip_addresses: Sequence[str] = ()
     service_account: str = ""
     create_time: datetime | None = None
+    spot: bool = False
+    accelerator_config: AcceleratorConfig | None = None
+    queued_resource: str = ""  # full name of the queued resource that made it, if any
+    multislice_node: bool = False
+    maintenance: Maintenance | None = None
+
+
+class Node(_NodeFields):
+    """A TPU node as the bot sees it (a TPU Node or a TPU VM, whichever API made it).
+
+    `software_version` is the TensorFlow or runtime version; `tensorflow_version` is its old
+    name, still accepted and readable.
+    """
+
+    def __init__(self, *args: Any, tensorflow_version: str | None = None, **kwargs: Any) -> None:
+        if tensorflow_version is not None:
+            kwargs["software_version"] = tensorflow_version
+        super().__init__(*args, **kwargs)
+
+    @property
+    def tensorflow_version(self) -> str:
+        return self.software_version
 
     @property
     def ref(self) -> NodeName:
@@ -204,13 +269,14 @@ class Node:
     def spec(self) -> NodeSpec:
         return NodeSpec(
             accelerator_type=self.accelerator_type,
-            tensorflow_version=self.tensorflow_version,
+            software_version=self.software_version,
             cidr_block=self.cidr_block,
             network=self.network,
             description=self.description,
             preemptible=self.preemptible,
             reserved=self.reserved,
             labels=dict(self.labels),
+            spot=self.spot,
         )
 
 
@@ -301,27 +367,20 @@ class AcceleratorType:
 
 @dataclass(frozen=True)
 class TensorFlowVersion:
+    """A software version a zone offers: a TensorFlow version (TPU Nodes) or a runtime version
+    (TPU VMs)."""
+
     name: str
     version: str
 
 
+RuntimeVersion = TensorFlowVersion
+
+
 # google.rpc.Code, for messages that name an operation's failure.
-RPC_CODE_NAMES = {
-    0: "OK",
-    1: "CANCELLED",
-    2: "UNKNOWN",
-    3: "INVALID_ARGUMENT",
-    4: "DEADLINE_EXCEEDED",
-    5: "NOT_FOUND",
-    6: "ALREADY_EXISTS",
-    7: "PERMISSION_DENIED",
-    8: "RESOURCE_EXHAUSTED",
-    9: "FAILED_PRECONDITION",
-    10: "ABORTED",
-    11: "OUT_OF_RANGE",
-    12: "UNIMPLEMENTED",
-    13: "INTERNAL",
-    14: "UNAVAILABLE",
-    15: "DATA_LOSS",
-    16: "UNAUTHENTICATED",
-}
+_RPC_CODES = (
+    "OK CANCELLED UNKNOWN INVALID_ARGUMENT DEADLINE_EXCEEDED NOT_FOUND ALREADY_EXISTS"
+    " PERMISSION_DENIED RESOURCE_EXHAUSTED FAILED_PRECONDITION ABORTED OUT_OF_RANGE"
+    " UNIMPLEMENTED INTERNAL UNAVAILABLE DATA_LOSS UNAUTHENTICATED"
+)
+RPC_CODE_NAMES = dict(enumerate(_RPC_CODES.split()))

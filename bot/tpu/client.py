@@ -1,29 +1,19 @@
-"""TpuClient: the Cloud TPU API (v1alpha1) over google-api-python-client, returning our models.
+"""TpuClient: the Cloud TPU API behind the `TpuApi` port, v1alpha1 or v2 per project.
 
-The API version lives here and in `emulator/` only. httplib2 is not thread-safe, so every request
-gets a fresh authorized Http with a timeout; retries are the library's own (`num_retries`: 429,
-5xx and connection errors, exponential backoff), never on other 4xx.
+The API version lives here (and in the emulator) only: each call goes to the service of the
+version configured for its project (`apis`, default v2, which sees every node whichever version
+made it). httplib2 is not thread-safe, so every request gets a fresh authorized Http with a
+timeout (`transport.py`); retries are the library's own.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import random
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import google.auth
-import google_auth_httplib2
-import httplib2
-from google.auth import impersonated_credentials
-from google.auth.credentials import AnonymousCredentials, Credentials
-from googleapiclient import discovery
-from googleapiclient.errors import HttpError
-from googleapiclient.http import HttpRequest
+from google.auth.credentials import Credentials
 
 from bot.core import noderef
 from bot.core.models import (
@@ -36,12 +26,18 @@ from bot.core.models import (
     ProjectScope,
     TensorFlowVersion,
 )
-from bot.tpu.wire import node_body, node_from_api, operation_from_api
+from bot.core.names import NodeName
+from bot.core.queued import QueuedListing, QueuedResource, QueuedResourceRequest
+from bot.tpu.base import VersionApi
+from bot.tpu.transport import CallObserver, Transport, error_from_http, make_credentials
+from bot.tpu.v1alpha1 import V1Alpha1Api
+from bot.tpu.v2 import V2Api
 from bot.usecases.ports import (
     AlreadyExists,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
+    NotSupported,
     PermissionDenied,
     ResourceExhausted,
     TpuError,
@@ -49,73 +45,32 @@ from bot.usecases.ports import (
     Unavailable,
 )
 
-log = logging.getLogger(__name__)
+__all__ = [
+    "AlreadyExists",
+    "CallObserver",
+    "FailedPrecondition",
+    "InvalidArgument",
+    "NotFound",
+    "NotSupported",
+    "PermissionDenied",
+    "ProjectScope",
+    "ResourceExhausted",
+    "TpuClient",
+    "TpuError",
+    "Unauthenticated",
+    "Unavailable",
+    "error_from_http",
+    "make_credentials",
+]
 
-API_NAME, API_VERSION = "tpu", "v1alpha1"
-SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
-# Called with (method id, outcome) after every API call: metrics hook.
-CallObserver = Callable[[str, str], None]
-
-
-_BY_STATUS: dict[str, type[TpuError]] = {
-    cls.status: cls
-    for cls in (
-        NotFound,
-        AlreadyExists,
-        PermissionDenied,
-        Unauthenticated,
-        FailedPrecondition,
-        InvalidArgument,
-        ResourceExhausted,
-        Unavailable,
-    )
-}
-_BY_HTTP: dict[int, type[TpuError]] = {
-    400: InvalidArgument,
-    401: Unauthenticated,
-    403: PermissionDenied,
-    404: NotFound,
-    409: AlreadyExists,
-    429: ResourceExhausted,
-    503: Unavailable,
-}
+API_VERSIONS = ("v2", "v1alpha1")
 
 
-def error_from_http(exc: HttpError) -> TpuError:
-    """Google's JSON error -> our typed error, keeping its message."""
-    status_code = int(exc.resp.status)
-    message, status = str(exc), ""
-    try:
-        payload = json.loads(exc.content.decode("utf-8"))
-        error = payload.get("error", {})
-        message = str(error.get("message") or message)
-        status = str(error.get("status") or "")
-    except (ValueError, AttributeError):
-        pass
-    cls = _BY_STATUS.get(status) or _BY_HTTP.get(status_code, TpuError)
-    if status == "ABORTED" or (status_code == 409 and status not in ("", "ALREADY_EXISTS")):
-        cls = TpuError
-    return cls(message, http=status_code, status=status or cls.status)
-
-
-def make_credentials(
-    endpoint: str,
-    *,
-    impersonate: str | None = None,
-    credentials_file: str | None = None,
-) -> Credentials:
-    """ADC (or a key file), optionally impersonating a service account; anonymous for http://."""
-    if endpoint.startswith("http://"):
-        return AnonymousCredentials()
-    if credentials_file:
-        source, _ = google.auth.load_credentials_from_file(credentials_file, scopes=SCOPES)
-    else:
-        source, _ = google.auth.default(scopes=SCOPES)
-    if impersonate:
-        return impersonated_credentials.Credentials(
-            source_credentials=source, target_principal=impersonate, target_scopes=list(SCOPES)
-        )
-    return source
+def _project_of(name: str) -> str:
+    parts = name.split("/")
+    if len(parts) < 2 or parts[0] != "projects":
+        raise InvalidArgument(f"not a resource name: {name!r}")
+    return parts[1]
 
 
 class TpuClient:
@@ -126,6 +81,8 @@ class TpuClient:
         endpoint: str,
         credentials: Credentials | None = None,
         *,
+        apis: Mapping[str, str] | None = None,
+        default_api: str = "v2",
         timeout: float = 30.0,
         retries: int = 4,
         backoff_seconds: float = 1.0,
@@ -135,187 +92,145 @@ class TpuClient:
         observer: CallObserver | None = None,
     ) -> None:
         self.endpoint = endpoint if endpoint.endswith("/") else endpoint + "/"
-        self._credentials = credentials or make_credentials(self.endpoint)
-        self.timeout = timeout
-        self.retries = retries
-        self.page_size = page_size
-        self._backoff = backoff_seconds
-        self._sleep = sleep
+        self.timeout, self.retries, self.page_size = timeout, retries, page_size
+        for version in (default_api, *(apis or {}).values()):
+            if version not in API_VERSIONS:
+                raise ValueError(f"unknown TPU API version {version!r} (v2 or v1alpha1)")
+        self._apis = dict(apis or {})
+        self._default_api = default_api
         self._new_request_id = request_id
-        self._observer = observer
-        self._rng = random.Random()
-        self._rng_lock = threading.Lock()
-        # Static discovery: the document shipped with googleapiclient, no network at build time.
-        # The Http given here is never used: every execute() gets its own.
-        self._service: Any = discovery.build(
-            API_NAME,
-            API_VERSION,
-            static_discovery=True,
-            http=httplib2.Http(timeout=timeout),
-            client_options={"api_endpoint": self.endpoint},
-            requestBuilder=self._request,
-            cache_discovery=False,
+        transport = Transport(
+            self.endpoint,
+            credentials or make_credentials(self.endpoint),
+            timeout=timeout,
+            retries=retries,
+            backoff_seconds=backoff_seconds,
+            sleep=sleep,
+            observer=observer,
         )
+        self.v1alpha1 = V1Alpha1Api(transport, page_size)
+        self.v2 = V2Api(transport, page_size)
 
-    # ----- plumbing --------------------------------------------------------------------------
+    def api_of(self, project: str) -> str:
+        """The API version this client speaks to `project`."""
+        return self._apis.get(project, self._default_api)
 
-    def _jitter(self) -> float:
-        with self._rng_lock:
-            return self._rng.random() * self._backoff
+    def _api(self, project: str) -> VersionApi:
+        return self.v2 if self.api_of(project) == "v2" else self.v1alpha1
 
-    def _request(self, *args: Any, **kwargs: Any) -> HttpRequest:
-        request = HttpRequest(*args, **kwargs)
-        # The library's retry loop sleeps rand() * 2**attempt; these hooks scale and inject it.
-        request._sleep = self._sleep
-        request._rand = self._jitter
-        return request
+    def _by_name(self, name: str) -> VersionApi:
+        return self._api(_project_of(name))
 
-    def _http(self) -> google_auth_httplib2.AuthorizedHttp:
-        return google_auth_httplib2.AuthorizedHttp(
-            self._credentials, http=httplib2.Http(timeout=self.timeout)
-        )
-
-    def _execute(self, method: str, request: HttpRequest) -> dict[str, Any]:
-        outcome = "ok"
-        try:
-            result = request.execute(http=self._http(), num_retries=self.retries)
-            return result or {}
-        except HttpError as exc:
-            error = error_from_http(exc)
-            outcome = error.status
-            raise error from None
-        except (OSError, httplib2.HttpLib2Error) as exc:
-            outcome = "UNAVAILABLE"
-            raise Unavailable(
-                f"TPU API at {self.endpoint} unreachable: {exc.__class__.__name__}: {exc}"
-            ) from None
-        finally:
-            if self._observer is not None:
-                self._observer(method, outcome)
-
-    def _pages(self, method: str, collection: Any, request: HttpRequest) -> Iterator[dict]:
-        while request is not None:
-            response = self._execute(method, request)
-            yield response
-            request = collection.list_next(request, response)
-
-    @property
-    def _locations(self) -> Any:
-        return self._service.projects().locations()
-
-    @property
-    def _nodes(self) -> Any:
-        return self._locations.nodes()
-
-    @property
-    def _operations(self) -> Any:
-        return self._locations.operations()
+    def _v2_only(self, project: str, what: str) -> V2Api:
+        if self.api_of(project) != "v2":
+            raise NotSupported(
+                f"{what} needs the TPU API v2; project {project} is configured with "
+                f"api: {self.api_of(project)}."
+            )
+        return self.v2
 
     # ----- nodes -----------------------------------------------------------------------------
 
     def list_nodes(self, project: str, locations: Sequence[str] = ("-",)) -> NodeListing:
-        """Every node of a project in the given zones (`-` = all, one paginated call).
-
-        A zone that cannot be answered ends up in `unreachable` instead of failing the listing.
-        """
-        nodes: list[Node] = []
-        unreachable: list[str] = []
-        for location in locations:
-            parent = f"projects/{project}/locations/{location}"
-            collection = self._nodes
-            request = collection.list(parent=parent, pageSize=self.page_size)
-            try:
-                for page in self._pages("nodes.list", collection, request):
-                    nodes.extend(node_from_api(item) for item in page.get("nodes", []))
-                    unreachable.extend(page.get("unreachable", []))
-            except Unavailable:
-                if location == "-":
-                    raise
-                unreachable.append(parent)
-        return NodeListing(nodes=tuple(nodes), unreachable=tuple(dict.fromkeys(unreachable)))
+        """Every node of a project in the given zones (`-` = all, one paginated call)."""
+        return self._api(project).list_nodes(project, locations)
 
     def get_node(self, name: str) -> Node:
-        return node_from_api(self._execute("nodes.get", self._nodes.get(name=name)))
+        return self._by_name(name).get_node(name)
 
     def create_node(
         self, project: str, zone: str, node_id: str, spec: NodeSpec, request_id: str | None = None
     ) -> Operation:
-        request = self._nodes.create(
-            parent=f"projects/{project}/locations/{zone}",
-            nodeId=node_id,
-            requestId=request_id or self._new_request_id(),
-            body=node_body(spec),
+        return self._api(project).create_node(
+            project, zone, node_id, spec, request_id or self._new_request_id()
         )
-        return operation_from_api(self._execute("nodes.create", request))
 
     def delete_node(self, name: str, request_id: str | None = None) -> Operation:
-        request = self._nodes.delete(name=name, requestId=request_id or self._new_request_id())
-        return operation_from_api(self._execute("nodes.delete", request))
+        return self._by_name(name).delete_node(name, request_id or self._new_request_id())
 
-    # v1alpha1 gives stop/start/reimage no requestId; a retried duplicate is refused by the
-    # service (an operation is already running on the node), never applied twice.
     def stop_node(self, name: str) -> Operation:
-        return operation_from_api(self._execute("nodes.stop", self._nodes.stop(name=name, body={})))
+        return self._by_name(name).stop_node(name)
 
     def start_node(self, name: str) -> Operation:
-        request = self._nodes.start(name=name, body={})
-        return operation_from_api(self._execute("nodes.start", request))
+        return self._by_name(name).start_node(name)
 
     def reimage_node(self, name: str, tensorflow_version: str) -> Operation:
-        request = self._nodes.reimage(name=name, body={"tensorflowVersion": tensorflow_version})
-        return operation_from_api(self._execute("nodes.reimage", request))
+        """v1alpha1 only: a v2 TPU VM is deleted and recreated with the runtime version."""
+        project = _project_of(name)
+        if self.api_of(project) == "v2":
+            raise NotSupported(
+                "Reimage does not exist in the TPU API v2: delete the node and create it again "
+                f"with runtime version {tensorflow_version}."
+            )
+        return self.v1alpha1.reimage_node(name, tensorflow_version)
+
+    def label_node(self, name: str, labels: Mapping[str, str]) -> Operation:
+        """Replace a node's labels (v2 nodes.patch, updateMask=labels)."""
+        return self._v2_only(_project_of(name), "Changing labels").label_node(name, labels)
+
+    def guest_attributes(self, name: str, query_path: str = "") -> list[dict[str, Any]]:
+        v2 = self._v2_only(_project_of(name), "Guest attributes")
+        return v2.guest_attributes(name, query_path)
 
     # ----- operations ------------------------------------------------------------------------
 
     def get_operation(self, name: str) -> Operation:
-        return operation_from_api(self._execute("operations.get", self._operations.get(name=name)))
+        return self._by_name(name).get_operation(name)
 
     def list_operations(self, project: str, location: str = "-") -> list[Operation]:
-        collection = self._operations
-        request = collection.list(
-            name=f"projects/{project}/locations/{location}", pageSize=self.page_size
-        )
-        return [
-            operation_from_api(item)
-            for page in self._pages("operations.list", collection, request)
-            for item in page.get("operations", [])
-        ]
+        return self._api(project).list_operations(project, location)
 
     def cancel_operation(self, name: str) -> None:
-        self._execute("operations.cancel", self._operations.cancel(name=name))
+        self._by_name(name).cancel_operation(name)
 
     # ----- catalog ---------------------------------------------------------------------------
 
     def list_locations(self, project: str) -> list[Location]:
-        collection = self._locations
-        request = collection.list(name=f"projects/{project}", pageSize=self.page_size)
-        return [
-            Location(
-                name=item["name"],
-                location_id=item.get("locationId", ""),
-                display_name=item.get("displayName", ""),
-            )
-            for page in self._pages("locations.list", collection, request)
-            for item in page.get("locations", [])
-        ]
+        return self._api(project).list_locations(project)
 
     def list_accelerator_types(self, project: str, zone: str) -> list[AcceleratorType]:
-        collection = self._locations.acceleratorTypes()
-        request = collection.list(parent=f"projects/{project}/locations/{zone}")
-        return [
-            AcceleratorType(name=item["name"], type=item.get("type", ""))
-            for page in self._pages("acceleratorTypes.list", collection, request)
-            for item in page.get("acceleratorTypes", [])
-        ]
+        return self._api(project).list_accelerator_types(project, zone)
 
-    def list_tensorflow_versions(self, project: str, zone: str) -> list[TensorFlowVersion]:
-        collection = self._locations.tensorflowVersions()
-        request = collection.list(parent=f"projects/{project}/locations/{zone}")
-        return [
-            TensorFlowVersion(name=item["name"], version=item.get("version", ""))
-            for page in self._pages("tensorflowVersions.list", collection, request)
-            for item in page.get("tensorflowVersions", [])
-        ]
+    def list_runtime_versions(self, project: str, zone: str) -> list[TensorFlowVersion]:
+        """The software versions a zone offers: runtime versions (v2) or TensorFlow versions."""
+        return self._api(project).list_software_versions(project, zone)
+
+    # The use cases' name for the same list.
+    list_tensorflow_versions = list_runtime_versions
+
+    # ----- queued resources (v2) -------------------------------------------------------------
+
+    def list_queued_resources(
+        self, project: str, locations: Sequence[str] = ("-",)
+    ) -> QueuedListing:
+        """A project's queued resources; none for a v1alpha1 project (it has no such thing)."""
+        if self.api_of(project) != "v2":
+            return QueuedListing(())
+        return self.v2.list_queued_resources(project, locations)
+
+    def get_queued_resource(self, name: str) -> QueuedResource:
+        return self._v2_only(_project_of(name), "Queued resources").get_queued_resource(name)
+
+    def create_queued_resource(
+        self,
+        project: str,
+        zone: str,
+        queued_id: str,
+        request: QueuedResourceRequest,
+        request_id: str | None = None,
+    ) -> Operation:
+        v2 = self._v2_only(project, "Queued resources")
+        rid = request_id or self._new_request_id()
+        return v2.create_queued_resource(project, zone, queued_id, request, rid)
+
+    def delete_queued_resource(
+        self, name: str, *, force: bool = False, request_id: str | None = None
+    ) -> Operation:
+        v2 = self._v2_only(_project_of(name), "Queued resources")
+        return v2.delete_queued_resource(name, request_id or self._new_request_id(), force)
+
+    def reset_queued_resource(self, name: str) -> Operation:
+        return self._v2_only(_project_of(name), "Queued resources").reset_queued_resource(name)
 
     # ----- references ------------------------------------------------------------------------
 
@@ -328,7 +243,7 @@ class TpuClient:
                 f"Project `{ref.project}` is not one this bot manages "
                 f"({', '.join(sorted(managed))})."
             )
-        qualified = ref.qualified
+        qualified: NodeName | None = ref.qualified
         if qualified is not None:
             try:
                 return self.get_node(qualified.full)

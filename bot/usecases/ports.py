@@ -6,7 +6,7 @@ fakes behind them. Nothing here does I/O.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
@@ -21,6 +21,7 @@ from bot.core.models import (
     ProjectScope,
     TensorFlowVersion,
 )
+from bot.core.queued import QueuedListing, QueuedResource, QueuedResourceRequest
 from bot.core.records import (
     Approval,
     ApprovalStatus,
@@ -83,6 +84,13 @@ class ResourceExhausted(TpuError):
     status = "RESOURCE_EXHAUSTED"
 
 
+class NotSupported(TpuError):
+    """The project's API version has no such method (reimage on v2; queued resources and
+    labels on v1alpha1). The message says what to do instead."""
+
+    status = "UNIMPLEMENTED"
+
+
 class Unavailable(TpuError):
     """The API could not be reached or answered 5xx after every retry."""
 
@@ -106,6 +114,26 @@ class TpuApi(Protocol):
     def list_accelerator_types(self, project: str, zone: str) -> list[AcceleratorType]: ...
     def list_tensorflow_versions(self, project: str, zone: str) -> list[TensorFlowVersion]: ...
     def resolve(self, text: str, scopes: Sequence[ProjectScope]) -> Node: ...
+    # What v2 adds. On a v1alpha1 project: versions are TensorFlow versions, the queued
+    # resource listing is empty, the other calls raise NotSupported.
+    def label_node(self, name: str, labels: Mapping[str, str]) -> Operation: ...
+    def list_runtime_versions(self, project: str, zone: str) -> list[TensorFlowVersion]: ...
+    def list_queued_resources(
+        self, project: str, locations: Sequence[str] = ("-",)
+    ) -> QueuedListing: ...
+    def get_queued_resource(self, name: str) -> QueuedResource: ...
+    def create_queued_resource(
+        self,
+        project: str,
+        zone: str,
+        queued_id: str,
+        request: QueuedResourceRequest,
+        request_id: str | None = None,
+    ) -> Operation: ...
+    def delete_queued_resource(
+        self, name: str, *, force: bool = False, request_id: str | None = None
+    ) -> Operation: ...
+    def reset_queued_resource(self, name: str) -> Operation: ...
 
 
 # ----- Slack -----------------------------------------------------------------------------------

@@ -1,4 +1,7 @@
-"""TpuClient against the emulator over HTTP: pagination, partial data, retries, errors, threads."""
+"""TpuClient against the emulator over HTTP: pagination, partial data, retries, errors, threads.
+
+These speak v1alpha1 to the emulator's first projects (its TPU Nodes); v2 is in
+test_tpu_client_v2.py."""
 
 from __future__ import annotations
 
@@ -25,6 +28,12 @@ from tpu_emulator import Emulator, catalog
 from tpu_emulator.http import RunningServer
 
 SPEC = NodeSpec(accelerator_type="v3-8", tensorflow_version="2.12.0")
+V1 = {"ml-prod": "v1alpha1", "ml-research": "v1alpha1", "ml-sandbox": "v1alpha1"}
+
+
+@pytest.fixture
+def tpu(emulator_server: RunningServer) -> TpuClient:
+    return TpuClient(emulator_server.url, apis=V1, retries=3, backoff_seconds=0.001, timeout=10)
 
 
 def requests(server: RunningServer, method: str) -> int:
@@ -34,7 +43,7 @@ def requests(server: RunningServer, method: str) -> int:
 def test_wildcard_listing_follows_pages_across_zones(
     emulator_server: RunningServer, emulator: Emulator
 ) -> None:
-    client = TpuClient(emulator_server.url, page_size=3, retries=0)
+    client = TpuClient(emulator_server.url, apis=V1, page_size=3, retries=0)
     listing = client.list_nodes("ml-prod")
     expected = emulator.node_names("ml-prod")
     assert [n.name for n in listing.nodes] == expected
@@ -54,14 +63,14 @@ def test_listing_given_zones_only(tpu: TpuClient, emulator: Emulator) -> None:
 def test_pages_neither_repeat_nor_skip_while_other_nodes_change(
     emulator_server: RunningServer, emulator: Emulator
 ) -> None:
-    client = TpuClient(emulator_server.url, page_size=4, retries=0)
+    client = TpuClient(emulator_server.url, apis=V1, page_size=4, retries=0)
     before = set(emulator.node_names("ml-prod"))
-    collection = client._nodes
+    collection = client.v1alpha1.nodes
     request = collection.list(parent="projects/ml-prod/locations/-", pageSize=4)
     seen: list[str] = []
     churn = 0
     while request is not None:
-        page = client._execute("nodes.list", request)
+        page = client.v1alpha1.execute("nodes.list", request)
         seen.extend(n["name"] for n in page.get("nodes", []))
         # Between pages, other nodes come and go.
         emulator.create_node(
@@ -98,7 +107,7 @@ def test_transient_errors_are_retried_then_succeed(
 
 
 def test_retries_are_bounded(emulator_server: RunningServer) -> None:
-    client = TpuClient(emulator_server.url, retries=2, backoff_seconds=0.001)
+    client = TpuClient(emulator_server.url, apis=V1, retries=2, backoff_seconds=0.001)
     admin(emulator_server, "faults", {"errorRate": 1.0, "errorCode": 503})
     with pytest.raises(Unavailable) as caught:
         client.list_nodes("ml-prod")
@@ -154,7 +163,7 @@ def test_typed_errors(tpu: TpuClient, emulator_server: RunningServer, clock: Fak
     with pytest.raises(PermissionDenied):
         tpu.list_nodes("ml-research")
     admin(emulator_server, "faults", {"permissionDenied": [], "failNext": 9, "errorCode": 429})
-    client = TpuClient(tpu.endpoint, retries=0)
+    client = TpuClient(tpu.endpoint, apis=V1, retries=0)
     with pytest.raises(ResourceExhausted) as limited:
         client.list_nodes("ml-prod")
     assert limited.value.retryable

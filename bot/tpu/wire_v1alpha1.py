@@ -1,4 +1,4 @@
-"""API JSON <-> the bot's models. Tolerant: unknown fields are ignored, missing optional ones
+"""v1alpha1 JSON <-> the bot's models. Tolerant: unknown fields are ignored, missing optional ones
 default, unknown enum values map to the enum's unspecified member."""
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def node_from_api(data: Mapping[str, Any]) -> Node:
     return Node(
         name=str(data["name"]),
         accelerator_type=str(data.get("acceleratorType", "")),
-        tensorflow_version=str(data.get("tensorflowVersion", "")),
+        software_version=str(data.get("tensorflowVersion", "")),
         state=NodeState(str(data.get("state", ""))),
         health=Health(str(data.get("health", ""))),
         health_description=str(data.get("healthDescription", "")),
@@ -83,5 +83,9 @@ def operation_from_api(data: Mapping[str, Any]) -> Operation:
 
 
 def node_body(spec: NodeSpec) -> dict[str, Any]:
-    """The request body of nodes.create."""
-    return spec.as_dict()
+    """The request body of v1alpha1 nodes.create (no spot, no acceleratorConfig there)."""
+    body = spec.as_dict()
+    body.pop("acceleratorConfig", None)
+    if spec.spot:
+        body["schedulingConfig"] = {"preemptible": True}
+    return body

@@ -1,0 +1,193 @@
+"""HTTP plumbing shared by both API versions: credentials, a fresh authorized Http per request,
+the library's own retries (`num_retries`: 429, 5xx and connection errors, exponential backoff,
+never other 4xx), typed errors, pagination and the metrics hook."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import google.auth
+import google_auth_httplib2
+import httplib2
+from google.auth import impersonated_credentials
+from google.auth.credentials import AnonymousCredentials, Credentials
+from googleapiclient import discovery
+from googleapiclient.errors import HttpError
+from googleapiclient.http import HttpRequest
+
+from bot.usecases.ports import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+    TpuError,
+    Unauthenticated,
+    Unavailable,
+)
+
+API_NAME = "tpu"
+SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
+# Called with (method id, outcome) after every API call: metrics hook.
+CallObserver = Callable[[str, str], None]
+
+_BY_STATUS: dict[str, type[TpuError]] = {
+    cls.status: cls
+    for cls in (
+        NotFound,
+        AlreadyExists,
+        PermissionDenied,
+        Unauthenticated,
+        FailedPrecondition,
+        InvalidArgument,
+        ResourceExhausted,
+        Unavailable,
+    )
+}
+_BY_HTTP: dict[int, type[TpuError]] = {
+    400: InvalidArgument,
+    401: Unauthenticated,
+    403: PermissionDenied,
+    404: NotFound,
+    409: AlreadyExists,
+    429: ResourceExhausted,
+    503: Unavailable,
+}
+
+
+def error_from_http(exc: HttpError) -> TpuError:
+    """Google's JSON error -> our typed error, keeping its message."""
+    status_code = int(exc.resp.status)
+    message, status = str(exc), ""
+    try:
+        payload = json.loads(exc.content.decode("utf-8"))
+        error = payload.get("error", {})
+        message = str(error.get("message") or message)
+        status = str(error.get("status") or "")
+    except (ValueError, AttributeError):
+        pass
+    cls = _BY_STATUS.get(status) or _BY_HTTP.get(status_code, TpuError)
+    if status == "ABORTED" or (status_code == 409 and status not in ("", "ALREADY_EXISTS")):
+        cls = TpuError
+    return cls(message, http=status_code, status=status or cls.status)
+
+
+def make_credentials(
+    endpoint: str,
+    *,
+    impersonate: str | None = None,
+    credentials_file: str | None = None,
+) -> Credentials:
+    """ADC (or a key file), optionally impersonating a service account; anonymous for http://."""
+    if endpoint.startswith("http://"):
+        return AnonymousCredentials()
+    if credentials_file:
+        source, _ = google.auth.load_credentials_from_file(credentials_file, scopes=SCOPES)
+    else:
+        source, _ = google.auth.default(scopes=SCOPES)
+    if impersonate:
+        return impersonated_credentials.Credentials(
+            source_credentials=source, target_principal=impersonate, target_scopes=list(SCOPES)
+        )
+    return source
+
+
+class CountingHttp(httplib2.Http):
+    """An Http that counts the requests sent through it (to tell a retried call)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sent = 0
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        self.sent += 1
+        return super().request(*args, **kwargs)
+
+
+class Transport:
+    """One endpoint and its credentials; builds each version's service. Thread-safe."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        credentials: Credentials,
+        *,
+        timeout: float,
+        retries: int,
+        backoff_seconds: float,
+        sleep: Callable[[float], None] = time.sleep,
+        observer: CallObserver | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.timeout = timeout
+        self.retries = retries
+        self._credentials = credentials
+        self._backoff = backoff_seconds
+        self._sleep = sleep
+        self._observer = observer
+        self._rng = random.Random()
+        self._rng_lock = threading.Lock()
+
+    def build(self, version: str) -> Any:
+        """Static discovery: the document shipped with googleapiclient, no network at build
+        time. The Http given here is never used: every execute() gets its own."""
+        return discovery.build(
+            API_NAME,
+            version,
+            static_discovery=True,
+            http=httplib2.Http(timeout=self.timeout),
+            client_options={"api_endpoint": self.endpoint},
+            requestBuilder=self._request,
+            cache_discovery=False,
+        )
+
+    def _jitter(self) -> float:
+        with self._rng_lock:
+            return self._rng.random() * self._backoff
+
+    def _request(self, *args: Any, **kwargs: Any) -> HttpRequest:
+        request = HttpRequest(*args, **kwargs)
+        # The library's retry loop sleeps rand() * 2**attempt; these hooks scale and inject it.
+        request._sleep = self._sleep
+        request._rand = self._jitter
+        return request
+
+    def http(self) -> CountingHttp:
+        return CountingHttp(timeout=self.timeout)
+
+    def execute(
+        self, method: str, request: HttpRequest, http: CountingHttp | None = None
+    ) -> dict[str, Any]:
+        """Run one call (with the library's retries); failures become typed errors."""
+        outcome = "ok"
+        authorized = google_auth_httplib2.AuthorizedHttp(
+            self._credentials, http=http or self.http()
+        )
+        try:
+            result = request.execute(http=authorized, num_retries=self.retries)
+            return result or {}
+        except HttpError as exc:
+            error = error_from_http(exc)
+            outcome = error.status
+            raise error from None
+        except (OSError, httplib2.HttpLib2Error) as exc:
+            outcome = "UNAVAILABLE"
+            raise Unavailable(
+                f"TPU API at {self.endpoint} unreachable: {exc.__class__.__name__}: {exc}"
+            ) from None
+        finally:
+            if self._observer is not None:
+                self._observer(method, outcome)
+
+    def pages(self, method: str, collection: Any, request: HttpRequest) -> Iterator[dict]:
+        """Every page of a list call (`list_next`)."""
+        while request is not None:
+            response = self.execute(method, request)
+            yield response
+            request = collection.list_next(request, response)
