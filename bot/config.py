@@ -121,6 +121,8 @@ class WatchConfig(_Strict):
     flap_threshold: int = Field(default=3, ge=2)
     operation_warn_minutes: int = Field(default=20, ge=1)
     lease_seconds: int = Field(default=15, ge=3)
+    # A queued resource waiting for capacity longer than this (from its createTime) alerts.
+    queue_wait_minutes: int = Field(default=60, ge=1)
 
 
 class GcpConfig(_Strict):

@@ -1,4 +1,5 @@
-"""Node names, once: the resource name pattern, the id rule, and the short form people read."""
+"""Resource names, once: the node name pattern, the id rule, and the short form people read
+(nodes and queued resources alike)."""
 
 from __future__ import annotations
 
@@ -42,9 +43,37 @@ class NodeName:
         return cls(*match.groups())
 
 
+RESOURCE_NAME = re.compile(r"^projects/([^/]+)/locations/([^/]+)/([A-Za-z]+)/([^/]+)$")
+
+
+@dataclass(frozen=True)
+class ResourceName:
+    """Any zonal resource the bot watches: a node or a queued resource."""
+
+    project: str
+    zone: str
+    kind: str  # the collection: nodes, queuedResources
+    id: str
+
+    @property
+    def display(self) -> str:
+        return f"{self.project}/{self.zone}/{self.id}"
+
+    @property
+    def is_queued_resource(self) -> bool:
+        return self.kind == "queuedResources"
+
+    @classmethod
+    def parse(cls, name: str) -> ResourceName:
+        match = RESOURCE_NAME.match(name)
+        if not match:
+            raise ValueError(f"not a zonal resource name: {name!r}")
+        return cls(*match.groups())
+
+
 def short_name(name: str) -> str:
     """`projects/P/locations/Z/nodes/N` -> `P/Z/N` (what people type); anything else unchanged."""
     try:
-        return NodeName.parse(name).display
+        return ResourceName.parse(name).display
     except ValueError:
         return name

@@ -111,6 +111,8 @@ snapshots = sa.Table(
     sa.Column("accelerator_type", sa.String(32), nullable=False, default=""),
     sa.Column("symptoms", sa.JSON, nullable=False),
     sa.Column("labels", sa.JSON, nullable=False),
+    # Added by migration 4: the announced maintenance window, in words.
+    sa.Column("maintenance", sa.Text, nullable=False, default="", server_default=""),
 )
 
 incidents = sa.Table(
@@ -227,6 +229,7 @@ def _step_4(conn: Connection) -> None:
     add_missing_columns(conn, operations, ["thread_outbox", "message_outbox"])
     add_missing_columns(conn, outbox, ["claimed_at", "fallback_channel"])
     add_missing_columns(conn, incidents, ["latest"])
+    add_missing_columns(conn, snapshots, ["maintenance"])
     add_missing_columns(conn, digests, ["status", "resolved_at", "acked_by", "muted_until"])
 
 

@@ -35,6 +35,7 @@ class WatchStore(OutboxStore):
                 accelerator_type=r.accelerator_type,
                 symptoms=frozenset(tuple(s) for s in r.symptoms),
                 labels=tuple(tuple(kv) for kv in r.labels),
+                maintenance=r.maintenance,
             )
             for r in rows
         }
@@ -54,6 +55,7 @@ class WatchStore(OutboxStore):
                 "accelerator_type": s.accelerator_type,
                 "symptoms": sorted(list(x) for x in s.symptoms),
                 "labels": [list(kv) for kv in s.labels],
+                "maintenance": s.maintenance,
             }
             for s in changed
         ]

@@ -14,9 +14,12 @@ from typing import Any
 
 from bot.core import messages as m
 from bot.core import policy
-from bot.core.models import Node, NodeName
+from bot.core.models import Node
+from bot.core.names import ResourceName
+from bot.core.queued import QueuedResource
 from bot.core.records import Incident, IncidentStatus
 from bot.core.watching import diff as health
+from bot.core.watching import queues
 from bot.core.watching.diff import EventKind, NodeEvent, Snapshot
 from bot.usecases.context import Deps, log
 from bot.usecases.incidents import change_incident, redraw_digest
@@ -29,6 +32,7 @@ Decided = list[tuple[NodeEvent, policy.Decision]]
 @dataclass
 class TickReport:
     nodes: int = 0
+    queued: int = 0
     events: int = 0
     decisions: Counter[str] = field(default_factory=Counter)
     failed_projects: list[str] = field(default_factory=list)
@@ -55,9 +59,20 @@ def poll(deps: Deps, now: datetime) -> TickReport:
     """List every watched project, diff against the last snapshot, decide, enqueue."""
     report = TickReport()
     nodes, listed = _list_fleet(deps, report)
+    queued, queue_unreachable = _list_queued(deps, listed, report)
     watch = deps.watch
     previous = watch.load_snapshots()
     open_incidents = watch.open_incidents()
+    by_name = {node.name: node for node in nodes}
+    queue_tick = queues.queue_events(
+        queued,
+        by_name,
+        {name: incident.kind for name, incident in open_incidents.items()},
+        now=now,
+        wait=timedelta(minutes=deps.config.watch.queue_wait_minutes),
+        listed_projects=listed,
+        unreachable_zones=report.unreachable | queue_unreachable,
+    )
     events = health.diff(
         previous,
         nodes,
@@ -65,7 +80,9 @@ def poll(deps: Deps, now: datetime) -> TickReport:
         listed_projects=listed,
         own=deps.store.operation_targets_since(now - OWN_GRACE),
         open_incidents=set(open_incidents),
+        covered=queue_tick.covered,
     )
+    events += queue_tick.events
     report.events = len(events)
     decided = _decide(deps, events, open_incidents, now)
     current = {node.name: health.snapshot_of(node) for node in nodes}
@@ -105,6 +122,27 @@ def _list_fleet(deps: Deps, report: TickReport) -> tuple[list[Node], list[str]]:
             report.unreachable.add((scope.project, location.rsplit("/", 1)[-1]))
     report.nodes = len(nodes)
     return nodes, listed
+
+
+def _list_queued(
+    deps: Deps, listed: list[str], report: TickReport
+) -> tuple[list[QueuedResource], set[tuple[str, str]]]:
+    """Queued resources of the projects whose nodes were listed (one paginated call each)."""
+    found: list[QueuedResource] = []
+    unreachable: set[tuple[str, str]] = set()
+    scopes = {scope.project: scope for scope in deps.scopes}
+    for project in listed:
+        try:
+            listing = deps.tpu.list_queued_resources(project, scopes[project].locations)
+        except TpuError as exc:
+            log.warning("watch: queued resources of %s not listed: %s", project, exc.message)
+            unreachable.add((project, "-"))
+            continue
+        found.extend(listing.queued_resources)
+        for location in listing.unreachable:
+            unreachable.add((project, location.rsplit("/", 1)[-1]))
+    report.queued = len(found)
+    return found, unreachable
 
 
 def _decide(
@@ -191,7 +229,7 @@ def _suppressed(tick: _Tick, event: NodeEvent) -> None:
 def _latest(event: NodeEvent) -> str:
     """How the node is now, in words (not what happened to it)."""
     if event.kind is EventKind.DISAPPEARED:
-        return "the node is gone"
+        return "gone"
     state, health_ = event.node.state, event.node.health
     if health_ and health_ != "HEALTH_UNSPECIFIED":
         return f"{state}, {health_}"
@@ -231,7 +269,7 @@ def _open(tick: _Tick, event: NodeEvent, decision: policy.Decision) -> None:
 
 
 def _notice(tick: _Tick, event: NodeEvent, decision: policy.Decision) -> None:
-    name = NodeName.parse(event.name)
+    name = ResourceName.parse(event.name)
     text = f"`{name.display}` {event.kind.value}: {decision.reason}."
     channel = _channel(tick.deps, event.node)
     tick.deps.outbox.post(tick.conn, channel, m.WatchNotice(text), now=tick.now)
@@ -271,7 +309,7 @@ def _open_storms(tick: _Tick) -> None:
     deps, conn, now = tick.deps, tick.conn, tick.now
     for (zone, channel), members in tick.storm_members.items():
         digest_id = deps.new_id()
-        projects = sorted({NodeName.parse(i.node).project for i in members})
+        projects = sorted({ResourceName.parse(i.node).project for i in members})
         deps.watch.add_digest(
             conn,
             id=digest_id,

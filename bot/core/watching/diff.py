@@ -10,8 +10,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
-from bot.core.models import UNHEALTHY, Health, Node, NodeName, NodeState
+from bot.core.models import UNHEALTHY, Health, Maintenance, Node, NodeState
+from bot.core.names import ResourceName
 
 
 class EventKind(enum.StrEnum):
@@ -25,6 +27,11 @@ class EventKind(enum.StrEnum):
     RESOLVED = "resolved"  # out of trouble, but not READY (e.g. stopped by someone)
     DISAPPEARED = "disappeared"
     APPEARED = "appeared"
+    MAINTENANCE = "maintenance"  # a maintenance window announced, started or moved
+    QUEUE_WAITING = "queue-waiting"  # a queued resource waiting longer than the threshold
+    QUEUE_SUSPENDED = "queue-suspended"  # suspended by the service (it keeps holding quota)
+    QUEUE_FAILED = "queue-failed"  # failed (it stays, holding quota, until deleted)
+    SLICE_LOST = "slice-lost"  # a queued resource's node (a slice of a multislice) is lost
 
 
 # Kinds that open (or continue) an incident.
@@ -36,6 +43,11 @@ TROUBLE = frozenset(
         EventKind.REPAIRING,
         EventKind.UNKNOWN,
         EventKind.SYMPTOM,
+        EventKind.MAINTENANCE,
+        EventKind.QUEUE_WAITING,
+        EventKind.QUEUE_SUSPENDED,
+        EventKind.QUEUE_FAILED,
+        EventKind.SLICE_LOST,
     }
 )
 
@@ -50,14 +62,15 @@ class Snapshot:
     accelerator_type: str = ""
     symptoms: frozenset[tuple[str, str]] = frozenset()
     labels: tuple[tuple[str, str], ...] = ()
+    maintenance: str = ""  # the announced window, in words ("" when none)
 
     @property
     def zone(self) -> str:
-        return NodeName.parse(self.name).zone
+        return ResourceName.parse(self.name).zone
 
     @property
     def project(self) -> str:
-        return NodeName.parse(self.name).project
+        return ResourceName.parse(self.name).project
 
 
 def snapshot_of(node: Node) -> Snapshot:
@@ -68,7 +81,26 @@ def snapshot_of(node: Node) -> Snapshot:
         accelerator_type=node.accelerator_type,
         symptoms=frozenset(s.key for s in node.symptoms),
         labels=tuple(sorted(node.labels.items())),
+        maintenance=maintenance_text(node.maintenance),
     )
+
+
+def _at(value: datetime | None) -> str:
+    return f"{value:%Y-%m-%d %H:%M} UTC" if value is not None else "a time not announced"
+
+
+def maintenance_text(maintenance: Maintenance | None) -> str:
+    """The window in words, for the alert and for telling a change of it apart."""
+    if maintenance is None:
+        return ""
+    status = "under way" if maintenance.status == "ONGOING" else "scheduled"
+    kind = (maintenance.type or "").lower().replace("_", " ")
+    text = f"{kind + ' ' if kind else ''}maintenance {status}: {_at(maintenance.window_start)}"
+    if maintenance.window_end is not None:
+        text += f" to {_at(maintenance.window_end)}"
+    if maintenance.can_reschedule and maintenance.latest_window_start is not None:
+        text += f" (can be moved, until {_at(maintenance.latest_window_start)})"
+    return text
 
 
 @dataclass(frozen=True)
@@ -93,13 +125,26 @@ def trouble_of(snapshot: Snapshot) -> EventKind | None:
         return EventKind.REPAIRING
     if state is NodeState.UNKNOWN:
         return EventKind.UNKNOWN
+    if snapshot.maintenance:
+        # Announced maintenance explains UNHEALTHY_MAINTENANCE: one story, not two.
+        return EventKind.MAINTENANCE
     if Health(snapshot.health) in UNHEALTHY:
         return EventKind.UNHEALTHY
     return None
 
 
+MAINTENANCE_MEANS = (
+    "During the window Google maintains the host: the node reports UNHEALTHY_MAINTENANCE and "
+    "what runs on it stops. Checkpoint and drain before it starts."
+)
+
+
 def _describe(snapshot: Snapshot, kind: EventKind) -> str:
+    if kind is EventKind.MAINTENANCE:
+        return f"{snapshot.maintenance}. {MAINTENANCE_MEANS}"
     if kind is EventKind.UNHEALTHY:
+        if snapshot.health == Health.UNHEALTHY_MAINTENANCE:
+            return f"health {snapshot.health}: the host is under maintenance"
         return f"health {snapshot.health}"
     return f"state {snapshot.state}"
 
@@ -112,18 +157,22 @@ def diff(
     listed_projects: Collection[str] = (),
     own: Collection[str] = (),
     open_incidents: Collection[str] = (),
+    covered: Collection[str] = (),
 ) -> list[NodeEvent]:
     """Events from one tick.
 
     `unreachable_zones`: (project, zone) pairs that did not answer (zone `-`: the whole project).
     `listed_projects`: the projects this tick's listing covers. `own`: nodes with an operation of
     the bot's in flight. `open_incidents`: nodes with an open incident; one that is READY and
-    HEALTHY again is recovered, whoever fixed it (the bot's own recreate included).
+    HEALTHY again is recovered, whoever fixed it (the bot's own recreate included). `covered`:
+    nodes whose story a queued resource's incident tells (they raise none of their own).
     """
     events: list[NodeEvent] = []
     seen: set[str] = set()
     for node in current:
         seen.add(node.name)
+        if node.name in covered and node.name not in open_incidents:
+            continue
         if node.name in own:
             if node.name in open_incidents and node.is_healthy:
                 events.append(
@@ -141,6 +190,8 @@ def diff(
         before_trouble = trouble_of(before)
         if now_trouble is not None and now_trouble is not before_trouble:
             events.append(NodeEvent(now_trouble, now, _describe(now, now_trouble)))
+        elif now_trouble is EventKind.MAINTENANCE and now.maintenance != before.maintenance:
+            events.append(NodeEvent(EventKind.MAINTENANCE, now, now.maintenance))
         elif now_trouble is None and (before_trouble is not None or node.name in open_incidents):
             if node.is_healthy:
                 events.append(NodeEvent(EventKind.RECOVERED, now, "READY and HEALTHY"))
@@ -151,7 +202,7 @@ def diff(
     gone = set(previous) - seen
     for name in sorted(gone):
         before = previous[name]
-        if name in own or before.project not in listed_projects:
+        if name in own or name in covered or before.project not in listed_projects:
             continue
         if (before.project, before.zone) in unreachable_zones or (
             before.project,

@@ -9,8 +9,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.core import messages as m
-from bot.core.models import NodeName
-from bot.core.names import short_name
+from bot.core.names import ResourceName, short_name
 from bot.core.records import Incident, IncidentStatus
 from bot.slack.actions import ActionId
 from bot.slack.blocks.kit import (
@@ -42,6 +41,19 @@ _KIND_ICONS = {
     "recovered": ":white_check_mark:",
     "resolved": ":white_check_mark:",
     "disappeared": ":ghost:",
+    "maintenance": ":construction:",
+    "queue-waiting": ":hourglass_flowing_sand:",
+    "queue-suspended": ":double_vertical_bar:",
+    "queue-failed": ":x:",
+    "slice-lost": ":broken_heart:",
+}
+# What an incident's title calls its kind (the rest say themselves, capitalized).
+_KIND_TITLES = {
+    "maintenance": "Maintenance",
+    "queue-waiting": "Waiting for capacity",
+    "queue-suspended": "Suspended",
+    "queue-failed": "Queued resource failed",
+    "slice-lost": "Slice lost",
 }
 
 
@@ -57,16 +69,16 @@ def duration(seconds: float) -> str:
 @render.register
 def _(message: m.IncidentRoot) -> Rendered:
     incident = message.incident
-    name = NodeName.parse(incident.node)
+    name = ResourceName.parse(incident.node)
     open_ = incident.status == IncidentStatus.OPEN
     if open_:
         icon = _KIND_ICONS.get(incident.kind, ":rotating_light:")
-        title = f"{incident.kind.capitalize()}: {name.node_id}"
+        title = f"{_KIND_TITLES.get(incident.kind, incident.kind.capitalize())}: {name.id}"
     else:
         took = (incident.resolved_at or message.now) - incident.opened_at
         icon = ":white_check_mark:"
-        title = f"Resolved after {duration(took.total_seconds())}: {name.node_id}"
-    where = f"{icon} *{esc(name.node_id)}*  ·  {esc(name.project)} / {esc(name.zone)}"
+        title = f"Resolved after {duration(took.total_seconds())}: {name.id}"
+    where = f"{icon} *{esc(name.id)}*  ·  {esc(name.project)} / {esc(name.zone)}"
     if incident.accelerator_type:
         where += f"  ·  {esc(incident.accelerator_type)}"
     lines = [where]
@@ -148,7 +160,7 @@ def _(message: m.DigestRoot) -> Rendered:
         f" and {len(projects) - 5} more" if len(projects) > 5 else ""
     )
     shown = ", ".join(
-        f"`{esc(NodeName.parse(i.node).node_id)}`"
+        f"`{esc(ResourceName.parse(i.node).id)}`"
         + ("" if i.status == IncidentStatus.OPEN else " ✓")
         for i in members[:40]
     )
