@@ -1,10 +1,11 @@
 """The v2 API (TPU VMs and queued resources): runtime versions, labels patch, no reimage.
 
 Node create and delete take no requestId in v2: the node id and ALREADY_EXISTS are the
-idempotency. A create (delete) whose first attempt may have been applied (the library retried it,
-or the caller retries with the request id it used before) and then meets ALREADY_EXISTS
-(an operation in progress, or the node gone) adopts that node's create (delete) operation
-instead of failing.
+idempotency. When an attempt of ours may already have been applied (the library retried the
+call, or the caller retries with the request id it used before), a create refused with
+ALREADY_EXISTS, or a delete refused because the node is busy or gone, answers with that node's
+latest create (delete) operation instead of failing. The memory of request ids is this
+process's only.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class V2Api(VersionApi):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._attempted: OrderedDict[str, str] = OrderedDict()  # request id -> node name
+        self._attempted: OrderedDict[str, str] = OrderedDict()  # request id -> "verb target"
         self._lock = threading.Lock()
 
     def _seen_before(self, request_id: str, key: str) -> bool:
