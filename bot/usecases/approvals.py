@@ -136,7 +136,14 @@ def carry_out(deps: Deps, approval: Approval, now: datetime) -> m.Message:
             return _retry_later(deps, claimed, exc, now)
         # A lost response retried by the client meets its own operation ("an operation is in
         # progress"): the action did happen, once. Adopt it rather than call it failed.
-        earlier = _earlier_operation(deps, claimed) if exc.status == "FAILED_PRECONDITION" else None
+        earlier = None
+        if exc.status == "FAILED_PRECONDITION":
+            try:
+                earlier = _earlier_operation(deps, claimed)
+            except TpuError as lookup:
+                # Unknown whether it ran: retry (the next attempt looks for the operation again).
+                if lookup.retryable:
+                    return _retry_later(deps, claimed, lookup, now)
         if earlier is not None:
             return _executed(deps, claimed, earlier, now)
         return _end(deps, claimed, ApprovalStatus.FAILED, f"{exc.status}: {exc.message}", now)

@@ -170,6 +170,16 @@ def test_failed_precondition_without_an_operation_of_ours_fails(world: World) ->
     assert final.status is S.FAILED and "FAILED_PRECONDITION: Node is busy" in final.outcome
 
 
+def test_an_api_outage_while_looking_for_our_operation_is_retried(world: World) -> None:
+    world.tpu.fail("stop_node", FailedPrecondition("in progress", http=400), after_apply=True)
+    world.tpu.fail("list_operations", Unavailable("503", http=503))
+    answer = world.approve(approval := world.request_stop())
+    assert "keeps trying" in text(answer) and world.status(approval) is S.APPROVED
+    world.later(15)
+    assert world.resume() == 1
+    assert world.status(approval) is S.EXECUTED and world.tpu.calls["stop_node"] == 1
+
+
 def test_two_resumes_at_once_run_it_once(world: World) -> None:
     approval = world.request_stop()
     world.tpu.fail("get_node", Crash())
