@@ -24,6 +24,8 @@ from bot.core.models import (
     ProjectScope,
     TensorFlowVersion,
 )
+from bot.core.records import Approval, ApprovalStatus
+from bot.storage.store import Store
 from bot.usecases.ports import AlreadyExists, FailedPrecondition, NotFound
 
 
@@ -317,3 +319,23 @@ class FakeDirectory:
 
     def groups_of(self, user: str) -> set[str]:
         return set(self.groups.get(user, set()))
+
+
+class FlakyStore(Store):
+    """The real Store, whose next transition to a chosen status fails once (the database went
+    away at that step)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self._failing: dict[ApprovalStatus, Exception] = {}
+
+    def fail_transition(self, to_status: ApprovalStatus, error: Exception) -> None:
+        self._failing[to_status] = error
+
+    def transition_approval(
+        self, approval_id: str, *, to_status: ApprovalStatus, **kwargs: Any
+    ) -> Approval | None:
+        error = self._failing.pop(to_status, None)
+        if error is not None:
+            raise error
+        return super().transition_approval(approval_id, to_status=to_status, **kwargs)

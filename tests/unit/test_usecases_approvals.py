@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from bot.core import messages as m
 from bot.core.models import NodeState
@@ -137,6 +138,23 @@ def test_a_cut_off_attempt_whose_call_went_through_adopts_its_operation(world: W
     assert final.status is S.EXECUTED and final.operation == earlier
     assert world.tpu.calls["stop_node"] == 1
     assert any(isinstance(r, m.OperationStarted) for r in world.thread(approval))
+
+
+def test_the_database_lost_after_the_api_accepted_is_resumed_by_adoption(world: World) -> None:
+    gone = sa.exc.OperationalError(
+        "UPDATE approvals", {}, Exception("server closed the connection")
+    )
+    world.store.fail_transition(S.EXECUTED, gone)
+    with pytest.raises(sa.exc.OperationalError):
+        world.approve(approval := world.request_stop())
+    assert world.status(approval) is S.EXECUTING and world.tpu.calls["stop_node"] == 1
+    world.later(61)
+    assert world.resume() == 1
+    final = world.approval(approval)
+    assert final.status is S.EXECUTED and final.operation in world.tpu.operations
+    assert world.tpu.calls["stop_node"] == 1
+    started = [r for r in world.thread(approval) if isinstance(r, m.OperationStarted)]
+    assert len(started) == 1
 
 
 def test_a_lost_response_retried_into_failed_precondition_adopts_the_operation(

@@ -11,13 +11,12 @@ from typing import Any
 from bot.config import BotConfig
 from bot.core import messages as m
 from bot.core.records import Approval, ApprovalStatus
-from bot.storage.store import Store
 from bot.storage.watch_store import WatchStore
 from bot.usecases import approvals
 from bot.usecases.context import Deps
 from bot.usecases.dispatch import Dispatcher
 from devstack.clock import T0
-from tests.fakes import FakeDirectory, FakeTpu, RecordingOutbox
+from tests.fakes import FakeDirectory, FakeTpu, FlakyStore, RecordingOutbox
 
 OPERATOR, APPROVER, APPROVER2 = "U0OPER", "U0APPR1", "U0APPR2"
 GENERAL, APPROVALS, ALERTS = "C0GENERAL", "C0ONCALL", "C0ALERTS"
@@ -37,7 +36,7 @@ class World:
     deps: Deps
     tpu: FakeTpu
     outbox: RecordingOutbox
-    store: Store
+    store: FlakyStore
     now: datetime = T0
 
     @property
@@ -87,7 +86,7 @@ class World:
 
 
 def make_world(tmp_path: Path) -> Iterator[World]:
-    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    store = FlakyStore(f"sqlite:///{tmp_path / 'store.db'}")
     tpu = FakeTpu(clock=lambda: world.now)
     outbox = RecordingOutbox()
     deps = Deps(
