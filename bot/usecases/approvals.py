@@ -181,8 +181,16 @@ def _earlier_operation(deps: Deps, approval: Approval) -> Operation | None:
         if op.target == approval.target
         and op.verb == verb
         and (op.create_time is None or op.create_time >= since)
+        and _not_anothers(deps, approval, op)
     ]
     return max(found, key=lambda op: op.name) if found else None
+
+
+def _not_anothers(deps: Deps, approval: Approval, operation: Operation) -> bool:
+    """An operation the bot already tracks for another request (or a run without approval) was
+    not this request's: adopting it would report one stop as two requests carried out."""
+    tracked = deps.store.get_operation(operation.name)
+    return tracked is None or tracked.approval_id == approval.id
 
 
 def _executed(deps: Deps, approval: Approval, operation: Operation, now: datetime) -> m.Message:

@@ -74,6 +74,33 @@ def test_api_down_at_approval_then_back_runs_it_once_after_backoff(world: World)
     assert world.redraws(approval)[-1] is S.EXECUTED
 
 
+def test_api_down_for_the_stop_itself_is_retried_and_runs_once(world: World) -> None:
+    world.tpu.fail("stop_node", Unavailable("503 from the API", http=503))
+    world.approve(approval := world.request_stop())
+    assert world.status(approval) is S.APPROVED and world.redraws(approval) == [S.APPROVED]
+    world.later(15)
+    assert world.resume() == 1
+    final = world.approval(approval)
+    assert final.status is S.EXECUTED and final.attempts == 2
+    assert world.tpu.calls["stop_node"] == 2 and len(world.tpu.operations) == 1
+
+
+def test_a_second_request_approved_during_an_outage_does_not_claim_the_firsts_stop(
+    world: World,
+) -> None:
+    world.tpu.fail("get_node", Unavailable("503", http=503), times=2)
+    world.approve(first := world.request_stop())
+    world.later(1)
+    world.approve(second := world.command_stop_again())
+    assert world.status(first) is S.APPROVED and world.status(second) is S.APPROVED
+    world.later(20)
+    assert world.resume() == 2
+    assert world.status(first) is S.EXECUTED and world.tpu.calls["stop_node"] == 1
+    final = world.approval(second)
+    assert final.status is S.REFUSED and "STOPPING now" in final.outcome
+    assert not [r for r in world.thread(second) if isinstance(r, m.OperationStarted)]
+
+
 def test_retry_window_exhausted_ends_failed_with_the_apis_reason(world: World) -> None:
     approval = world.request_stop()
     world.tpu.fail("get_node", Unavailable("backend unavailable", http=503), times=1000)

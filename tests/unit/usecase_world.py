@@ -56,6 +56,12 @@ class World:
         assert isinstance(answer, m.ApprovalQueued), answer
         return answer.approval
 
+    def command_stop_again(self, name: str = NODE) -> Approval:
+        """Another operator's `/tpu stop` of the same node, once the first is no longer pending."""
+        answer = self.command(f"stop {name} again", user=APPROVER2)
+        assert isinstance(answer, m.ApprovalQueued), answer
+        return answer.approval
+
     def approve(self, approval: Approval, user: str = APPROVER) -> m.Message:
         decided = self.dispatcher.click(user, APPROVALS, f"approve {approval.id}", self.now)
         assert decided is not None
