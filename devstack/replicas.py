@@ -81,7 +81,7 @@ def start_replicas(
 ) -> list[Replica]:
     (workdir / "tpubot.yaml").write_text(yaml.safe_dump(config))
     replicas = []
-    for _ in range(count):
+    for index in range(count):
         port = free_port()
         env = {
             **os.environ,
@@ -93,12 +93,23 @@ def start_replicas(
             "TPUBOT_DATABASE_URL": database_url,
             "PORT": str(port),
         }
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "--log-level", "WARNING", "serve", "--host", "127.0.0.1"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        # Each replica's log stays in `workdir` (a test's tmp_path): a failure can be read.
+        with open(workdir / f"replica-{index}.log", "ab") as log:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "bot",
+                    "--log-level",
+                    "WARNING",
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                ],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         replicas.append(Replica(process, f"http://127.0.0.1:{port}"))
     eventually(lambda: all(r.healthy() for r in replicas), 60, "replicas up")
     return replicas

@@ -136,7 +136,14 @@ def carry_out(deps: Deps, approval: Approval, now: datetime) -> m.Message:
             return _retry_later(deps, claimed, exc, now)
         # A lost response retried by the client meets its own operation ("an operation is in
         # progress"): the action did happen, once. Adopt it rather than call it failed.
-        earlier = _earlier_operation(deps, claimed) if exc.status == "FAILED_PRECONDITION" else None
+        earlier = None
+        if exc.status == "FAILED_PRECONDITION":
+            try:
+                earlier = _earlier_operation(deps, claimed)
+            except TpuError as lookup:
+                # Unknown whether it ran: retry (the next attempt looks for the operation again).
+                if lookup.retryable:
+                    return _retry_later(deps, claimed, lookup, now)
         if earlier is not None:
             return _executed(deps, claimed, earlier, now)
         return _end(deps, claimed, ApprovalStatus.FAILED, f"{exc.status}: {exc.message}", now)
@@ -174,8 +181,16 @@ def _earlier_operation(deps: Deps, approval: Approval) -> Operation | None:
         if op.target == approval.target
         and op.verb == verb
         and (op.create_time is None or op.create_time >= since)
+        and _not_anothers(deps, approval, op)
     ]
     return max(found, key=lambda op: op.name) if found else None
+
+
+def _not_anothers(deps: Deps, approval: Approval, operation: Operation) -> bool:
+    """An operation the bot already tracks for another request (or a run without approval) was
+    not this request's: adopting it would report one stop as two requests carried out."""
+    tracked = deps.store.get_operation(operation.name)
+    return tracked is None or tracked.approval_id == approval.id
 
 
 def _executed(deps: Deps, approval: Approval, operation: Operation, now: datetime) -> m.Message:

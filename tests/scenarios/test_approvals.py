@@ -213,3 +213,19 @@ def test_an_unusually_long_operation_gets_one_warning(stack: Stack) -> None:
     replies = [m.text for m in stack.bot_messages(APPROVALS) if m.thread_ts == request.ts]
     warnings = [t for t in replies if "still running" in t]
     assert len(warnings) == 1 and "minutes so far" in warnings[0]
+
+
+def test_a_lost_stop_response_is_adopted_not_failed(stack: Stack) -> None:
+    name = ready_single_host(stack)
+    request = request_stop(stack, name)
+    lost = {"failNext": 1, "errorCode": 503, "afterApply": True, "methods": ["nodes.stop"]}
+    admin(stack.emulator_server, "faults", lost)
+    answer = stack.click(APPROVER, request, ActionId.APPROVE)
+    assert "started" in answer.text, answer.text
+    # The client retried the stop whose answer was lost; the API refused the second (the node
+    # is stopping): one stop took effect, and the bot adopted its operation.
+    assert stops(stack) == 2 and stack.emulator.get_node(name)["state"] == "STOPPING"
+    (tracked,) = stack.bot.store.open_operations()
+    assert tracked.verb == "stop" and tracked.target == name
+    stack.ws.wait_for(lambda: "started" in str(request.blocks))
+    assert not has_buttons(request)
