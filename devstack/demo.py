@@ -35,6 +35,8 @@ DEMO_CONFIG: dict[str, Any] = {
         {"id": "ml-prod", "api": "v1alpha1"},
         {"id": "ml-research"},
         {"id": "ml-sandbox", "locations": ["us-central1-b", "us-central1-c", "europe-west4-a"]},
+        # TPU VMs, some behind queued resources, a multislice job among them.
+        {"id": "ml-infra"},
     ],
     "channels": {"alerts": "C0ALERTS", "approvals": "C0ONCALL"},
     "routes": [
@@ -49,6 +51,16 @@ DEMO_CONFIG: dict[str, Any] = {
     "approvals": {"ttl_minutes": 30},
     "watch": {"poll_seconds": 5, "operations_seconds": 2, "storm_threshold": 5},
 }
+
+
+def _multislice_job(emulator: Emulator) -> None:
+    """A training job across four v4 slices, granted at once: what "lose a slice" breaks."""
+    parent = "projects/ml-infra/locations/us-central2-b"
+    spec = {"acceleratorType": "v4-8", "runtimeVersion": "tpu-ubuntu2204-base"}
+    slices = {"nodeCount": 4, "nodeIdPrefix": "llm-pretrain"}
+    body = {"tpu": {"nodeSpec": [{"parent": parent, "node": spec, "multisliceParams": slices}]}}
+    emulator.create_queued_resource(parent, "llm-pretrain", None, body)
+    emulator.inject(f"{parent}/queuedResources/llm-pretrain", {"state": "ACTIVE"})
 
 
 @dataclass
@@ -77,12 +89,14 @@ def start_demo(
     port: int = 8080,
     *,
     chaos_every: float | None = None,
-    fleet: int = 36,
+    fleet: int = 48,
     op_seconds: float = 5.0,
     database_url: str | None = None,
 ) -> Demo:
     """The embedded default: emulator, localslack with its page, and the bot, nothing external."""
-    emulator = Emulator(fleet=fleet, projects=3, op_seconds=op_seconds)
+    # Four projects: three of TPU Nodes and one of TPU VMs (docs/emulator.md, seeding).
+    emulator = Emulator(fleet=fleet, projects=4, op_seconds=op_seconds)
+    _multislice_job(emulator)
     emulator_server = serve_emulator(emulator)
     scopes = {p["id"]: p.get("locations", ["-"]) for p in DEMO_CONFIG["projects"]}
 
@@ -115,7 +129,7 @@ def start_demo(
     if chaos_every:
 
         def chaos_loop() -> None:
-            actions = ["preempt", "unhealthy", "symptom", "preempt", "heal"]
+            actions = ["preempt", "unhealthy", "maintenance", "suspend", "symptom", "heal"]
             i = 0
             while not stop.wait(chaos_every):
                 log.info("chaos: %s", chaos(actions[i % len(actions)]))

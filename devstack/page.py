@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable
+from datetime import timedelta
 from importlib import resources
 from typing import Any
 
@@ -154,9 +155,11 @@ def emulator_chaos(
 
     def act(action: str) -> str:
         if action == "heal":
-            return _heal(emulator, node)
+            return _heal(emulator, node, watched)
         if action == "unreachable":
             return _cut_a_zone(emulator, watched, rng)
+        if action in QUEUE_CHAOS:
+            return QUEUE_CHAOS[action](emulator, watched, rng)
         if action not in ("preempt", "unhealthy", "symptom", "storm"):
             raise ValueError(f"unknown chaos {action!r}")
         names = healthy()
@@ -167,23 +170,134 @@ def emulator_chaos(
     return act
 
 
-def _heal(emulator: Emulator, node: Callable[[str], dict[str, Any] | None]) -> str:
-    emulator.set_faults({"unreachable": []})  # first: the nodes of a cut zone answer again
+def _heal(
+    emulator: Emulator,
+    node: Callable[[str], dict[str, Any] | None],
+    watched: Callable[[str], bool],
+) -> str:
+    # First the zones: the nodes of a cut zone answer again, capacity comes back.
+    emulator.set_faults({"unreachable": [], "stockout": []})
     fixed = 0
     for name in emulator.node_names():
         found = node(name)
         if found is None:
             continue
-        if found["state"] in ("PREEMPTED", "TERMINATED") or found.get("health") not in (
-            None,
-            "HEALTHY",
+        if (
+            found["state"] in ("PREEMPTED", "TERMINATED")
+            or found.get("health") not in (None, "HEALTHY")
+            or found.get("upcomingMaintenance")
         ):
-            emulator.inject(
-                name,
-                {"state": "READY", "health": "HEALTHY", "healthDescription": "", "symptoms": []},
-            )
+            mended = {
+                "state": "READY",
+                "health": "HEALTHY",
+                "healthDescription": "",
+                "symptoms": [],
+            }
+            emulator.inject(name, {**mended, "upcomingMaintenance": None})
             fixed += 1
-    return f"healed {fixed} nodes and every zone"
+    granted = 0
+    for name in emulator.queued_resource_names():
+        if watched(name) and emulator.get_queued_resource(name)["state"]["state"] != "ACTIVE":
+            emulator.inject(name, {"state": "ACTIVE"})  # capacity granted: its nodes appear
+            granted += 1
+    return f"healed {fixed} nodes, granted {granted} queued resources, every zone answers"
+
+
+# ----- v2: queued resources and maintenance ---------------------------------------------------
+
+
+def _v2_vms(emulator: Emulator, watched: Callable[[str], bool]) -> list[dict[str, Any]]:
+    cut = set(emulator.faults.unreachable)
+    vms = []
+    for name in emulator.node_names():
+        if not watched(name) or name.split("/")[3] in cut:
+            continue
+        found = emulator.v2_get_node(name)
+        if found.get("apiVersion") == "V2" and found["state"] == "READY":
+            vms.append(found)
+    return vms
+
+
+def _queue_stuck(emulator: Emulator, watched: Callable[[str], bool], rng: random.Random) -> str:
+    """A request for capacity a zone does not have, queued two hours ago: past any threshold."""
+    projects = sorted({n.split("/")[1] for n in emulator.queued_resource_names() if watched(n)})
+    if not projects:
+        return "no watched project speaks v2"
+    zone = "us-east5-a"
+    parent = f"projects/{rng.choice(projects)}/locations/{zone}"
+    qr_id = f"stuck-{rng.randrange(10**6):06d}"
+    spec = {"acceleratorType": "v5p-8", "runtimeVersion": "v2-alpha-tpuv5"}
+    body = {"tpu": {"nodeSpec": [{"parent": parent, "nodeId": qr_id, "node": spec}]}}
+    emulator.set_faults({"stockout": sorted({*emulator.faults.stockout, zone})})
+    emulator.create_queued_resource(parent, qr_id, None, body)
+    two_hours_ago = emulator.clock() - timedelta(hours=2)
+    emulator.inject(
+        f"{parent}/queuedResources/{qr_id}",
+        {
+            "state": "WAITING_FOR_RESOURCES",
+            "createTime": two_hours_ago.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        },
+    )
+    return f"queue stuck: {qr_id} waits for capacity in {zone}"
+
+
+def _active_queues(emulator: Emulator, watched: Callable[[str], bool]) -> list[str]:
+    return [
+        n
+        for n in emulator.queued_resource_names()
+        if watched(n) and emulator.get_queued_resource(n)["state"]["state"] == "ACTIVE"
+    ]
+
+
+def _suspend(emulator: Emulator, watched: Callable[[str], bool], rng: random.Random) -> str:
+    active = _active_queues(emulator, watched)
+    if not active:
+        return "no ACTIVE queued resource to suspend"
+    name = rng.choice(active)
+    emulator.inject(name, {"state": "SUSPENDED", "stateInitiator": "SERVICE"})
+    return f"suspended: {name.rsplit('/', 1)[1]}"
+
+
+def _maintenance(emulator: Emulator, watched: Callable[[str], bool], rng: random.Random) -> str:
+    vms = [v for v in _v2_vms(emulator, watched) if not v.get("upcomingMaintenance")]
+    if not vms:
+        return "no v2 VM to schedule maintenance on"
+    name = rng.choice(vms)["name"]
+    start = emulator.clock() + timedelta(hours=6)
+    window = {
+        "type": "SCHEDULED",
+        "maintenanceStatus": "PENDING",
+        "windowStartTime": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "windowEndTime": (start + timedelta(hours=4)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "canReschedule": True,
+    }
+    emulator.inject(name, {"upcomingMaintenance": window})
+    return f"maintenance scheduled: {name.rsplit('/', 1)[1]}"
+
+
+def _lose_a_slice(emulator: Emulator, watched: Callable[[str], bool], rng: random.Random) -> str:
+    """Terminate one node of an ACTIVE queued resource (a multislice one when there is one)."""
+    active = [emulator.get_queued_resource(n) for n in _active_queues(emulator, watched)]
+    multi = [q for q in active if any("multisliceParams" in s for s in q["tpu"]["nodeSpec"])]
+    candidates = multi or active
+    if not candidates:
+        return "no ACTIVE queued resource to lose a slice of"
+    qr = rng.choice(candidates)
+    members = [n for n in emulator.node_names() if n.split("/")[1] == qr["name"].split("/")[1]]
+    mine = [n for n in members if emulator.v2_get_node(n).get("queuedResource") == qr["name"]]
+    if not mine:
+        return "that queued resource has no node yet"
+    victim = rng.choice(mine)
+    emulator.inject(victim, {"state": "TERMINATED", "health": ""})
+    return f"lost a slice of {qr['name'].rsplit('/', 1)[1]}: {victim.rsplit('/', 1)[1]}"
+
+
+QUEUE_CHAOS: dict[str, Callable[[Emulator, Callable[[str], bool], random.Random], str]] = {
+    "queue-stuck": _queue_stuck,
+    "suspend": _suspend,
+    "maintenance": _maintenance,
+    "lose-slice": _lose_a_slice,
+}
 
 
 def _cut_a_zone(emulator: Emulator, watched: Callable[[str], bool], rng: random.Random) -> str:
