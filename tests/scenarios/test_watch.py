@@ -243,18 +243,6 @@ def test_unreachable_zone_and_api_outage(watched: Stack) -> None:
     assert len(notices) == 2 and "Monitoring restored" in notices[1]
 
 
-def test_readyz_fails_after_three_intervals_without_a_poll(watched: Stack) -> None:
-    stack = watched
-    stack.bot.started_at = stack.clock()
-    assert stack.bot.ready() == (True, "ok")
-    stack.clock.advance(3 * 60 + 1)
-    ok, reason = stack.bot.ready()
-    assert not ok and "no completed node poll" in reason
-    stack.bot.jobs.run("poll_nodes")
-    assert stack.bot.ready() == (True, "ok")
-    assert BOT_USER
-
-
 def preempted_root(stack: Stack) -> tuple[str, Message]:
     name = next(
         n for n in healthy(stack) if stack.emulator.get_node(n)["acceleratorType"].endswith("-8")
