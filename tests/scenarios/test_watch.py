@@ -12,7 +12,7 @@ from devstack.admin import admin
 from devstack.clock import FakeClock
 from devstack.stack import ALERTS, APPROVALS, APPROVER, OPERATOR, Stack, start_stack
 from devstack.waiting import eventually
-from localslack import BOT_USER, Message
+from localslack import Message
 from tpu_emulator import Emulator
 
 
