@@ -111,7 +111,8 @@ def startup_failure(exc: BaseException) -> str | None:
             "database server is up and lets this pod in"
         )
     if isinstance(exc, BoltError | SlackApiError):
-        error = getattr(getattr(exc, "response", None), "data", None) or {}
+        api_error = exc if isinstance(exc, SlackApiError) else exc.__context__
+        error = getattr(getattr(api_error, "response", None), "data", None) or {}
         reason = error.get("error") if isinstance(error, dict) else None
         return (
             f"Slack refused the token ({reason or 'auth.test failed'}). Fix: set "
@@ -130,15 +131,48 @@ def startup_failure(exc: BaseException) -> str | None:
     return None
 
 
+class _HoldLibraryLogs(logging.Filter):
+    """Holds the libraries' log records during start-up: they are logged if the bot starts and
+    dropped if it cannot (the one line that says why is what the operator needs)."""
+
+    LIBRARIES = ("slack_bolt", "slack_sdk", "google", "sqlalchemy", "waitress", "urllib3")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: list[logging.LogRecord] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.split(".")[0] in self.LIBRARIES:
+            self.held.append(record)
+            return False
+        return True
+
+    def __enter__(self) -> _HoldLibraryLogs:
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for handler in logging.getLogger().handlers:
+            handler.removeFilter(self)
+
+    def release(self) -> None:
+        for record in self.held:
+            logging.getLogger(record.name).handle(record)
+
+
 def _start(host: str) -> Bot:
-    try:
-        return build(load_settings()).start(host=host)
-    except Exception as exc:
-        message = startup_failure(exc)
-        if message is None:
-            raise
-        log.debug("start-up failed", exc_info=True)
-        raise click.ClickException(f"cannot start: {message}") from None
+    with _HoldLibraryLogs() as hold:
+        try:
+            bot = build(load_settings()).start(host=host)
+        except Exception as exc:
+            message = startup_failure(exc)
+            if message is None:
+                raise
+            log.debug("start-up failed", exc_info=True)
+            raise click.ClickException(f"cannot start: {message}") from None
+    hold.release()
+    return bot
 
 
 @cli.command()
