@@ -64,7 +64,7 @@ def shape_error(body: Any) -> str | None:
         if isinstance(value, dict) and (why := _strings(value, ("id",), f"{key}.")):
             return why
     for key in _OBJECTS:
-        if not isinstance(body.get(key), dict | None):
+        if key in body and not isinstance(body[key], dict):
             return f"{key} is not an object"
     event = body.get("event") or {}
     for key in ("message", "previous_message"):
@@ -74,11 +74,15 @@ def shape_error(body: Any) -> str | None:
         if why := _strings(body.get(key) or {}, strings, f"{key}."):
             return why
     for key in _LISTS_OF_OBJECTS:
-        items = body.get(key)
-        if items is None:
-            continue
+        items = body.get(key, [])
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
             return f"{key} is not a list of objects"
+    if body.get("type") in ("block_actions", "interactive_message") and not body.get("actions"):
+        return "an action payload without actions"
+    if body.get("type") == "block_actions" and not all(
+        isinstance(action.get("action_id"), str) for action in body["actions"]
+    ):
+        return "an action without an action_id"
     for action in body.get("actions") or []:
         if why := _strings(action, _ACTION_STRINGS, "actions[]."):
             return why
