@@ -3,7 +3,6 @@ the answer is never a 5xx, the bot stays up, and no node changes."""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import time
