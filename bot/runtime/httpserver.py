@@ -7,6 +7,7 @@ once. `close(timeout)` stops accepting, lets requests in flight finish, then clo
 
 from __future__ import annotations
 
+import errno
 import logging
 import threading
 import time
@@ -123,5 +124,7 @@ def serve_in_thread(
     raises OSError here, before anything runs."""
     adjustments = (limits or ServerLimits()).adjustments()
     server = create_server(app, host=host, port=port, **adjustments)
-    assert isinstance(server, BaseWSGIServer)
+    if not isinstance(server, BaseWSGIServer):  # a name that resolves to several addresses
+        server.close()
+        raise OSError(errno.EADDRNOTAVAIL, f"{host} is more than one address; give an IP")
     return RunningServer(server, name)

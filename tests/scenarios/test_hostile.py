@@ -13,6 +13,8 @@ from urllib.parse import urlencode
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.runtime.metrics import Metrics
+from bot.runtime.web import WebApp
 from bot.slack import blocks as render
 from devstack.admin import admin
 from devstack.stack import ADMIN, VIEWER, Stack
@@ -156,3 +158,29 @@ def test_known_garbage_gets_400(stack: Stack) -> None:
         for signed in (True, False):
             assert post(url, body, kind, signed) == 400, body
     assert_unharmed(stack)
+
+
+class Unreadable:
+    """A request body that must not be read."""
+
+    def read(self, *args: Any) -> bytes:
+        raise AssertionError("the body was read")
+
+
+def test_an_oversized_body_gets_413_before_it_is_read(stack: Stack) -> None:
+    """The app's own check (any WSGI server); waitress' limit is the same, tested over a real
+    process in tests/processes/test_serving.py."""
+    web = WebApp(stack.bot.app, Metrics(), lambda: (True, "ok"), max_body_bytes=1024)
+    statuses: list[str] = []
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/slack/events",
+        "CONTENT_LENGTH": str(20 * 1024 * 1024),
+        "CONTENT_TYPE": "application/x-www-form-urlencoded",
+        "wsgi.input": Unreadable(),
+    }
+    body = b"".join(web(environ, lambda status, headers: statuses.append(status)))
+    assert statuses == ["413 Content Too Large"] and b"limit" in body
+    environ["CONTENT_LENGTH"] = "-5"
+    web(environ, lambda status, headers: statuses.append(status))
+    assert statuses[-1] == "400 Bad Request"
