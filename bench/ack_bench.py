@@ -47,6 +47,7 @@ CONFIG: dict[str, Any] = {
     "channels": {"alerts": "C0ALERTS", "approvals": "C0ONCALL"},
 }
 Result = tuple[float, bool]  # (seconds to the HTTP answer, acked?)
+THREADS: list[int] = []  # threads in this process at the end of each load
 
 
 def naive_app(slack: LocalSlack, tpu: TpuClient) -> Any:
@@ -95,7 +96,8 @@ def steady(slack: LocalSlack, url: str, rate: float, seconds: float) -> list[Res
 
 
 def with_idle(url: str, count: int, run: Callable[[], list[Result]]) -> list[Result]:
-    """Run the load while `count` connections sit half-open (a partial request, then nothing)."""
+    """Run the load while `count` connections sit half-open (a partial request, then nothing);
+    count this process' threads before letting them go."""
     host, port = url.removeprefix("http://").split("/")[0].split(":")
     idle = []
     try:
@@ -103,13 +105,15 @@ def with_idle(url: str, count: int, run: Callable[[], list[Result]]) -> list[Res
             sock = socket.create_connection((host, int(port)), timeout=5)
             sock.sendall(b"POST /slack/events HTTP/1.1\r\nHost: bot\r\n")
             idle.append(sock)
-        return run()
+        results = run()
+        THREADS.append(threading.active_count())
+        return results
     finally:
         for sock in idle:
             sock.close()
 
 
-def row(name: str, load: str, results: list[Result]) -> list[Any]:
+def row(name: str, load: str, results: list[Result], threads: int) -> list[Any]:
     samples = [seconds for seconds, _ in results]
     missed = sum(1 for seconds, acked in results if seconds > 3.0 or not acked)
     return [
@@ -120,6 +124,7 @@ def row(name: str, load: str, results: list[Result]) -> list[Any]:
         percentile(samples, 99) * 1000,
         max(samples) * 1000,
         missed,
+        threads,
     ]
 
 
@@ -179,8 +184,9 @@ def main() -> None:
             }
             for load, run in loads.items():
                 results = run()
+                threads = THREADS.pop() if THREADS else threading.active_count()
                 sent += len(results) if "naive" not in name else 0
-                rows.append(row(name, load, results))
+                rows.append(row(name, load, results, threads))
         # Our answers still arrive, later, through response_url.
         slack.workspace.wait_for(
             lambda: len(slack.workspace.calls_to("response_url")) >= sent, timeout=600
@@ -195,9 +201,11 @@ def main() -> None:
 
     print(
         f"/tpu list ack latency, TPU API latency {args.latency_ms} ms per call, "
-        f"{os.cpu_count()} cores; every answer arrived through response_url\n"
+        f"{os.cpu_count()} cores; every answer arrived through response_url; threads: this "
+        "process' (bot, both servers, emulator, localslack) at the end of the load\n"
     )
     headers = ["server", "load", "requests", "p50 ms", "p99 ms", "max ms", "no ack in 3 s"]
+    headers.append("threads")
     print(table(headers, rows))
 
 
