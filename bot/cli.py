@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import errno
+import faulthandler
 import logging
 import os
 import signal
+import sys
 import threading
 import urllib.error
 from typing import Any
@@ -203,7 +205,9 @@ def serve(host: str) -> None:
     clean = bot.close()
     log.info("tpu-bot stopped%s", "" if clean else " (some work did not finish in time)")
     if not clean:
-        # Threads still at work would hold the interpreter open past the grace period.
+        # Say where the work is stuck; threads still at it would hold the interpreter open past
+        # the grace period.
+        faulthandler.dump_traceback(sys.stderr, all_threads=True)
         logging.shutdown()
         os._exit(1)
 
