@@ -74,9 +74,8 @@ def status(url: str) -> int:
         return 0
 
 
-@pytest.fixture
-def bot_process(tmp_path: Path, world: World) -> Iterator[str]:
-    """One `tpu-bot serve` on SQLite with a 2 s idle timeout; yields its base URL."""
+def start_bot(tmp_path: Path, world: World, **extra: str) -> tuple[subprocess.Popen[str], str]:
+    """A `tpu-bot serve` on SQLite with a 2 s idle timeout, up; (process, base URL)."""
     (tmp_path / "tpubot.yaml").write_text(yaml.safe_dump(CONFIG))
     port = free_port()
     env = {
@@ -89,6 +88,7 @@ def bot_process(tmp_path: Path, world: World) -> Iterator[str]:
         "TPUBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
         "TPUBOT_HTTP_IDLE_TIMEOUT_SECONDS": "2",
         "PORT": str(port),
+        **extra,
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", "--log-level", "WARNING", "serve", "--host", "127.0.0.1"],
@@ -100,7 +100,18 @@ def bot_process(tmp_path: Path, world: World) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     try:
         eventually(lambda: status(base + "/healthz") == 200, 30, "bot up")
-        world.slack.bot_url = base + "/slack/events"
+    except TimeoutError:
+        process.kill()
+        raise AssertionError(process.communicate(timeout=10)[1]) from None
+    world.slack.bot_url = base + "/slack/events"
+    return process, base
+
+
+@pytest.fixture
+def bot_process(tmp_path: Path, world: World) -> Iterator[str]:
+    """One `tpu-bot serve`; yields its base URL; it must stop cleanly on SIGTERM."""
+    process, base = start_bot(tmp_path, world)
+    try:
         yield base
     finally:
         process.terminate()
@@ -194,3 +205,21 @@ def test_sigterm_finishes_a_slow_command_and_hands_the_lease_over(
         world.emulator.set_faults({"latencyMs": 0})
         for replica in replicas:
             replica.stop()
+
+
+def test_sigterm_turns_readiness_503_and_keeps_serving_for_the_delay(
+    tmp_path: Path, world: World
+) -> None:
+    process, base = start_bot(tmp_path, world, TPUBOT_SHUTDOWN_DELAY_SECONDS="5")
+    try:
+        assert status(base + "/readyz") == 200
+        process.send_signal(signal.SIGTERM)
+        eventually(lambda: status(base + "/readyz") == 503, 5, "readiness off")
+        assert status(base + "/healthz") == 200
+        assert world.slack.slash(VIEWER, "help").status == 200  # still served meanwhile
+        assert process.wait(timeout=30) == 0
+        assert status(base + "/healthz") == 0  # no longer listening
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=10)
