@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 from devstack.admin import admin
-from devstack.stack import ALERTS, VIEWER, Stack
+from devstack.clock import FakeClock
+from devstack.stack import ALERTS, VIEWER, Stack, start_stack
+from tpu_emulator import Emulator
+from tpu_emulator.http import RunningServer
 
 
 def get(url: str) -> tuple[int, dict[str, Any]]:
@@ -58,3 +62,19 @@ def test_readiness_turns_503_when_stopping(stack: Stack) -> None:
     stack.bot.stopping = True
     assert get(stack.bot.url + "/readyz") == (503, {"ready": False, "reason": "shutting down"})
     assert get(stack.bot.url + "/healthz")[0] == 200
+
+
+def test_socket_mode_readiness_follows_the_connection(
+    tmp_path: Path, emulator: Emulator, emulator_server: RunningServer, clock: FakeClock
+) -> None:
+    stack = start_stack(tmp_path, emulator, emulator_server, clock, socket_mode=True)
+    try:
+        assert get(stack.bot.url + "/readyz") == (200, {"ready": True, "reason": "ok"})
+        assert stack.bot.socket is not None
+        stack.bot.socket.client.close()  # Slack's side is gone
+        status, body = get(stack.bot.url + "/readyz")
+        assert status == 503 and "Socket Mode" in body["reason"]
+        assert get(stack.bot.url + "/healthz")[0] == 200
+    finally:
+        stack.bot.close()
+        stack.slack.close()
