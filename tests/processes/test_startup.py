@@ -110,3 +110,9 @@ def test_config_missing(tmp_path: Path, slack: LocalSlack) -> None:
     code, stderr = serve(tmp_path, slack, TPUBOT_CONFIG=str(tmp_path / "absent.yaml"))
     line = one_line(stderr)
     assert code != 0 and "TPUBOT_CONFIG" in line
+
+
+def test_a_bad_server_setting_is_named(tmp_path: Path, slack: LocalSlack) -> None:
+    code, stderr = serve(tmp_path, slack, TPUBOT_HTTP_IDLE_TIMEOUT_SECONDS="0")
+    line = one_line(stderr)
+    assert code != 0 and "TPUBOT_HTTP_IDLE_TIMEOUT_SECONDS" in line
