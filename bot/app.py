@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -11,14 +13,13 @@ from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
-from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import ConfigError, Settings
 from bot.core.policy import groups_in
 from bot.core.records import ApprovalStatus
-from bot.runtime.httpserver import RunningServer, serve_in_thread
+from bot.runtime.httpserver import RunningServer, ServerLimits, serve_in_thread
 from bot.runtime.lease import Lease
 from bot.runtime.metrics import Metrics
 from bot.runtime.scheduler import Jobs
@@ -58,39 +59,67 @@ class Bot:
     web: RunningServer | None = None
     started_at: datetime | None = None
     socket: SocketModeHandler | None = None
+    stopping: bool = False
 
     def ready(self) -> tuple[bool, str]:
+        """Can this replica serve Slack? The database and the Slack side only: never the TPU
+        API, which every replica shares (a TPU outage is a degraded notice and a metric)."""
+        if self.stopping:
+            return False, "shutting down"
         try:
             self.store.ping()
-            last_poll = self.watch.get("last_poll")
         except (SQLAlchemyError, OSError) as exc:
             return False, f"database: {exc.__class__.__name__}"
-        if self.started_at is not None:
-            # Three poll intervals without a completed tick: the watcher is stuck or cut off.
-            limit = timedelta(seconds=3 * self.settings.bot.watch.poll_seconds)
-            last = (
-                max(self.started_at, datetime.fromisoformat(last_poll))
-                if last_poll
-                else self.started_at
-            )
-            if self.clock() - last > limit:
-                return False, f"no completed node poll since {last.isoformat()}"
+        if self.settings.socket_mode and (
+            self.socket is None or not self.socket.client.is_connected()
+        ):
+            return False, "slack: Socket Mode is not connected"
         return True, "ok"
+
+    def health(self) -> dict[str, Any]:
+        """What /healthz reports beside its 200: the watcher's last good tick, the TPU API's
+        state, leader or standby. Read from the database; a failure there is reported too."""
+        detail: dict[str, Any] = {
+            "mode": "socket" if self.settings.socket_mode else "http",
+            "stopping": self.stopping,
+        }
+        try:
+            last_poll = self.watch.get("last_poll")
+            degraded = self.watch.get("degraded", "0") == "1"
+            lease = self.jobs.lease
+            holder = lease and self.store.lease_holder(lease.name, self.clock())
+        except (SQLAlchemyError, OSError) as exc:
+            detail["database"] = f"unreachable ({exc.__class__.__name__})"
+            return detail
+        detail["last_poll"] = last_poll
+        limit = timedelta(seconds=3 * self.settings.bot.watch.poll_seconds)
+        since = datetime.fromisoformat(last_poll) if last_poll else self.started_at
+        stale = since is not None and self.clock() - since > limit
+        detail["watcher"] = "stale" if stale else ("ok" if last_poll else "not yet polled")
+        detail["tpu_api"] = "degraded" if degraded else "ok"
+        detail["role"] = "leader" if lease is not None and holder == lease.holder else "standby"
+        return detail
 
     def start(
         self, host: str = "127.0.0.1", port: int | None = None, scheduler: bool = True
     ) -> Bot:
-        slack_http = None
+        """Connect (Socket Mode) or listen (HTTP, port 0 = any free port), then run the jobs."""
+        env = self.settings.env
         if self.settings.socket_mode:
-            token = self.settings.env.SLACK_APP_TOKEN
+            token = env.SLACK_APP_TOKEN
             assert token is not None
             self.socket = SocketModeHandler(self.app, token.get_secret_value())
             self.socket.connect()
-        else:
-            slack_http = SlackRequestHandler(self.app)
-        web = WebApp(slack_http, self.metrics, self.ready)
+        limits = ServerLimits(
+            threads=env.TPUBOT_HTTP_THREADS,
+            connection_limit=env.TPUBOT_HTTP_CONNECTION_LIMIT,
+            channel_timeout=env.TPUBOT_HTTP_IDLE_TIMEOUT_SECONDS,
+            max_body_bytes=env.TPUBOT_HTTP_MAX_BODY_BYTES,
+        )
+        slack = None if self.settings.socket_mode else self.app
+        web = WebApp(slack, self.metrics, self.ready, self.health, limits.max_body_bytes)
         self.web = serve_in_thread(
-            web, host, self.settings.env.PORT if port is None else port, name="tpu-bot-web"
+            web, host, env.PORT if port is None else port, name="tpu-bot-web", limits=limits
         )
         if scheduler:
             self.started_at = self.clock()
@@ -102,14 +131,37 @@ class Bot:
         assert self.web is not None
         return self.web.url
 
-    def close(self) -> None:
-        self.jobs.shutdown()
+    def close(self, timeout: float | None = None) -> bool:
+        """Stop within `timeout` s (TPUBOT_SHUTDOWN_SECONDS): readiness goes 503, the HTTP
+        server stops taking requests and finishes those in flight; then, side by side, the
+        scheduler finishes its running job and releases the lease (a standby takes over at
+        once) while the work pool finishes queued work. True if everything finished."""
+        budget = self.settings.env.TPUBOT_SHUTDOWN_SECONDS if timeout is None else timeout
+        deadline = time.monotonic() + budget
+        self.stopping = True
+        clean = True
+        if self.web is not None:
+            clean &= self.web.close(timeout=max(0.0, min(10.0, deadline - time.monotonic())))
         if self.socket is not None:
             self.socket.close()
-        if self.web is not None:
-            self.web.close()
-        self.work.shutdown()
-        self.store.close()
+        stops = [
+            _in_thread(self.jobs.shutdown, "tpu-bot-stop-jobs"),
+            _in_thread(self.work.shutdown, "tpu-bot-stop-work"),
+        ]
+        for stop in stops:
+            stop.join(timeout=max(0.0, deadline - time.monotonic()))
+            if stop.is_alive():
+                log.warning("shutdown: %s did not finish in %.0f s", stop.name, budget)
+                clean = False
+        if clean:
+            self.store.close()
+        return clean
+
+
+def _in_thread(job: Callable[[], None], name: str) -> threading.Thread:
+    thread = threading.Thread(target=job, name=name, daemon=True)
+    thread.start()
+    return thread
 
 
 def build(settings: Settings, *, clock: Clock = utcnow, tpu: Any = None) -> Bot:

@@ -179,6 +179,16 @@ class Environment(BaseSettings):
     TPUBOT_DATABASE_URL: str = "sqlite:///./tpubot.db"
     TPUBOT_LOG_LEVEL: str = "INFO"
     PORT: int = 3000
+    # The HTTP server (HTTP mode). Slack's payloads are well under the body limit; an idle or
+    # half-sent connection is closed after the idle timeout; the connection limit caps sockets.
+    TPUBOT_HTTP_THREADS: int = Field(default=8, ge=1, le=64)
+    TPUBOT_HTTP_CONNECTION_LIMIT: int = Field(default=1000, ge=10, le=100_000)
+    TPUBOT_HTTP_IDLE_TIMEOUT_SECONDS: float = Field(default=65.0, ge=1, le=3600)
+    TPUBOT_HTTP_MAX_BODY_BYTES: int = Field(default=1024 * 1024, ge=64 * 1024)
+    # SIGTERM: keep answering (readiness 503) for the delay, then stop within the budget; keep
+    # delay + budget under the pod's terminationGracePeriodSeconds (30 s by default).
+    TPUBOT_SHUTDOWN_DELAY_SECONDS: float = Field(default=0.0, ge=0, le=60)
+    TPUBOT_SHUTDOWN_SECONDS: float = Field(default=25.0, gt=0, le=600)
 
 
 class Settings(BaseModel):

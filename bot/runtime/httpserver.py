@@ -1,65 +1,130 @@
-"""Serve a WSGI app on a threaded HTTP server in a background thread (emulator, localslack, bot)."""
+"""The bot's production HTTP server: waitress, with limits, timeouts and a graceful stop.
+
+Waitress reads requests on one event loop (an idle or half-open connection costs a socket, not a
+thread) and runs the app on a small thread pool, which suits a threaded app whose handlers ack at
+once. `close(timeout)` stops accepting, lets requests in flight finish, then closes what is left.
+"""
 
 from __future__ import annotations
 
+import errno
+import logging
 import threading
+import time
 from dataclasses import dataclass
-from socketserver import ThreadingMixIn
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from waitress import wasyncore
+from waitress.server import BaseWSGIServer, create_server
+
+log = logging.getLogger(__name__)
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """No per-request access log on stderr: the apps keep their own metrics."""
+@dataclass(frozen=True)
+class ServerLimits:
+    """What one connection and the whole server may take (see `bot.config.Environment`)."""
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+    threads: int = 8
+    connection_limit: int = 1000
+    channel_timeout: float = 65.0
+    max_body_bytes: int = 1024 * 1024
+    max_header_bytes: int = 32 * 1024
+
+    def adjustments(self) -> dict[str, Any]:
+        """Waitress' own settings for these limits."""
+        timeout = max(1, round(self.channel_timeout))
+        return {
+            "threads": self.threads,
+            "connection_limit": self.connection_limit,
+            # Idle keep-alive and half-sent requests alike are closed after this many seconds...
+            "channel_timeout": timeout,
+            # ...checked this often (waitress' default of 30 s would let them linger).
+            "cleanup_interval": max(1, min(30, timeout // 2)),
+            "max_request_body_size": self.max_body_bytes,
+            "max_request_header_size": self.max_header_bytes,
+            # poll(), not select(): select() cannot watch more than 1024 sockets.
+            "asyncore_use_poll": True,
+            "ident": "tpu-bot",
+            "clear_untrusted_proxy_headers": True,
+        }
 
 
-class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 256
-
-
-@dataclass
 class RunningServer:
-    server: ThreadingWSGIServer
-    thread: threading.Thread
+    """A waitress server on its own event-loop thread."""
+
+    def __init__(self, server: BaseWSGIServer, name: str) -> None:
+        self.server = server
+        self._stop = threading.Event()
+        self._closing = threading.Event()
+        self._listening = True
+        self.thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self.thread.start()
 
     @property
     def host(self) -> str:
-        return str(self.server.server_address[0])
+        return str(self.server.effective_host)
 
     @property
     def port(self) -> int:
-        return int(self.server.server_address[1])
+        return int(self.server.effective_port)
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
+    def _loop(self) -> None:
+        """The event loop; between rounds, applies a stop that `close` asked for."""
+        server, socket_map = self.server, self.server._map
+        while not self._stop.is_set():
+            closing = self._closing.is_set()
+            if closing:
+                self._shed(server)
+            wasyncore.loop(timeout=0.1 if closing else 1.0, map=socket_map, use_poll=True, count=1)
+        server.task_dispatcher.shutdown(cancel_pending=True, timeout=1)
+        wasyncore.close_all(socket_map)
 
+    def _shed(self, server: BaseWSGIServer) -> None:
+        """Stop listening, and close every connection that has no request in progress."""
+        if self._listening:
+            self._listening = False
+            wasyncore.dispatcher.close(server)  # the listening socket only, not the trigger
+        for channel in list(server.active_channels.values()):
+            if not channel.requests and not channel.total_outbufs_len:
+                channel.will_close = True
 
-def make_wsgi_server(app: Any, host: str = "127.0.0.1", port: int = 0) -> ThreadingWSGIServer:
-    server = make_server(
-        host, port, app, server_class=ThreadingWSGIServer, handler_class=_QuietHandler
-    )
-    assert isinstance(server, ThreadingWSGIServer)
-    return server
+    def in_flight(self) -> int:
+        """Connections still open (with a request in progress, once closing)."""
+        return len(self.server.active_channels)
+
+    def close(self, timeout: float = 10.0) -> bool:
+        """Stop taking requests, finish those in flight within `timeout`; True if all did."""
+        self._closing.set()
+        self.server.pull_trigger()
+        deadline = time.monotonic() + timeout
+        pause = threading.Event()
+        while self.in_flight() and time.monotonic() < deadline:
+            pause.wait(0.02)
+        drained = not self.in_flight()
+        if not drained:
+            log.warning("http: %d request(s) still in flight at shutdown", self.in_flight())
+        self._stop.set()
+        self.server.pull_trigger()
+        self.thread.join(timeout=5)
+        return drained
 
 
 def serve_in_thread(
-    app: Any, host: str = "127.0.0.1", port: int = 0, name: str = "wsgi"
+    app: Any,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    name: str = "wsgi",
+    limits: ServerLimits | None = None,
 ) -> RunningServer:
-    """Start serving `app`; port 0 picks a free port (read it from the result)."""
-    server = make_wsgi_server(app, host, port)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.1}, name=name, daemon=True
-    )
-    thread.start()
-    return RunningServer(server, thread)
+    """Start serving `app`; port 0 picks a free port (read it from the result). A port in use
+    raises OSError here, before anything runs."""
+    adjustments = (limits or ServerLimits()).adjustments()
+    server = create_server(app, host=host, port=port, **adjustments)
+    if not isinstance(server, BaseWSGIServer):  # a name that resolves to several addresses
+        server.close()
+        raise OSError(errno.EADDRNOTAVAIL, f"{host} is more than one address; give an IP")
+    return RunningServer(server, name)

@@ -4,6 +4,7 @@ counted, and tried again at its next interval."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -28,6 +29,9 @@ class Jobs:
         self._jobs: dict[str, tuple[Callable[[datetime], Any], float]] = {}
         self.last_success: dict[str, datetime] = {}
         self._scheduler: BackgroundScheduler | None = None
+        # APScheduler's shutdown holds its job-store lock while it waits for running jobs; a job
+        # that then modifies jobs (a new leader catching up) would wait for it forever.
+        self._scheduler_lock = threading.Lock()
 
     def add(self, name: str, every_seconds: float, job: Callable[[datetime], Any]) -> None:
         self._jobs[name] = (job, every_seconds)
@@ -64,12 +68,13 @@ class Jobs:
 
     def _run_all_now(self, besides: str) -> None:
         """A new leader catches up at once instead of waiting out each job's interval."""
-        if self._scheduler is None:
-            return
-        now = datetime.now(self._scheduler.timezone)
-        for name in self._jobs:
-            if name != besides:  # that one is running right now
-                self._scheduler.modify_job(name, next_run_time=now)
+        with self._scheduler_lock:
+            if self._scheduler is None:  # shutting down
+                return
+            now = datetime.now(self._scheduler.timezone)
+            for name in self._jobs:
+                if name != besides:  # that one is running right now
+                    self._scheduler.modify_job(name, next_run_time=now)
 
     def start(self) -> None:
         scheduler = BackgroundScheduler(
@@ -89,8 +94,10 @@ class Jobs:
         self._scheduler = scheduler
 
     def shutdown(self) -> None:
-        if self._scheduler is not None:
-            self._scheduler.shutdown(wait=True)
-            self._scheduler = None
+        """Let running jobs finish, then release the lease."""
+        with self._scheduler_lock:
+            scheduler, self._scheduler = self._scheduler, None
+        if scheduler is not None:
+            scheduler.shutdown(wait=True)
         if self.lease is not None:
             self.lease.release()
