@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from bot.runtime.metrics import Metrics
 from bot.runtime.web import WebApp
-from bot.slack import blocks as render
+from bot.slack.actions import ActionId
 from devstack.admin import admin
 from devstack.stack import ADMIN, VIEWER, Stack
 from localslack import SIGNING_SECRET
@@ -33,7 +33,14 @@ json_values = st.recursive(
     max_leaves=12,
 )
 action_ids = st.sampled_from(
-    [render.STOP, render.START, render.DELETE, render.REIMAGE, render.APPROVE, render.LIST_PAGE]
+    [
+        ActionId.STOP,
+        ActionId.START,
+        ActionId.DELETE,
+        ActionId.REIMAGE,
+        ActionId.APPROVE,
+        ActionId.PAGE_NEXT,
+    ]
 ) | st.text(max_size=12)
 slack_shaped = st.fixed_dictionaries(
     {
