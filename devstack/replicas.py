@@ -9,6 +9,8 @@ import signal
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,3 +102,24 @@ def start_replicas(
         replicas.append(Replica(process, f"http://127.0.0.1:{port}"))
     eventually(lambda: all(r.healthy() for r in replicas), 60, "replicas up")
     return replicas
+
+
+@contextmanager
+def emulator_process(*args: str) -> Iterator[str]:
+    """`tpu-bot emulator --port 0 ARGS` in a process of its own; yields its URL."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "emulator", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()  # blocks until the server has printed its address
+        match = re.search(r"http://[\d.]+:\d+", line)
+        assert match, line
+        yield match.group(0)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.core.models import Node, Operation
-from bot.core.records import Approval, AuditEntry, Incident, TrackedOperation
+from bot.core.records import Approval, AuditEntry, Digest, Incident, TrackedOperation
 
 NODES_PER_PAGE = 10  # node cards per listing page: 10 cards and their buttons fit Block Kit's 50
 
@@ -157,11 +157,12 @@ class IncidentEvent:
 
 @dataclass(frozen=True)
 class DigestRoot:
-    """One message for a storm: many nodes of one zone in trouble in the same tick."""
+    """One message for a storm: many nodes of one zone in trouble in the same tick, redrawn as
+    they recover ("3 still down") until the last one does."""
 
-    projects: Sequence[str]
-    zone: str
+    digest: Digest
     members: Sequence[Incident]
+    now: datetime
 
 
 @dataclass(frozen=True)

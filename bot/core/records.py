@@ -131,6 +131,24 @@ class Incident:
     muted_until: datetime | None = None
     flapping: bool = False
     accelerator_type: str = ""
+    latest: str = ""  # how the node is now, as the last tick saw it (the root says it)
+
+
+@dataclass(frozen=True)
+class Digest:
+    """A storm: many nodes of one zone in trouble in one tick, told as one message and thread.
+    It resolves when its last node does; acknowledging or muting it does so for every node."""
+
+    id: str
+    project: str  # the projects involved, comma-separated
+    zone: str
+    channel: str
+    opened_at: datetime
+    root_outbox: int | None = None
+    status: IncidentStatus = IncidentStatus.OPEN
+    resolved_at: datetime | None = None
+    acked_by: str = ""
+    muted_until: datetime | None = None
 
 
 @dataclass(frozen=True)

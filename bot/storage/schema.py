@@ -131,6 +131,8 @@ incidents = sa.Table(
     sa.Column("muted_until", UTCDateTime, nullable=True),
     sa.Column("flapping", sa.Boolean, nullable=False, default=False),
     sa.Column("accelerator_type", sa.String(32), nullable=False, default=""),
+    # Added by migration 4: the node's state as the last tick saw it.
+    sa.Column("latest", sa.Text, nullable=False, default="", server_default=""),
 )
 
 digests = sa.Table(
@@ -142,6 +144,11 @@ digests = sa.Table(
     sa.Column("channel", sa.String(64), nullable=False),
     sa.Column("root_outbox", sa.Integer, nullable=True),
     sa.Column("opened_at", UTCDateTime, nullable=False),
+    # Added by migration 4: a digest resolves, and is acknowledged or muted, as a whole.
+    sa.Column("status", sa.String(16), nullable=False, default="open", server_default="open"),
+    sa.Column("resolved_at", UTCDateTime, nullable=True),
+    sa.Column("acked_by", sa.String(64), nullable=False, default="", server_default=""),
+    sa.Column("muted_until", UTCDateTime, nullable=True),
 )
 
 outbox = sa.Table(
@@ -210,7 +217,8 @@ def add_missing_columns(conn: Connection, table: sa.Table, names: list[str]) -> 
         conn.execute(sa.text(ddl))
 
 
-def _approval_state_machine(conn: Connection) -> None:
+def _step_4(conn: Connection) -> None:
+    """The approval state machine, outbox claims and fallbacks, alerts that tell the truth."""
     add_missing_columns(
         conn,
         approvals,
@@ -218,6 +226,8 @@ def _approval_state_machine(conn: Connection) -> None:
     )
     add_missing_columns(conn, operations, ["thread_outbox", "message_outbox"])
     add_missing_columns(conn, outbox, ["claimed_at", "fallback_channel"])
+    add_missing_columns(conn, incidents, ["latest"])
+    add_missing_columns(conn, digests, ["status", "resolved_at", "acked_by", "muted_until"])
 
 
 # Each step brings the schema from version i to i + 1; never edit a released step.
@@ -227,7 +237,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
         conn, tables=[snapshots, incidents, digests, outbox, watch_state], checkfirst=True
     ),
     _create_leases,
-    _approval_state_machine,
+    _step_4,
 ]
 
 

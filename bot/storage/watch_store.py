@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from bot.core.records import Incident
+from bot.core.records import Digest, Incident, IncidentStatus
 from bot.core.watching.diff import Snapshot
 from bot.storage.outbox import OutboxStore
 from bot.storage.schema import digests, incidents, snapshots, watch_state, within
@@ -67,7 +67,9 @@ class WatchStore(OutboxStore):
 
     @staticmethod
     def _incident(row: Any) -> Incident:
-        return Incident(**dict(row._mapping))
+        data = dict(row._mapping)
+        data["status"] = IncidentStatus(data["status"])
+        return Incident(**data)
 
     def open_incidents(self) -> dict[str, Incident]:
         with self.begin() as conn:
@@ -79,9 +81,9 @@ class WatchStore(OutboxStore):
             row = conn.execute(sa.select(incidents).where(incidents.c.id == incident_id)).first()
         return self._incident(row) if row else None
 
-    def incidents_of_digest(self, digest_id: str) -> list[Incident]:
-        with self.begin() as conn:
-            rows = conn.execute(
+    def incidents_of_digest(self, digest_id: str, conn: Connection | None = None) -> list[Incident]:
+        with within(self.engine, conn) as c:
+            rows = c.execute(
                 sa.select(incidents)
                 .where(incidents.c.digest_id == digest_id)
                 .order_by(incidents.c.node)
@@ -109,9 +111,19 @@ class WatchStore(OutboxStore):
     def add_digest(self, conn: Connection, **values: Any) -> None:
         conn.execute(sa.insert(digests).values(**values))
 
-    def digest(self, digest_id: str) -> Any:
-        with self.begin() as conn:
-            return conn.execute(sa.select(digests).where(digests.c.id == digest_id)).first()
+    def digest(self, digest_id: str, conn: Connection | None = None) -> Digest | None:
+        with within(self.engine, conn) as c:
+            row = c.execute(sa.select(digests).where(digests.c.id == digest_id)).first()
+        if row is None:
+            return None
+        data = dict(row._mapping)
+        data["status"] = IncidentStatus(data["status"])
+        return Digest(**data)
+
+    def update_digest(self, conn: Connection | None, digest_id: str, **values: Any) -> None:
+        statement = sa.update(digests).where(digests.c.id == digest_id).values(**values)
+        with within(self.engine, conn) as c:
+            c.execute(statement)
 
     def set_root(self, conn: Connection, table: str, row_id: str, outbox_id: int) -> None:
         target = incidents if table == "incidents" else digests

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot.core import commands as cmd
@@ -10,57 +9,54 @@ from bot.core import messages as m
 from bot.core import policy
 from bot.core.commands import Verb
 from bot.core.messages import Tone
-from bot.core.records import Incident, IncidentStatus
+from bot.core.records import Digest, Incident, IncidentStatus
 from bot.usecases import actions
 from bot.usecases.context import Actor, Deps
+from bot.usecases.incidents import change_digest, change_incident
 
 MUTE_FOR = timedelta(hours=1)
 
 
-def _open_incident(deps: Deps, incident_id: str) -> Incident | m.Message:
-    incident = deps.watch.incident(incident_id)
-    if incident is None:
+def _open_alert(deps: Deps, alert_id: str) -> Incident | Digest | m.Notice:
+    """The open incident or storm digest an Acknowledge/Mute button names."""
+    found: Incident | Digest | None = deps.watch.incident(alert_id) or deps.watch.digest(alert_id)
+    if found is None:
         return m.Notice("There is no such alert.", Tone.ERROR)
-    if incident.status != IncidentStatus.OPEN:
+    if found.status != IncidentStatus.OPEN:
         return m.Notice("This alert is already resolved.", Tone.WARNING)
-    return incident
+    return found
 
 
-def _redraw(deps: Deps, incident: Incident, now: datetime, **values: object) -> Incident:
-    updated = replace(incident, **values)  # type: ignore[arg-type]
+def _change(deps: Deps, alert: Incident | Digest, now: datetime, **values: object) -> str:
+    """Store and redraw; what the alert is about, for the answer and the audit log."""
     with deps.watch.begin() as conn:
-        deps.watch.update_incident(conn, incident.id, **values)
-        if incident.root_outbox is not None and not incident.digest_id:
-            deps.outbox.update(
-                conn,
-                incident.channel,
-                m.IncidentRoot(updated, now),
-                now=now,
-                target_outbox=incident.root_outbox,
-            )
-    return updated
+        if isinstance(alert, Digest):
+            change_digest(deps, conn, alert, now, **values)
+            return f"{alert.zone} storm"
+        change_incident(deps, conn, alert, now, **values)
+        return alert.node
 
 
 def acknowledge(deps: Deps, actor: Actor, command: cmd.Acknowledge, now: datetime) -> m.Message:
-    found = _open_incident(deps, command.incident_id)
-    if not isinstance(found, Incident):
+    found = _open_alert(deps, command.incident_id)
+    if isinstance(found, m.Notice):
         deps.audit(now, actor.user, "acknowledge", command.incident_id, "no open alert")
         return found
-    _redraw(deps, found, now, acked_by=actor.user)
-    deps.audit(now, actor.user, "acknowledge", found.node, "ok")
-    return m.Notice(f"Acknowledged `{found.node}`; the alert now shows it is yours.", Tone.SUCCESS)
+    what = _change(deps, found, now, acked_by=actor.user)
+    deps.audit(now, actor.user, "acknowledge", what, "ok")
+    return m.Notice(f"Acknowledged `{what}`; the alert now shows it is yours.", Tone.SUCCESS)
 
 
 def mute(deps: Deps, actor: Actor, command: cmd.Mute, now: datetime) -> m.Message:
-    found = _open_incident(deps, command.incident_id)
-    if not isinstance(found, Incident):
+    found = _open_alert(deps, command.incident_id)
+    if isinstance(found, m.Notice):
         deps.audit(now, actor.user, "mute", command.incident_id, "no open alert")
         return found
     until = now + MUTE_FOR
-    _redraw(deps, found, now, muted_until=until)
-    deps.audit(now, actor.user, "mute", found.node, "ok", f"until {until.isoformat()}")
+    what = _change(deps, found, now, muted_until=until)
+    deps.audit(now, actor.user, "mute", what, "ok", f"until {until.isoformat()}")
     return m.Notice(
-        f"Muted `{found.node}` for {int(MUTE_FOR.total_seconds() // 3600)} h: "
+        f"Muted `{what}` for {int(MUTE_FOR.total_seconds() // 3600)} h: "
         "no more posts about it until then.",
         Tone.SUCCESS,
     )

@@ -77,6 +77,8 @@ class Dispatcher:
         self, user: str, channel: str, text: str, now: datetime, action: str = "click"
     ) -> m.Message | None:
         """A button or a picked option: the `/tpu` text it carries, through the same path."""
+        if text.startswith(queries.REF + " "):
+            text = queries.recall_long(self.deps, text) or ""
         try:
             command = parse(text) if text.strip() else None
         except cmd.UsageError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Iterable
 
@@ -70,7 +71,7 @@ def list_nodes(deps: Deps, query: cmd.ListNodes) -> m.Message:
         total=len(found),
         page=query.page,
         page_size=m.NODES_PER_PAGE,
-        query=query.to_text(),
+        query=remember_long(deps, query.to_text()),
         unreachable=tuple(unreachable),
         summary=tuple(_summary(found)),
     )
@@ -108,3 +109,24 @@ def list_versions(deps: Deps, query: cmd.Versions) -> m.Message:
 
 def audit_log(deps: Deps, query: cmd.Audit) -> m.Message:
     return m.AuditList(tuple(deps.store.latest_audit(query.limit)))
+
+
+REF = "ref"  # a command kept server-side: `ref KEY [more args]`
+_MAX_CARRIED = 1500  # leaves room in Slack's 2,000-character button value for `page=N`
+
+
+def remember_long(deps: Deps, text: str) -> str:
+    """A command too long for a button's value is kept in the store; the button carries its key."""
+    if len(text) <= _MAX_CARRIED:
+        return text
+    key = hashlib.sha256(text.encode()).hexdigest()[:24]
+    deps.watch.put(None, f"{REF}:{key}", text)
+    return f"{REF} {key}"
+
+
+def recall_long(deps: Deps, text: str) -> str | None:
+    """`ref KEY rest` -> the stored command + rest; None when the key is unknown."""
+    _, _, tail = text.partition(" ")
+    key, _, rest = tail.partition(" ")
+    stored = deps.watch.get(f"{REF}:{key}", "")
+    return f"{stored} {rest}".strip() if stored else None

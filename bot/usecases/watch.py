@@ -1,7 +1,8 @@
 """The watcher: one poll tick turns the fleet's changes into incidents and outbox messages.
 
 Every decision is made by `policy.decide` (pure, with a reason that is logged); what a tick decides
-is written in one transaction with the messages it causes, so a crash loses neither.
+is written in one transaction with the messages it causes, so a crash loses neither. Roots are
+redrawn from their current state whenever it changes, muted or not: an edit notifies nobody.
 """
 
 from __future__ import annotations
@@ -13,15 +14,16 @@ from typing import Any
 
 from bot.core import messages as m
 from bot.core import policy
-from bot.core.messages import Tone
 from bot.core.models import Node, NodeName
 from bot.core.records import Incident, IncidentStatus
 from bot.core.watching import diff as health
 from bot.core.watching.diff import EventKind, NodeEvent, Snapshot
 from bot.usecases.context import Deps, log
+from bot.usecases.incidents import change_incident, redraw_digest
 from bot.usecases.ports import TpuError
 
 OWN_GRACE = timedelta(minutes=10)  # after the bot's own operation ends, its effects are still ours
+Decided = list[tuple[NodeEvent, policy.Decision]]
 
 
 @dataclass
@@ -33,17 +35,60 @@ class TickReport:
     unreachable: set[tuple[str, str]] = field(default_factory=set)
 
 
-def _view(incident: Incident | None) -> policy.OpenIncident | None:
-    if incident is None:
-        return None
-    return policy.OpenIncident(
-        incident.kind, incident.opened_at, incident.muted_until, incident.flapping
+@dataclass
+class _Tick:
+    """What one tick is writing: open incidents as they change, storms, digest batches."""
+
+    deps: Deps
+    conn: Any
+    now: datetime
+    open: dict[str, Incident]
+    report: TickReport
+    storm_members: dict[tuple[str, str], list[Incident]] = field(
+        default_factory=lambda: defaultdict(list)
     )
+    batches: dict[str, list[m.IncidentEvent]] = field(default_factory=lambda: defaultdict(list))
+    touched_digests: set[str] = field(default_factory=set)
 
 
 def poll(deps: Deps, now: datetime) -> TickReport:
     """List every watched project, diff against the last snapshot, decide, enqueue."""
     report = TickReport()
+    nodes, listed = _list_fleet(deps, report)
+    watch = deps.watch
+    previous = watch.load_snapshots()
+    open_incidents = watch.open_incidents()
+    events = health.diff(
+        previous,
+        nodes,
+        unreachable_zones=report.unreachable,
+        listed_projects=listed,
+        own=deps.store.operation_targets_since(now - OWN_GRACE),
+        open_incidents=set(open_incidents),
+    )
+    report.events = len(events)
+    decided = _decide(deps, events, open_incidents, now)
+    current = {node.name: health.snapshot_of(node) for node in nodes}
+    changed = [s for name, s in current.items() if previous.get(name) != s]
+    removed = [
+        name
+        for name, snap in previous.items()
+        if name not in current
+        and snap.project in listed
+        and health.reachable(snap, report.unreachable)
+    ]
+    with watch.begin() as conn:
+        tick = _Tick(deps, conn, now, open_incidents, report)
+        _apply(tick, decided)
+        _resolve_settled_flapping(tick)
+        watch.save_snapshots(conn, changed, removed)
+        _degraded(deps, conn, bool(report.failed_projects), now)
+        watch.put(conn, "last_poll", now.isoformat())
+    return report
+
+
+def _list_fleet(deps: Deps, report: TickReport) -> tuple[list[Node], list[str]]:
+    """Every watched node; a project that fails to list is partial data, never 'all gone'."""
     nodes: list[Node] = []
     listed: list[str] = []
     for scope in deps.scopes:
@@ -59,59 +104,41 @@ def poll(deps: Deps, now: datetime) -> TickReport:
         for location in listing.unreachable:
             report.unreachable.add((scope.project, location.rsplit("/", 1)[-1]))
     report.nodes = len(nodes)
+    return nodes, listed
 
-    watch = deps.watch
-    previous = watch.load_snapshots()
-    own = deps.store.operation_targets_since(now - OWN_GRACE)
-    open_incidents = watch.open_incidents()
-    events = health.diff(
-        previous,
-        nodes,
-        unreachable_zones=report.unreachable,
-        listed_projects=listed,
-        own=own,
-        open_incidents=set(open_incidents),
-    )
-    report.events = len(events)
+
+def _decide(
+    deps: Deps, events: list[NodeEvent], open_incidents: dict[str, Incident], now: datetime
+) -> Decided:
+    """Each event's decision; a storm (many opens in one zone and channel) becomes a digest."""
     cfg = deps.config.watch
-    recent = watch.recent_opens(now - timedelta(minutes=cfg.flap_window_minutes))
+    recent = deps.watch.recent_opens(now - timedelta(minutes=cfg.flap_window_minutes))
 
     def decide(event: NodeEvent, storm: bool) -> policy.Decision:
+        incident = open_incidents.get(event.name)
+        view = None
+        if incident is not None:
+            view = policy.OpenIncident(
+                incident.kind, incident.opened_at, incident.muted_until, incident.flapping
+            )
         return policy.decide(
             event.kind.value,
-            _view(open_incidents.get(event.name)),
+            view,
             now=now,
             storm=storm,
             recent_opens=recent.get(event.name, 0),
             flap_threshold=cfg.flap_threshold,
         )
 
-    decided = [(event, decide(event, False)) for event in events]
-
-    # A storm is counted per zone and channel: a zone outage across many projects is one digest.
     def storm_key(event: NodeEvent) -> tuple[str, str]:
         return event.node.zone, _channel(deps, event.node)
 
+    decided = [(event, decide(event, False)) for event in events]
     opening = Counter(storm_key(e) for e, d in decided if d.act is policy.Act.OPEN)
     storms = {key for key, count in opening.items() if count >= cfg.storm_threshold}
     if storms:
         decided = [(e, decide(e, True)) if storm_key(e) in storms else (e, d) for e, d in decided]
-    current = {node.name: health.snapshot_of(node) for node in nodes}
-    changed = [s for name, s in current.items() if previous.get(name) != s]
-    removed = [
-        name
-        for name, snap in previous.items()
-        if name not in current
-        and snap.project in listed
-        and health.reachable(snap, report.unreachable)
-    ]
-    with watch.begin() as conn:
-        _apply(deps, conn, decided, open_incidents, now, report)
-        _resolve_settled_flapping(deps, conn, open_incidents, now)
-        watch.save_snapshots(conn, changed, removed)
-        _degraded(deps, conn, bool(report.failed_projects), now)
-        watch.put(conn, "last_poll", now.isoformat())
-    return report
+    return decided
 
 
 def _channel(deps: Deps, snap: Snapshot) -> str:
@@ -120,21 +147,9 @@ def _channel(deps: Deps, snap: Snapshot) -> str:
     )
 
 
-def _apply(
-    deps: Deps,
-    conn: Any,
-    decided: list[tuple[NodeEvent, policy.Decision]],
-    open_incidents: dict[str, Incident],
-    now: datetime,
-    report: TickReport,
-) -> None:
-    watch, outbox = deps.watch, deps.outbox
-    digest_members: dict[tuple[str, str], list[tuple[NodeEvent, Incident]]] = defaultdict(
-        list
-    )  # (zone, channel)
-    batches: dict[str, list[m.IncidentEvent]] = defaultdict(list)
+def _apply(tick: _Tick, decided: Decided) -> None:
     for event, decision in decided:
-        report.decisions[decision.act.value] += 1
+        tick.report.decisions[decision.act.value] += 1
         log.info(
             "watch: %s %s -> %s (%s)",
             event.name,
@@ -142,76 +157,122 @@ def _apply(
             decision.act.value,
             decision.reason,
         )
-        incident = open_incidents.get(event.name)
         act = decision.act
         if act is policy.Act.SUPPRESS:
-            if incident is not None:
-                watch.update_incident(conn, incident.id, last_event_at=now)
-            continue
-        if act in (policy.Act.OPEN, policy.Act.FLAPPING, policy.Act.DIGEST):
-            detail = event.detail
-            if act is policy.Act.FLAPPING:
-                detail = (
-                    f"{event.detail}. Flapping: {decision.reason}; no more alerts for it "
-                    "until it is stable."
-                )
-            incident = Incident(
-                id=deps.new_id(),
-                node=event.name,
-                kind=event.kind.value,
-                channel=_channel(deps, event.node),
-                opened_at=now,
-                last_event_at=now,
-                detail=detail,
-                flapping=act is policy.Act.FLAPPING,
-                accelerator_type=event.node.accelerator_type,
-            )
-            open_incidents[event.name] = incident
-            if act is policy.Act.DIGEST:
-                digest_members[(event.node.zone, incident.channel)].append((event, incident))
-                continue
-            watch.add_incident(conn, incident)
-            root = outbox.post(conn, incident.channel, m.IncidentRoot(incident, now), now=now)
-            watch.set_root(conn, "incidents", incident.id, root)
-            open_incidents[event.name] = replace(incident, root_outbox=root)
-            continue
-        if act is policy.Act.NOTICE:
-            text = (
-                f"`{event.node.project}/{event.node.zone}/{NodeName.parse(event.name).node_id}` "
-                f"{event.kind.value}: {decision.reason}."
-            )
-            outbox.post(conn, _channel(deps, event.node), m.WatchNotice(text), now=now)
-            continue
-        assert incident is not None
-        resolved_after = None
-        values: dict[str, Any] = {"last_event_at": now}
-        if act is policy.Act.RESOLVE:
-            resolved_after = (now - incident.opened_at).total_seconds()
-            values.update(status=IncidentStatus.RESOLVED, resolved_at=now)
-            open_incidents.pop(event.name, None)
-        elif event.kind in health.TROUBLE and event.kind is not EventKind.SYMPTOM:
-            values.update(kind=event.kind.value, detail=event.detail)
-        watch.update_incident(conn, incident.id, **values)
-        if decision.quiet:
-            continue
-        update = m.IncidentEvent(event.name, event.kind.value, event.detail, resolved_after)
+            _suppressed(tick, event)
+        elif act in (policy.Act.OPEN, policy.Act.FLAPPING, policy.Act.DIGEST):
+            _open(tick, event, decision)
+        elif act is policy.Act.NOTICE:
+            _notice(tick, event, decision)
+        else:
+            _update(tick, event, decision)
+    _open_storms(tick)
+    _post_batches(tick)
+    for digest_id in tick.touched_digests:
+        redraw_digest(tick.deps, tick.conn, digest_id, tick.now)
+
+
+def _suppressed(tick: _Tick, event: NodeEvent) -> None:
+    incident = tick.open.get(event.name)
+    if incident is None:
+        return
+    values: dict[str, Any] = {"last_event_at": tick.now}
+    latest = _latest(event)
+    if latest and latest != incident.latest and event.kind is not EventKind.SYMPTOM:
+        # Muted or flapping: nothing is posted, but the root still says how the node is now.
+        values["latest"] = latest
+        tick.open[event.name] = change_incident(tick.deps, tick.conn, incident, tick.now, **values)
         if incident.digest_id:
-            batches[incident.digest_id].append(update)
-            continue
-        outbox.post(conn, incident.channel, update, now=now, thread_outbox=incident.root_outbox)
-        if act is policy.Act.RESOLVE:
-            final = Incident(**{**incident.__dict__, **values})
-            outbox.update(
-                conn,
-                incident.channel,
-                m.IncidentRoot(final, now),
-                now=now,
-                target_outbox=incident.root_outbox,
-            )
-    for (zone, channel), members in digest_members.items():
+            tick.touched_digests.add(incident.digest_id)
+        return
+    tick.deps.watch.update_incident(tick.conn, incident.id, **values)
+
+
+def _latest(event: NodeEvent) -> str:
+    """How the node is now, in words (not what happened to it)."""
+    if event.kind is EventKind.DISAPPEARED:
+        return "the node is gone"
+    state, health_ = event.node.state, event.node.health
+    if health_ and health_ != "HEALTH_UNSPECIFIED":
+        return f"{state}, {health_}"
+    return state
+
+
+def _open(tick: _Tick, event: NodeEvent, decision: policy.Decision) -> None:
+    deps, act = tick.deps, decision.act
+    detail = event.detail
+    if act is policy.Act.FLAPPING:
+        detail = (
+            f"{event.detail}. Flapping: {decision.reason}; "
+            "no more alerts for it until it is stable."
+        )
+    incident = Incident(
+        id=deps.new_id(),
+        node=event.name,
+        kind=event.kind.value,
+        channel=_channel(deps, event.node),
+        opened_at=tick.now,
+        last_event_at=tick.now,
+        detail=detail,
+        flapping=act is policy.Act.FLAPPING,
+        accelerator_type=event.node.accelerator_type,
+        latest=_latest(event),
+    )
+    tick.open[event.name] = incident
+    if act is policy.Act.DIGEST:
+        tick.storm_members[(event.node.zone, incident.channel)].append(incident)
+        return
+    deps.watch.add_incident(tick.conn, incident)
+    root = deps.outbox.post(
+        tick.conn, incident.channel, m.IncidentRoot(incident, tick.now), now=tick.now
+    )
+    deps.watch.set_root(tick.conn, "incidents", incident.id, root)
+    tick.open[event.name] = replace(incident, root_outbox=root)
+
+
+def _notice(tick: _Tick, event: NodeEvent, decision: policy.Decision) -> None:
+    name = NodeName.parse(event.name)
+    text = f"`{name.display}` {event.kind.value}: {decision.reason}."
+    channel = _channel(tick.deps, event.node)
+    tick.deps.outbox.post(tick.conn, channel, m.WatchNotice(text), now=tick.now)
+
+
+def _update(tick: _Tick, event: NodeEvent, decision: policy.Decision) -> None:
+    """A reply or a resolution of an open incident; its root is redrawn either way."""
+    incident = tick.open.get(event.name)
+    assert incident is not None, f"{decision.act} without an open incident"
+    values: dict[str, Any] = {"last_event_at": tick.now}
+    if event.kind is not EventKind.SYMPTOM:
+        values["latest"] = _latest(event)
+    resolved_after = None
+    if decision.act is policy.Act.RESOLVE:
+        resolved_after = (tick.now - incident.opened_at).total_seconds()
+        values.update(status=IncidentStatus.RESOLVED, resolved_at=tick.now)
+        tick.open.pop(event.name, None)
+    elif event.kind in health.TROUBLE and event.kind is not EventKind.SYMPTOM:
+        values.update(kind=event.kind.value, detail=event.detail)
+    updated = change_incident(tick.deps, tick.conn, incident, tick.now, **values)
+    if decision.act is not policy.Act.RESOLVE:
+        tick.open[event.name] = updated
+    if incident.digest_id:
+        tick.touched_digests.add(incident.digest_id)
+    if decision.quiet:
+        return
+    note = m.IncidentEvent(event.name, event.kind.value, event.detail, resolved_after)
+    if incident.digest_id:
+        tick.batches[incident.digest_id].append(note)
+        return
+    tick.deps.outbox.post(
+        tick.conn, incident.channel, note, now=tick.now, thread_outbox=incident.root_outbox
+    )
+
+
+def _open_storms(tick: _Tick) -> None:
+    deps, conn, now = tick.deps, tick.conn, tick.now
+    for (zone, channel), members in tick.storm_members.items():
         digest_id = deps.new_id()
-        projects = sorted({e.node.project for e, _ in members})
-        watch.add_digest(
+        projects = sorted({NodeName.parse(i.node).project for i in members})
+        deps.watch.add_digest(
             conn,
             id=digest_id,
             project=",".join(projects)[:128],
@@ -219,34 +280,48 @@ def _apply(
             channel=channel,
             opened_at=now,
         )
-        incidents = [i for _, i in members]
-        root = outbox.post(conn, channel, m.DigestRoot(tuple(projects), zone, incidents), now=now)
-        watch.set_root(conn, "digests", digest_id, root)
-        for incident in incidents:
-            watch.add_incident(conn, replace(incident, digest_id=digest_id, root_outbox=root))
-    for digest_id, updates in batches.items():
-        digest = watch.digest(digest_id)
-        outbox.post(
-            conn,
+        for incident in members:
+            joined = replace(incident, digest_id=digest_id)
+            deps.watch.add_incident(conn, joined)
+            tick.open[incident.node] = joined
+        digest = deps.watch.digest(digest_id, conn=conn)
+        assert digest is not None
+        root = deps.outbox.post(conn, channel, m.DigestRoot(digest, tuple(members), now), now=now)
+        deps.watch.set_root(conn, "digests", digest_id, root)
+        for incident in members:
+            deps.watch.update_incident(conn, incident.id, root_outbox=root)
+            tick.open[incident.node] = replace(tick.open[incident.node], root_outbox=root)
+
+
+def _post_batches(tick: _Tick) -> None:
+    for digest_id, updates in tick.batches.items():
+        digest = tick.deps.watch.digest(digest_id, conn=tick.conn)
+        if digest is None:
+            continue
+        tick.deps.outbox.post(
+            tick.conn,
             digest.channel,
             m.DigestBatch(tuple(updates)),
-            now=now,
+            now=tick.now,
             thread_outbox=digest.root_outbox,
         )
 
 
-def _resolve_settled_flapping(
-    deps: Deps, conn: Any, open_incidents: dict[str, Incident], now: datetime
-) -> None:
-    quiet = timedelta(minutes=deps.config.watch.flap_window_minutes)
-    for incident in list(open_incidents.values()):
-        if incident.flapping and now - incident.last_event_at >= quiet:
-            deps.watch.update_incident(
-                conn, incident.id, status=IncidentStatus.RESOLVED, resolved_at=now
+def _resolve_settled_flapping(tick: _Tick) -> None:
+    quiet = timedelta(minutes=tick.deps.config.watch.flap_window_minutes)
+    for incident in list(tick.open.values()):
+        if incident.flapping and tick.now - incident.last_event_at >= quiet:
+            change_incident(
+                tick.deps,
+                tick.conn,
+                incident,
+                tick.now,
+                status=IncidentStatus.RESOLVED,
+                resolved_at=tick.now,
             )
             note = m.IncidentEvent(incident.node, "resolved", "stable again; alerts resume")
-            deps.outbox.post(
-                conn, incident.channel, note, now=now, thread_outbox=incident.root_outbox
+            tick.deps.outbox.post(
+                tick.conn, incident.channel, note, now=tick.now, thread_outbox=incident.root_outbox
             )
 
 
@@ -264,15 +339,11 @@ def _degraded(deps: Deps, conn: Any, failed: bool, now: datetime) -> None:
                 f"Monitoring degraded: the TPU API has failed for {failures} polls in a row. "
                 "Alerts may be late until it answers again."
             )
-            deps.outbox.post(conn, alerts, m.WatchNotice(text, Tone.WARNING), now=now)
+            deps.outbox.post(conn, alerts, m.WatchNotice(text, m.Tone.WARNING), now=now)
         return
     if failures:
         watch.put(conn, "api_failures", "0")
     if degraded:
         watch.put(conn, "degraded", "0")
-        deps.outbox.post(
-            conn,
-            alerts,
-            m.WatchNotice("Monitoring restored: the TPU API answers again.", Tone.SUCCESS),
-            now=now,
-        )
+        restored = m.WatchNotice("Monitoring restored: the TPU API answers again.", m.Tone.SUCCESS)
+        deps.outbox.post(conn, alerts, restored, now=now)

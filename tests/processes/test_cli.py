@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,25 +10,13 @@ import httplib2
 import pytest
 from googleapiclient import discovery
 
+from devstack.replicas import emulator_process as running_emulator
+
 
 @pytest.fixture
 def emulator_process() -> Iterator[str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "emulator", "--port", "0", "--fleet", "1000"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()  # blocks until the server has printed its address
-        match = re.search(r"http://[\d.]+:\d+", line)
-        assert match, line
-        yield match.group(0)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        if process.stdout is not None:
-            process.stdout.close()
+    with running_emulator("--fleet", "1000") as url:
+        yield url
 
 
 def test_plain_client_lists_the_whole_fleet(emulator_process: str) -> None:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -13,41 +10,17 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import tpu_v2
 from google.protobuf import field_mask_pb2
 
+from devstack.replicas import emulator_process
+
 ZONE = "us-east5-a"
 PARENT = f"projects/ml-vision/locations/{ZONE}"
 
 
 @pytest.fixture
 def emulator_url() -> Iterator[str]:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bot",
-            "emulator",
-            "--port",
-            "0",
-            "--fleet",
-            "200",
-            "--projects",
-            "6",
-            "--op-seconds",
-            "0",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()  # blocks until the server has printed its address
-        match = re.search(r"http://[\d.]+:\d+", line)
-        assert match, line
-        yield match.group(0)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        if process.stdout is not None:
-            process.stdout.close()
+    args = ("--fleet", "200", "--projects", "6", "--op-seconds", "0")
+    with emulator_process(*args) as url:
+        yield url
 
 
 def test_google_cloud_tpu_program_runs_the_v2_lifecycle(emulator_url: str) -> None:

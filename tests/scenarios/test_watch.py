@@ -109,6 +109,7 @@ def test_a_storm_makes_one_digest_and_batched_updates(tmp_path: Path, clock: Fak
     config: dict[str, Any] = {
         "projects": [{"id": "ml-prod"}],
         "channels": {"alerts": ALERTS, "approvals": APPROVALS},
+        "roles": {"operator": ["S0PLATFORM"]},
         "watch": {"storm_threshold": 5},
     }
     stack = start_stack(tmp_path, emulator, server, clock, config=config)
@@ -129,6 +130,15 @@ def test_a_storm_makes_one_digest_and_batched_updates(tmp_path: Path, clock: Fak
         stack.tick()
         replies = thread(stack, new[0])
         assert len(replies) == 1 and replies[0].text == "20 changes"
+        assert len(roots(stack)) == before + 1
+        assert "30 still down" in new[0].text  # the root counts down as nodes recover
+        answer = stack.click(OPERATOR, new[0], ActionId.ACK)
+        assert "Acknowledged" in answer.text and f"<@{OPERATOR}>" in str(new[0].blocks)
+        admin(server, "inject", {"names": victims[20:], "state": "READY", "health": "HEALTHY"})
+        stack.clock.advance(60)
+        stack.tick()
+        assert "Resolved after 2 min: 50 nodes" in new[0].text
+        assert not any(b["type"] == "actions" for b in new[0].blocks)
         assert len(roots(stack)) == before + 1
     finally:
         stack.close()
@@ -281,6 +291,15 @@ def test_acknowledge_and_mute(watched: Stack) -> None:
     stack.clock.advance(60)
     stack.tick()
     assert thread(stack, root) == []  # muted: nothing posted
+    # ...but the root tells the truth: how the node is now, and resolved when it recovers.
+    assert "Now:* TERMINATED" in str(root.blocks)
+    stack.emulator.inject(name, {"state": "READY", "health": "HEALTHY"})
+    stack.clock.advance(60)
+    stack.tick()
+    assert thread(stack, root) == []
+    assert "Resolved after" in root.text and "Was: state PREEMPTED" in str(root.blocks)
+    assert "Now:* READY, HEALTHY" in str(root.blocks)
+    assert not any(b["type"] == "actions" for b in root.blocks)  # no live buttons
 
 
 def test_recreate_a_preempted_node_through_approval(watched: Stack) -> None:

@@ -1,5 +1,7 @@
 """The watcher's messages: incident roots and events, storm digests, notices."""
 
+from datetime import datetime
+
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -9,7 +11,7 @@ from slack_sdk.models.blocks import (
 from bot.core import messages as m
 from bot.core.models import NodeName
 from bot.core.names import short_name
-from bot.core.records import IncidentStatus
+from bot.core.records import Incident, IncidentStatus
 from bot.slack.actions import ActionId
 from bot.slack.blocks.kit import (
     _TONES,
@@ -56,44 +58,52 @@ def duration(seconds: float) -> str:
 def _(message: m.IncidentRoot) -> Rendered:
     incident = message.incident
     name = NodeName.parse(incident.node)
-    icon = _KIND_ICONS.get(incident.kind, ":rotating_light:")
-    if incident.status == IncidentStatus.OPEN:
+    open_ = incident.status == IncidentStatus.OPEN
+    if open_:
+        icon = _KIND_ICONS.get(incident.kind, ":rotating_light:")
         title = f"{incident.kind.capitalize()}: {name.node_id}"
     else:
         took = (incident.resolved_at or message.now) - incident.opened_at
-        title = f"Resolved after {duration(took.total_seconds())}: {name.node_id}"
         icon = ":white_check_mark:"
-    lines = [
-        f"{icon} *{esc(name.node_id)}*  ·  {esc(name.project)} / {esc(name.zone)}"
-        + (f"  ·  {esc(incident.accelerator_type)}" if incident.accelerator_type else ""),
-        esc(incident.detail) if incident.detail else "",
-    ]
-    facts = [f"Opened {when(incident.opened_at)}"]
-    if incident.acked_by:
-        facts.append(f":eyes: Acknowledged by {user(incident.acked_by)}")
-    if incident.muted_until and incident.status == IncidentStatus.OPEN:
-        facts.append(f":mute: Muted until {when(incident.muted_until)}")
+        title = f"Resolved after {duration(took.total_seconds())}: {name.node_id}"
+    where = f"{icon} *{esc(name.node_id)}*  ·  {esc(name.project)} / {esc(name.zone)}"
+    if incident.accelerator_type:
+        where += f"  ·  {esc(incident.accelerator_type)}"
+    lines = [where]
+    if incident.detail:
+        lines.append(("" if open_ else "Was: ") + esc(incident.detail))
+    if incident.latest and incident.latest != incident.detail:
+        lines.append(f"*Now:* {esc(incident.latest)}")
     blocks: list[Block] = [
         HeaderBlock(text=_plain(title, MAX_HEADER)),
-        _section("\n".join(line for line in lines if line)),
-        _context(*facts),
+        _section("\n".join(lines)),
+        _context(*_alert_facts(incident.opened_at, incident.acked_by, incident.muted_until, open_)),
     ]
-    if incident.status == IncidentStatus.OPEN:
-        buttons = [
-            _button("Acknowledge", ActionId.ACK, f"ack {incident.id}"),
-            _button(f"Mute {MUTE_HOURS} h", ActionId.MUTE, f"mute {incident.id}"),
-        ]
-        if incident.kind in ("preempted", "terminated"):
-            buttons.append(
-                _button(
-                    "Recreate",
-                    ActionId.RECREATE,
-                    f"recreate {short_name(incident.node)}",
-                    style="primary",
-                )
-            )
-        blocks.append(ActionsBlock(block_id=f"incident:{incident.id}", elements=buttons))
+    if open_:
+        blocks.append(_incident_buttons(incident))
     return _message(f"{title} ({name.project}/{name.zone})", blocks)
+
+
+def _alert_facts(
+    opened_at: datetime, acked_by: str, muted_until: datetime | None, open_: bool
+) -> list[str]:
+    facts = [f"Opened {when(opened_at)}"]
+    if acked_by:
+        facts.append(f":eyes: Acknowledged by {user(acked_by)}")
+    if muted_until and open_:
+        facts.append(f":mute: Muted until {when(muted_until)}")
+    return facts
+
+
+def _incident_buttons(incident: Incident) -> ActionsBlock:
+    buttons = [
+        _button("Acknowledge", ActionId.ACK, f"ack {incident.id}"),
+        _button(f"Mute {MUTE_HOURS} h", ActionId.MUTE, f"mute {incident.id}"),
+    ]
+    if incident.kind in ("preempted", "terminated"):
+        recreate = f"recreate {short_name(incident.node)}"
+        buttons.append(_button("Recreate", ActionId.RECREATE, recreate, style="primary"))
+    return ActionsBlock(block_id=f"incident:{incident.id}", elements=buttons)
 
 
 def _event_line(event: m.IncidentEvent) -> str:
@@ -112,30 +122,55 @@ def _(message: m.IncidentEvent) -> Rendered:
     return _message(text, [_section(text)])
 
 
+def _counts(values: list[str]) -> str:
+    counts: dict[str, int] = {}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
 @render.register
 def _(message: m.DigestRoot) -> Rendered:
-    kinds: dict[str, int] = {}
-    types: dict[str, int] = {}
-    for incident in message.members:
-        kinds[incident.kind] = kinds.get(incident.kind, 0) + 1
-        types[incident.accelerator_type or "?"] = types.get(incident.accelerator_type or "?", 0) + 1
-    count = len(message.members)
-    title = f"{count} nodes in trouble in {message.zone}"
-    where = ", ".join(message.projects[:5])
-    if len(message.projects) > 5:
-        where += f" and {len(message.projects) - 5} more projects"
-    by_kind = ", ".join(f"{k} {v}" for k, v in sorted(kinds.items(), key=lambda kv: -kv[1]))
-    by_type = ", ".join(f"{k} {v}" for k, v in sorted(types.items(), key=lambda kv: -kv[1]))
-    shown = ", ".join(f"`{esc(NodeName.parse(i.node).node_id)}`" for i in message.members[:40])
+    digest, members = message.digest, message.members
+    count = len(members)
+    down = [i for i in members if i.status == IncidentStatus.OPEN]
+    open_ = digest.status == IncidentStatus.OPEN
+    if open_:
+        title = f":rotating_light: {count} nodes in trouble in {digest.zone}"
+        if len(down) < count:
+            title += f": {len(down)} still down"
+    else:
+        took = (digest.resolved_at or message.now) - digest.opened_at
+        title = f":white_check_mark: Resolved after {duration(took.total_seconds())}: "
+        title += f"{count} nodes in {digest.zone}"
+    projects = digest.project.split(",")
+    where = ", ".join(projects[:5]) + (
+        f" and {len(projects) - 5} more" if len(projects) > 5 else ""
+    )
+    shown = ", ".join(
+        f"`{esc(NodeName.parse(i.node).node_id)}`"
+        + ("" if i.status == IncidentStatus.OPEN else " ✓")
+        for i in members[:40]
+    )
     more = f" and {count - 40} more" if count > 40 else ""
     blocks: list[Block] = [
-        HeaderBlock(text=_plain(f":rotating_light: {title}", MAX_HEADER)),
+        HeaderBlock(text=_plain(title, MAX_HEADER)),
         _section(
-            f"*{esc(where)} / {esc(message.zone)}*\n*By kind:* {by_kind}\n*By type:* {by_type}"
+            f"*{esc(where)} / {esc(digest.zone)}*\n*By kind:* {_counts([i.kind for i in members])}"
+            f"\n*By type:* {_counts([i.accelerator_type or '?' for i in members])}"
         ),
         _section(f"{shown}{more}"),
-        _context("One storm, one thread: changes of these nodes are batched below, once a tick."),
+        _context(
+            *_alert_facts(digest.opened_at, digest.acked_by, digest.muted_until, open_),
+            "One storm, one thread: changes of these nodes are batched below, once a tick.",
+        ),
     ]
+    if open_:
+        buttons = [
+            _button("Acknowledge all", ActionId.ACK, f"ack {digest.id}"),
+            _button(f"Mute all {MUTE_HOURS} h", ActionId.MUTE, f"mute {digest.id}"),
+        ]
+        blocks.append(ActionsBlock(block_id=f"digest:{digest.id}", elements=buttons))
     return _message(f"{title} ({where})", blocks)
 
 

@@ -18,6 +18,7 @@ from slack_sdk.models.blocks import (
 from bot.core.models import UNHEALTHY, UNRECOVERABLE, Node, NodeState
 
 MAX_BLOCKS = 50
+MAX_VALUE = 2000  # a button's value
 MAX_SECTION = 3000
 MAX_FIELD = 2000
 MAX_HEADER = 150
@@ -80,6 +81,10 @@ def _plain(text: str, limit: int) -> PlainTextObject:
 def _button(
     text: str, action_id: str, value: str, style: str | None = None, confirm: Any = None
 ) -> ButtonElement:
+    if len(value) > MAX_VALUE:
+        # Never raise after the ack: a button too long to carry its command carries none, and a
+        # click on it is refused. (Use cases keep long commands server-side: `ref` values.)
+        value = ""
     return ButtonElement(
         text=_plain(text, MAX_BUTTON),
         action_id=action_id,
@@ -91,7 +96,11 @@ def _button(
 
 def _message(text: str, blocks: Sequence[Block]) -> Rendered:
     dicts = [b.to_dict() for b in blocks]
-    assert len(dicts) <= MAX_BLOCKS, f"{len(dicts)} blocks"
+    if len(dicts) > MAX_BLOCKS:
+        # Degrade rather than fail: the last block says how much was left out.
+        left_out = len(dicts) - (MAX_BLOCKS - 1)
+        note = _context(f"…and {left_out} more blocks not shown; narrow the query.")
+        dicts = [*dicts[: MAX_BLOCKS - 1], note.to_dict()]
     return {"text": clip(text, 3000), "blocks": dicts}
 
 
