@@ -3,6 +3,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.core.models import (
+    AcceleratorConfig,
     Health,
     NodeName,
     NodeSpec,
@@ -11,6 +12,8 @@ from bot.core.models import (
     is_multi_host,
     parse_time,
 )
+from bot.core.queued import QueuedNodeSpec, QueuedResource, QueuedState
+from bot.tpu import wire_v1alpha1
 from bot.tpu.wire_v1alpha1 import node_from_api, operation_from_api
 
 
@@ -109,3 +112,62 @@ def test_names_and_times() -> None:
     with pytest.raises(ValueError):
         NodeName.parse("projects/p/nodes/n")
     assert parse_time("not a time") is None and parse_time(None) is None
+
+
+def test_software_version_keeps_its_old_name() -> None:
+    old = NodeSpec(accelerator_type="v3-8", tensorflow_version="2.12.0")
+    new = NodeSpec("v3-8", "2.12.0")
+    assert old == new and old.software_version == old.tensorflow_version == "2.12.0"
+    node = node_from_api(
+        {"name": "projects/p/locations/z-a/nodes/n", "tensorflowVersion": "2.9.1", "state": "READY"}
+    )
+    assert node.software_version == node.tensorflow_version == "2.9.1"
+    assert (
+        node.spec.software_version == "2.9.1"
+        and node.spec.as_dict()["tensorflowVersion"] == "2.9.1"
+    )
+
+
+def test_spec_stores_v2_choices() -> None:
+    spec = NodeSpec(
+        accelerator_type="",
+        software_version="v2-alpha-tpuv6e",
+        accelerator_config=AcceleratorConfig("V6E", "2x4"),
+        spot=True,
+    )
+    assert spec.as_dict() == {
+        "acceleratorType": "",
+        "tensorflowVersion": "v2-alpha-tpuv6e",
+        "acceleratorConfig": {"type": "V6E", "topology": "2x4"},
+        "schedulingConfig": {"spot": True},
+    }
+    # v1alpha1 has neither spot nor acceleratorConfig: a spot VM is asked as preemptible.
+    assert wire_v1alpha1.node_body(spec) == {
+        "acceleratorType": "",
+        "tensorflowVersion": "v2-alpha-tpuv6e",
+        "schedulingConfig": {"preemptible": True},
+    }
+
+
+def test_queued_resource_names_and_waiting() -> None:
+    parent = "projects/p/locations/us-east5-a"
+    queued = QueuedResource(
+        name=f"{parent}/queuedResources/qr",
+        state=QueuedState.WAITING_FOR_RESOURCES,
+        create_time=datetime(2026, 1, 1, tzinfo=UTC),
+        node_specs=(
+            QueuedNodeSpec(parent, node_id="one"),
+            QueuedNodeSpec(parent, multislice_count=2),
+        ),
+    )
+    assert (queued.project, queued.zone, queued.id) == ("p", "us-east5-a", "qr")
+    assert queued.node_names == (
+        f"{parent}/nodes/one",
+        f"{parent}/nodes/qr-0",
+        f"{parent}/nodes/qr-1",
+    )
+    assert queued.is_waiting and queued.is_multislice
+    assert queued.waited_seconds(datetime(2026, 1, 1, 1, tzinfo=UTC)) == 3600
+    with pytest.raises(ValueError):
+        _ = QueuedResource(name="nodes/x", state=QueuedState.ACTIVE).project
+    assert QueuedState("NEW_STATE") is QueuedState.STATE_UNSPECIFIED
