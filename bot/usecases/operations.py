@@ -11,7 +11,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.core import messages as m
+from bot.core.commands import Verb
 from bot.core.records import TrackedOperation
+from bot.usecases import queue
 from bot.usecases.actions import create_from_spec
 from bot.usecases.context import Deps, log
 from bot.usecases.ports import NotFound, TpuError
@@ -44,7 +46,7 @@ def track(deps: Deps, now: datetime) -> int:
         else:
             code, message = None, ""
         follow_up = None
-        if tracked.verb == "recreate" and code is None:
+        if tracked.verb in (Verb.RECREATE, Verb.REQUEUE) and code is None:
             follow_up = _create_after_delete(deps, tracked, now)
             if follow_up is None:
                 continue  # the create could not be started now; try again next pass
@@ -54,7 +56,7 @@ def track(deps: Deps, now: datetime) -> int:
             if follow_up is not None and deps.store.get_operation(follow_up.name) is None:
                 deps.store.add_operation(follow_up, conn=conn)
                 started = m.OperationStarted(
-                    "create", tracked.target, follow_up.name, tracked.requester
+                    follow_up.verb, follow_up.target, follow_up.name, tracked.requester
                 )
                 _reply(deps, conn, tracked, started, now)
             if not deps.store.finish_operation(
@@ -80,23 +82,30 @@ def track(deps: Deps, now: datetime) -> int:
 def _create_after_delete(
     deps: Deps, tracked: TrackedOperation, now: datetime
 ) -> TrackedOperation | None:
-    """The second half of a recreate. Its requestId is derived from the approval's, so a retry
-    after a crash gets the same operation back instead of a second node."""
+    """The second half of a recreate (the node again) or a requeue (the queued request again).
+    Its requestId is derived from the approval's, so a retry after a crash gets the same
+    operation back instead of a second node or request."""
     approval = deps.store.get_approval(tracked.approval_id) if tracked.approval_id else None
-    if approval is None or "spec" not in approval.params:
-        log.error("recreate %s: no approved spec to create from", tracked.name)
+    key = "request" if tracked.verb == Verb.REQUEUE else "spec"
+    if approval is None or key not in approval.params:
+        log.error("%s %s: no approved spec to create from", tracked.verb, tracked.name)
         return None
+    request_id = f"{approval.request_id}-create"
+    body = dict(approval.params[key])
     try:
-        operation = create_from_spec(
-            deps, tracked.target, dict(approval.params["spec"]), f"{approval.request_id}-create"
-        )
+        if tracked.verb == Verb.REQUEUE:
+            target, verb = queue.requeue_target(approval), Verb.QUEUE_CREATE
+            operation = queue.create_queued(deps, target, body, request_id)
+        else:
+            target, verb = tracked.target, Verb.CREATE
+            operation = create_from_spec(deps, target, body, request_id)
     except TpuError as exc:
-        log.warning("recreate %s: create not started: %s", tracked.target, exc.message)
+        log.warning("%s %s: create not started: %s", tracked.verb, tracked.target, exc.message)
         return None
     return TrackedOperation(
         name=operation.name,
-        target=tracked.target,
-        verb="create",
+        target=target,
+        verb=verb,
         requester=tracked.requester,
         channel=tracked.channel,
         thread_ts=tracked.thread_ts,
