@@ -1,8 +1,6 @@
 """Node cards, listings, a node's detail, the reimage and runtime pickers, candidates and
 catalogs."""
 
-import re
-
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -54,13 +52,12 @@ def _symptoms(node: Node) -> str:
     )
 
 
-_TF_VERSION = re.compile(r"^(\d+\.\d+(\.\d+)?([-.\w]*)?|nightly.*)$")
-
-
 def software(node: Node) -> str:
-    """The software version, labelled by what it is: a TPU Node's TensorFlow or a VM's runtime."""
+    """The software version, labelled by what it is: the TensorFlow version of a node read
+    through v1alpha1, the runtime version of one read through v2 (which gives every node an
+    accelerator config)."""
     version = node.software_version
-    label = "TensorFlow" if _TF_VERSION.match(version) else "Runtime"
+    label = "TensorFlow" if node.accelerator_config is None else "Runtime"
     return f"*{label}*\n{esc(version or '-')}"
 
 
