@@ -6,9 +6,9 @@ from hypothesis import strategies as st
 
 from bot.core import commands as c
 from bot.core.models import Health, NodeState
-from bot.core.queued import QueuedState
 from bot.core.noderef import NodeRef
 from bot.core.parsing import parse
+from bot.core.queued import QueuedState
 
 
 @pytest.mark.parametrize(
