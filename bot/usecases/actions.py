@@ -12,7 +12,6 @@ from bot.core import policy
 from bot.core.commands import Verb
 from bot.core.messages import Tone
 from bot.core.models import AcceleratorConfig, Node, NodeName, NodeSpec, Operation
-from bot.core.names import short_name
 from bot.core.queued import QueuedResource
 from bot.core.records import Approval, TrackedOperation
 from bot.usecases import queue
@@ -116,7 +115,7 @@ def run_now(
         )
     deps.audit(now, actor.user, action, target, "started", operation.name)
     return m.Notice(
-        f"Started: {action} `{short_name(target)}`; follow it in its thread.", Tone.SUCCESS
+        f"Started: {action} `{queue.short(target)}`; follow it in its thread.", Tone.SUCCESS
     )
 
 
@@ -141,7 +140,7 @@ def request(
         deps.audit(now, actor.user, f"request {action}", target, "duplicate", pending.id)
         where = pending.channel or deps.config.channels.approvals
         return m.Notice(
-            f"<@{pending.requester}> already asked to {action} `{short_name(target)}`; that "
+            f"<@{pending.requester}> already asked to {action} `{queue.short(target)}`; that "
             f"request is waiting for an approver in <#{where}>.",
             Tone.WARNING,
         )

@@ -285,3 +285,40 @@ def test_stockout_and_quota_are_said_as_what_to_do(v2: Stack) -> None:
     assert "the project's quota TPUV5LITEPODPodPerProjectPerZoneForTPUAPI is exhausted" in str(
         card.blocks
     )
+
+
+def test_requeue_whose_create_response_is_lost_still_queues_once(v2: Stack) -> None:
+    card = v2.command(OPERATOR, f"queue get {short(FAILED_QR)}")
+    v2.click(OPERATOR, card, ActionId.REQUEUE)
+    request = approve_latest(v2)
+    # The create reaches the API every time, but no answer comes back, on every retry.
+    lost = {"methods": ["v2.queuedResources.create"], "failNext": 5, "afterApply": True}
+    admin(v2.emulator_server, "faults", lost)
+    track(v2, times=1)
+    admin(v2.emulator_server, "faults", {"failNext": 0, "afterApply": False, "methods": []})
+    track(v2, times=3)
+    thread = [m.text for m in v2.bot_messages(APPROVALS) if m.thread_ts == request.ts]
+    started = [t for t in thread if "Create queued resource" in t and "started" in t]
+    assert len(started) == 1, thread
+    assert not [t for t in thread if "failed" in t], thread
+    assert calls(v2, "v2.queuedResources.create") > 1  # the lost answers were asked again
+    assert api(v2).get_queued_resource(FAILED_QR).state is not QueuedState.FAILED
+    names = v2.emulator.queued_resource_names("ml-infra")
+    assert names.count(FAILED_QR) == 1
+
+
+def test_queue_list_pages(v2: Stack) -> None:
+    parent = "projects/ml-vision/locations/us-east5-b"
+    node = {"acceleratorType": "v6e-8", "runtimeVersion": "v2-alpha-tpuv6e"}
+    body = {"tpu": {"nodeSpec": [{"parent": parent, "node": node}]}}
+    for i in range(12):
+        spec = {"tpu": {"nodeSpec": [{**body["tpu"]["nodeSpec"][0], "nodeId": f"extra-{i}"}]}}
+        v2.emulator.create_queued_resource(parent, f"extra-{i}", None, spec)
+    first = v2.command(VIEWER, "queue list")
+    validate_blocks(first.blocks)
+    assert "Page 1 of" in str(first.blocks)
+    shown = {b["block_id"] for b in first.blocks if b.get("block_id", "").startswith("queued:")}
+    second = v2.click(VIEWER, first, ActionId.PAGE_NEXT, edits=True)
+    assert "Page 2 of" in str(second.blocks)
+    again = {b["block_id"] for b in second.blocks if b.get("block_id", "").startswith("queued:")}
+    assert again and not (again & shown)

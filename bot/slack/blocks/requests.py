@@ -118,7 +118,7 @@ def _(message: m.ApprovalRequest) -> Rendered:
             ApprovalStatus.DENIED: f":no_entry_sign: Denied by {user(a.decided_by)}.",
             ApprovalStatus.EXPIRED: ":alarm_clock: Expired: nobody decided in time.",
             ApprovalStatus.REFUSED: f":warning: Approved by {user(a.decided_by)}, "
-            "but not run: the node changed.",
+            f"but not run: the {thing} changed.",
             ApprovalStatus.FAILED: f":x: Approved by {user(a.decided_by)}, but the API refused.",
         }[a.status]
         if a.outcome:
