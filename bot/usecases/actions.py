@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -87,15 +88,29 @@ def create_from_spec(deps: Deps, target: str, spec: dict[str, Any], request_id: 
     )
 
 
+# Actions that delete first and create when the delete is done (operations.track).
+TWO_STEP = frozenset({Verb.RECREATE, Verb.REQUEUE})
+
+
+def second_step_key(operation: str) -> str:
+    """Where an unapproved two-step action keeps its spec and requestId."""
+    return f"second-step:{operation}"
+
+
 def run_now(
     deps: Deps, actor: Actor, action: str, target: str, params: dict[str, Any], now: datetime
 ) -> m.Message | None:
     """No approval needed: call the API, and tell the story in a thread of the requester's
     channel (through the outbox; the drainer moves it to the alerts channel if the bot is not a
     member there)."""
-    operation = execute(deps, action, target, params, deps.new_id())
+    request_id = deps.new_id()
+    operation = execute(deps, action, target, params, request_id)
     started = m.OperationStarted(action, target, operation.name, actor.user)
     with deps.watch.begin() as conn:
+        if action in TWO_STEP:
+            # What the second step creates, kept with the first step's operation.
+            second = {"params": params, "request_id": request_id}
+            deps.watch.put(conn, second_step_key(operation.name), json.dumps(second))
         root = deps.outbox.post(
             conn, actor.channel, started, now=now, fallback=deps.config.channels.alerts
         )

@@ -6,6 +6,7 @@ operation's new state: a crash loses neither, and Slack being down only delays t
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,7 +15,7 @@ from bot.core import messages as m
 from bot.core.commands import Verb
 from bot.core.records import TrackedOperation
 from bot.usecases import queue
-from bot.usecases.actions import create_from_spec
+from bot.usecases.actions import create_from_spec, second_step_key
 from bot.usecases.context import Deps, log
 from bot.usecases.ports import NotFound, TpuError
 
@@ -85,16 +86,16 @@ def _create_after_delete(
     """The second half of a recreate (the node again) or a requeue (the queued request again).
     Its requestId is derived from the approval's, so a retry after a crash gets the same
     operation back instead of a second node or request."""
-    approval = deps.store.get_approval(tracked.approval_id) if tracked.approval_id else None
+    params, first_request_id = _first_step(deps, tracked)
     key = "request" if tracked.verb == Verb.REQUEUE else "spec"
-    if approval is None or key not in approval.params:
-        log.error("%s %s: no approved spec to create from", tracked.verb, tracked.name)
+    if key not in params:
+        log.error("%s %s: no spec to create from", tracked.verb, tracked.name)
         return None
-    request_id = f"{approval.request_id}-create"
-    body = dict(approval.params[key])
+    request_id = f"{first_request_id}-create"
+    body = dict(params[key])
     try:
         if tracked.verb == Verb.REQUEUE:
-            target, verb = queue.requeue_target(approval), Verb.QUEUE_CREATE
+            target, verb = queue.requeue_target(tracked.target), Verb.QUEUE_CREATE
             operation = queue.create_queued(deps, target, body, request_id)
         else:
             target, verb = tracked.target, Verb.CREATE
@@ -113,6 +114,19 @@ def _create_after_delete(
         created_at=now,
         approval_id=tracked.approval_id,
     )
+
+
+def _first_step(deps: Deps, tracked: TrackedOperation) -> tuple[dict[str, Any], str]:
+    """The params and requestId of a two-step action: its approval's, or (run without one)
+    what `actions.run_now` kept beside its operation."""
+    approval = deps.store.get_approval(tracked.approval_id) if tracked.approval_id else None
+    if approval is not None:
+        return dict(approval.params), approval.request_id
+    kept = deps.watch.get(second_step_key(tracked.name), "")
+    if not kept:
+        return {}, ""
+    second = json.loads(kept)
+    return dict(second["params"]), str(second["request_id"])
 
 
 def _reply(

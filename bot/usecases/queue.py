@@ -239,11 +239,11 @@ def create_queued(deps: Deps, name: str, body: dict[str, Any], request_id: str) 
     )
 
 
-def requeue_target(approval: Approval) -> str:
+def requeue_target(target: str) -> str:
     """The queued resource a requeue creates again (a spot VM's: one with the VM's id)."""
-    if "/queuedResources/" in approval.target:
-        return approval.target
-    parts = approval.target.split("/")
+    if "/queuedResources/" in target:
+        return target
+    parts = target.split("/")
     return queued_name(parts[1], parts[3], parts[5])
 
 

@@ -322,3 +322,18 @@ def test_queue_list_pages(v2: Stack) -> None:
     assert "Page 2 of" in str(second.blocks)
     again = {b["block_id"] for b in second.blocks if b.get("block_id", "").startswith("queued:")}
     assert again and not (again & shown)
+
+
+def test_requeue_without_approval_runs_both_steps_once(tmp_path: Path, clock: FakeClock) -> None:
+    emulator = Emulator(clock=clock, op_seconds=0, fleet=60, projects=5)
+    config = {**V2_CONFIG, "approvals": {"required_for": ["stop"], "ttl_minutes": 30}}
+    stack = start_stack(tmp_path, emulator, serve(emulator), clock, config=config)
+    try:
+        answer = stack.command(OPERATOR, f"requeue {short(FAILED_QR)}")
+        assert "Started: requeue" in answer.text and not stack.bot_messages(APPROVALS)
+        track(stack, times=4)
+        assert calls(stack, "v2.queuedResources.delete") == 1
+        assert calls(stack, "v2.queuedResources.create") == 1
+        assert api(stack).get_queued_resource(FAILED_QR).state is not QueuedState.FAILED
+    finally:
+        stack.close()

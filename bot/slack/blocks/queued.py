@@ -183,9 +183,10 @@ def _(message: m.QueuedDetail) -> Rendered:
     names = queued.node_names
     if names:
         found = {n.name: n for n in message.nodes}
+        missing = "not created yet" if queued.state in WAITING else "not there"
         lines = [
             f"• `{esc(ref_text(name))}`: "
-            + (status_text(found[name]) if name in found else "not there")
+            + (status_text(found[name]) if name in found else missing)
             for name in names[:20]
         ]
         if len(names) > 20:
