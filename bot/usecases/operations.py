@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.core import messages as m
+from bot.core.models import Operation
 from bot.core.commands import Verb
 from bot.core.records import TrackedOperation
 from bot.usecases import queue
@@ -101,8 +102,14 @@ def _create_after_delete(
             target, verb = tracked.target, Verb.CREATE
             operation = create_from_spec(deps, target, body, request_id)
     except TpuError as exc:
-        log.warning("%s %s: create not started: %s", tracked.verb, tracked.target, exc.message)
-        return None
+        # v2 node creates take no requestId: a lost answer, retried, meets its own node (as
+        # ALREADY_EXISTS, or its address in use). Adopt the create that made it since the
+        # delete started, if there is one.
+        adopted = None if exc.retryable else _own_create(deps, target, tracked.created_at)
+        if adopted is None:
+            log.warning("%s %s: create not started: %s", tracked.verb, target, exc.message)
+            return None
+        operation = adopted
     return TrackedOperation(
         name=operation.name,
         target=target,
@@ -114,6 +121,18 @@ def _create_after_delete(
         created_at=now,
         approval_id=tracked.approval_id,
     )
+
+
+def _own_create(deps: Deps, target: str, since: datetime) -> Operation | None:
+    parts = target.split("/")
+    found = [
+        op
+        for op in deps.tpu.list_operations(parts[1], parts[3])
+        if op.target == target
+        and op.verb == "create"
+        and (op.create_time is None or op.create_time >= since)
+    ]
+    return max(found, key=lambda op: op.name) if found else None
 
 
 def _first_step(deps: Deps, tracked: TrackedOperation) -> tuple[dict[str, Any], str]:

@@ -337,3 +337,23 @@ def test_requeue_without_approval_runs_both_steps_once(tmp_path: Path, clock: Fa
         assert api(stack).get_queued_resource(FAILED_QR).state is not QueuedState.FAILED
     finally:
         stack.close()
+
+
+def test_recreate_on_a_runtime_whose_create_answer_is_lost_adopts_its_own_node(v2: Stack) -> None:
+    vm = v2_node(v2, state=NodeState.READY, queued_resource="")
+    runtime = next(
+        v.version
+        for v in api(v2).list_runtime_versions("ml-infra", vm.zone)
+        if v.version != vm.software_version
+    )
+    v2.command(OPERATOR, f"recreate {short(vm.name)} runtime={runtime}")
+    request = approve_latest(v2)
+    lost = {"methods": ["v2.nodes.create"], "failNext": 5, "afterApply": True}
+    admin(v2.emulator_server, "faults", lost)
+    track(v2, times=1)
+    admin(v2.emulator_server, "faults", {"failNext": 0, "afterApply": False, "methods": []})
+    track(v2, times=3)
+    thread = [m.text for m in v2.bot_messages(APPROVALS) if m.thread_ts == request.ts]
+    assert len([t for t in thread if ":gear: Create of" in t]) == 1, thread
+    assert any("Create of" in t and "finished" in t for t in thread), thread
+    assert api(v2).get_node(vm.name).software_version == runtime
