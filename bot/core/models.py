@@ -61,14 +61,7 @@ class SymptomType(_TolerantEnum):
     PROJECT_ABUSE = "PROJECT_ABUSE"
 
 
-UNHEALTHY = frozenset(
-    {
-        Health.DEPRECATED_UNHEALTHY,
-        Health.TIMEOUT,
-        Health.UNHEALTHY_TENSORFLOW,
-        Health.UNHEALTHY_MAINTENANCE,
-    }
-)
+UNHEALTHY = frozenset(set(Health) - {Health.HEALTH_UNSPECIFIED, Health.HEALTHY})
 # States a node cannot be started from again: it must be deleted and recreated.
 UNRECOVERABLE = frozenset({NodeState.PREEMPTED, NodeState.TERMINATED})
 TRANSITIONAL = frozenset(
@@ -170,6 +163,29 @@ class NodeSpec(_NodeSpecFields):
     @property
     def tensorflow_version(self) -> str:
         return self.software_version
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> NodeSpec:
+        """The inverse of `as_dict` (what approvals stored -> the spec to create)."""
+        scheduling = data.get("schedulingConfig") or {}
+        config = data.get("acceleratorConfig") or {}
+        return cls(
+            accelerator_type=str(data.get("acceleratorType", "")),
+            software_version=str(data.get("tensorflowVersion") or data.get("runtimeVersion", "")),
+            cidr_block=str(data.get("cidrBlock", "")),
+            network=str(data.get("network", "")),
+            description=str(data.get("description", "")),
+            preemptible=bool(scheduling.get("preemptible")),
+            reserved=bool(scheduling.get("reserved")),
+            labels=dict(data.get("labels") or {}),
+            use_service_networking=bool(data.get("useServiceNetworking")),
+            spot=bool(scheduling.get("spot")),
+            accelerator_config=(
+                AcceleratorConfig(str(config.get("type", "")), str(config.get("topology", "")))
+                if config
+                else None
+            ),
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """The spec as approvals store it (the API's field names; `tensorflowVersion` holds

@@ -1,9 +1,11 @@
 """The v2 API (TPU VMs and queued resources): runtime versions, labels patch, no reimage.
 
 Node create and delete take no requestId in v2: the node id and ALREADY_EXISTS are the
-idempotency. A create whose first attempt may have been applied (the library retried it, or the
-caller retries with the request id it used before) and then meets ALREADY_EXISTS adopts the
-create operation of that node instead of failing.
+idempotency. When an attempt of ours may already have been applied (the library retried the
+call, or the caller retries with the request id it used before), a create refused with
+ALREADY_EXISTS, or a delete refused because the node is busy or gone, answers with that node's
+latest create (delete) operation instead of failing. The memory of request ids is this
+process's only.
 """
 
 from __future__ import annotations
@@ -11,13 +13,21 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.core.models import NodeSpec, Operation, RuntimeVersion
+from bot.core.names import NodeName
 from bot.core.queued import QueuedListing, QueuedResource, QueuedResourceRequest
 from bot.tpu import wire_v2
 from bot.tpu.base import VersionApi
-from bot.usecases.ports import AlreadyExists, Unavailable
+from bot.usecases.ports import (
+    AlreadyExists,
+    FailedPrecondition,
+    NotFound,
+    TpuError,
+    Unavailable,
+)
 
 
 class V2Api(VersionApi):
@@ -27,49 +37,78 @@ class V2Api(VersionApi):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._attempted: OrderedDict[str, str] = OrderedDict()  # request id -> node name
+        self._attempted: OrderedDict[str, str] = OrderedDict()  # request id -> "verb target"
         self._lock = threading.Lock()
 
-    def _seen_before(self, request_id: str, name: str) -> bool:
-        """Remember this create attempt; True if the same request id already tried `name`."""
+    def _seen_before(self, request_id: str, key: str) -> bool:
+        """Remember this attempt; True if the same request id already tried `key`."""
         with self._lock:
-            seen = self._attempted.get(request_id) == name
-            self._attempted[request_id] = name
+            seen = self._attempted.get(request_id) == key
+            self._attempted[request_id] = key
             while len(self._attempted) > 1000:
                 self._attempted.popitem(last=False)
         return seen
+
+    def _mutate(
+        self,
+        method: str,
+        request: Any,
+        target: str,
+        verb: str,
+        request_id: str,
+        refusals: tuple[type[TpuError], ...],
+    ) -> Operation:
+        """Run a create or delete; if an attempt of ours may already have been applied and
+        the service refuses the repeat, answer with the operation that attempt started."""
+        retry = self._seen_before(request_id, f"{verb} {target}")
+        http = self.transport.http()
+        try:
+            return self.operation(self.transport.execute(self.key(method), request, http=http))
+        except refusals:
+            if not (retry or http.sent > 1):
+                raise
+            own = self._latest_operation(target, verb)
+            if own is None:
+                raise
+            return own
+
+    def _latest_operation(self, target: str, verb: str) -> Operation | None:
+        """The latest `verb` operation on `target`: ours, when our retry was refused."""
+        name = NodeName.parse(target)
+        ops = [
+            op
+            for op in self.list_operations(name.project, name.zone)
+            if op.verb == verb and op.target == target
+        ]
+        ops.sort(key=lambda op: op.create_time or datetime.min.replace(tzinfo=UTC))
+        return ops[-1] if ops else None
 
     def create_node(
         self, project: str, zone: str, node_id: str, spec: NodeSpec, request_id: str
     ) -> Operation:
         parent = f"projects/{project}/locations/{zone}"
-        name = f"{parent}/nodes/{node_id}"
-        retry = self._seen_before(request_id, name)
         request = self.nodes.create(parent=parent, nodeId=node_id, body=wire_v2.node_body(spec))
-        http = self.transport.http()
-        try:
-            return self.operation(
-                self.transport.execute(self.key("nodes.create"), request, http=http)
-            )
-        except AlreadyExists:
-            if not (retry or http.sent > 1):
-                raise
-            own = self._create_operation(project, zone, name)
-            if own is None:
-                raise
-            return own
-
-    def _create_operation(self, project: str, zone: str, name: str) -> Operation | None:
-        """The latest create operation of `name`: ours, when our retry met ALREADY_EXISTS."""
-        ops = [
-            op
-            for op in self.list_operations(project, zone)
-            if op.verb == "create" and op.target == name
-        ]
-        return ops[-1] if ops else None
+        target = f"{parent}/nodes/{node_id}"
+        return self._mutate("nodes.create", request, target, "create", request_id, (AlreadyExists,))
 
     def delete_node(self, name: str, request_id: str) -> Operation:
-        return self.operation(self.execute("nodes.delete", self.nodes.delete(name=name)))
+        request = self.nodes.delete(name=name)
+        refusals = (FailedPrecondition, NotFound)
+        return self._mutate("nodes.delete", request, name, "delete", request_id, refusals)
+
+    def list_operations(self, project: str, location: str = "-") -> list[Operation]:
+        """Operations; across every zone an unreachable one is left out rather than failing."""
+        collection = self.operations
+        request = collection.list(
+            name=f"projects/{project}/locations/{location}",
+            pageSize=self.page_size,
+            **({"returnPartialSuccess": True} if location == "-" else {}),
+        )
+        return [
+            self.operation(item)
+            for page in self.transport.pages(self.key("operations.list"), collection, request)
+            for item in page.get("operations", [])
+        ]
 
     def label_node(self, name: str, labels: Mapping[str, str]) -> Operation:
         """Replace the node's labels (patch with updateMask=labels)."""

@@ -169,6 +169,32 @@ def test_retried_create_adopts_its_own_node(
         tpu.create_node("ml-infra", ZONE, "once", VM, request_id="r-2")
 
 
+def test_retried_delete_adopts_its_own_operation(
+    tpu: TpuClient, emulator_server: RunningServer, clock: FakeClock
+) -> None:
+    name = tpu.list_nodes("ml-infra").nodes[1].name
+    admin(
+        emulator_server,
+        "faults",
+        {"failNext": 1, "errorCode": 503, "afterApply": True, "methods": ["v2.nodes.delete"]},
+    )
+    op = tpu.delete_node(name, request_id="d-1")
+    assert calls(emulator_server, "v2.nodes.delete") == 2 and op.verb == "delete"
+    assert op.target == name and not op.done
+    clock.advance(11)
+    # Retried by the caller after the node went: still its own, finished, operation.
+    again = tpu.delete_node(name, request_id="d-1")
+    assert again.name == op.name and again.succeeded
+    with pytest.raises(NotFound):
+        tpu.delete_node(name, request_id="d-2")
+
+
+def test_guest_attributes(tpu: TpuClient) -> None:
+    node = tpu.list_nodes("ml-infra").nodes[1]
+    items = tpu.guest_attributes(node.name)[0]["queryValue"]["items"]
+    assert {"namespace": "tpu", "key": "runtime-version", "value": node.software_version} in items
+
+
 def test_queued_resource_lifecycle(tpu: TpuClient, clock: FakeClock) -> None:
     parent = f"projects/ml-infra/locations/{ZONE}"
     request = slice_request(parent, node_id="trainer")
@@ -277,6 +303,9 @@ def test_reimage_is_refused_on_v2(tpu: TpuClient, emulator_server: RunningServer
 def test_unreachable_zones_make_partial_listings(
     tpu: TpuClient, emulator_server: RunningServer
 ) -> None:
+    there = next(n for n in tpu.list_nodes("ml-infra").nodes if n.zone == ZONE)
+    tpu.label_node(there.name, {"seen": "yes"})
+    assert any(op.zone == ZONE for op in tpu.list_operations("ml-infra"))
     admin(emulator_server, "faults", {"unreachable": [ZONE]})
     nodes = tpu.list_nodes("ml-infra")
     assert nodes.unreachable == (f"projects/ml-infra/locations/{ZONE}",)
@@ -285,6 +314,7 @@ def test_unreachable_zones_make_partial_listings(
     assert not queued.complete and all(q.zone != ZONE for q in queued.queued_resources)
     zonal = tpu.list_queued_resources("ml-infra", (ZONE, "us-east5-a"))
     assert zonal.unreachable == (f"projects/ml-infra/locations/{ZONE}",)
+    assert all(op.zone != ZONE for op in tpu.list_operations("ml-infra"))
 
 
 def test_catalog_speaks_runtime_versions(tpu: TpuClient, emulator_server: RunningServer) -> None:

@@ -100,6 +100,7 @@ def test_spec_round_trip_keeps_what_recreate_needs() -> None:
         "labels": {"a": "b"},
         "schedulingConfig": {"preemptible": True, "reserved": False},
     }
+    assert NodeSpec.from_dict(body) == node.spec
     assert NodeSpec(accelerator_type="v2-8", tensorflow_version="x").as_dict() == {
         "acceleratorType": "v2-8",
         "tensorflowVersion": "x",
@@ -141,6 +142,7 @@ def test_spec_stores_v2_choices() -> None:
         "acceleratorConfig": {"type": "V6E", "topology": "2x4"},
         "schedulingConfig": {"spot": True},
     }
+    assert NodeSpec.from_dict(spec.as_dict()) == spec
     # v1alpha1 has neither spot nor acceleratorConfig: a spot VM is asked as preemptible.
     assert wire_v1alpha1.node_body(spec) == {
         "acceleratorType": "",
