@@ -12,7 +12,7 @@ from bot.core import messages as m
 from bot.core import policy
 from bot.core.commands import Verb
 from bot.core.messages import Tone
-from bot.core.models import AcceleratorConfig, Node, NodeName, NodeSpec, Operation
+from bot.core.models import Node, NodeName, NodeSpec, Operation
 from bot.core.queued import QueuedResource
 from bot.core.records import Approval, TrackedOperation
 from bot.usecases import queue
@@ -63,28 +63,10 @@ def _execute_v2(
 
 
 def create_from_spec(deps: Deps, target: str, spec: dict[str, Any], request_id: str) -> Operation:
+    """Create the node an approval stored the spec of (`NodeSpec.as_dict`)."""
     name = NodeName.parse(target)
-    scheduling = spec.get("schedulingConfig") or {}
-    config = spec.get("acceleratorConfig")
     return deps.tpu.create_node(
-        name.project,
-        name.zone,
-        name.node_id,
-        NodeSpec(
-            accelerator_type=spec["acceleratorType"],
-            tensorflow_version=spec["tensorflowVersion"],
-            cidr_block=spec.get("cidrBlock", ""),
-            network=spec.get("network", ""),
-            description=spec.get("description", ""),
-            preemptible=bool(scheduling.get("preemptible")),
-            reserved=bool(scheduling.get("reserved")),
-            spot=bool(scheduling.get("spot")),
-            accelerator_config=AcceleratorConfig(config["type"], config["topology"])
-            if config
-            else None,
-            labels=spec.get("labels") or {},
-        ),
-        request_id=request_id,
+        name.project, name.zone, name.node_id, NodeSpec.from_dict(spec), request_id=request_id
     )
 
 
