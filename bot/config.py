@@ -22,7 +22,20 @@ _PRINCIPAL = re.compile(r"^(\*|[UWS][A-Z0-9]{2,})$")
 _PROJECT_ID = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$|^[a-z][-a-z0-9.:]{1,62}$")
 _ZONE = re.compile(r"^(-|[a-z]+-[a-z]+\d+-[a-z])$")
 
-Action = Literal["stop", "start", "reimage", "delete", "create"]
+# The actions approvals.required_for may name (bot.core.commands.Verb; recreate is as careful as
+# delete or create, requeue as queue-delete or queue-create, unless named itself).
+Action = Literal[
+    "stop",
+    "start",
+    "reimage",
+    "delete",
+    "create",
+    "label",
+    "queue-create",
+    "queue-delete",
+    "queue-reset",
+    "requeue",
+]
 
 
 class ConfigError(Exception):

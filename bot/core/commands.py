@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from bot.core.models import Health, NodeState
 from bot.core.noderef import NodeRef
+from bot.core.queued import QueuedState
 
 USAGE: dict[str, str] = {
     "help": "/tpu help [COMMAND]",
@@ -25,7 +26,17 @@ USAGE: dict[str, str] = {
     "types": "/tpu types ZONE",
     "versions": "/tpu versions ZONE",
     "audit": "/tpu audit [N]",
-    "recreate": "/tpu recreate NODE",
+    "recreate": "/tpu recreate NODE [runtime=R]",
+    "label": "/tpu label NODE key=value ...",
+    "queue list": "/tpu queue list [project=P] [zone=Z] [state=S]",
+    "queue get": "/tpu queue get NAME",
+    "queue create": (
+        "/tpu queue create NAME zone=Z type=T runtime=R [project=P] [spot] [nodes=N] "
+        "[valid-for=DURATION]"
+    ),
+    "queue delete": "/tpu queue delete NAME [force]",
+    "queue reset": "/tpu queue reset NAME",
+    "requeue": "/tpu requeue NAME",
     "approve": "/tpu approve REQUEST",
     "deny": "/tpu deny REQUEST",
     "ack": "/tpu ack ALERT",
@@ -44,12 +55,29 @@ SUMMARY: dict[str, str] = {
     "types": "accelerator types offered in a zone",
     "versions": "TensorFlow versions offered in a zone",
     "audit": "the latest audit entries (default 20)",
-    "recreate": "delete a PREEMPTED or TERMINATED node and create it again (may need approval)",
+    "recreate": (
+        "delete a PREEMPTED or TERMINATED node and create it again; with runtime=R any TPU VM, "
+        "on that runtime version (may need approval)"
+    ),
+    "label": "set labels on a TPU VM (v2); key=value, value empty removes the key",
+    "queue list": "queued resources (requests for capacity): waiting, failed, suspended first",
+    "queue get": "one queued resource's card",
+    "queue create": (
+        "queue a request for TPU VMs (nodes=N: a multislice of N); valid-for like 6h or 2d "
+        "(approval may be needed)"
+    ),
+    "queue delete": "delete a queued resource; force also deletes its nodes",
+    "queue reset": "queue a FAILED or SUSPENDED request again",
+    "requeue": (
+        "delete a FAILED/SUSPENDED queued resource or a preempted spot VM and queue the same "
+        "request again (what the Delete & requeue button runs)"
+    ),
     "approve": "approve a pending request (what the Approve button runs)",
     "deny": "deny a pending request (what the Deny button runs)",
     "ack": "acknowledge an alert: it shows it is yours (what the Acknowledge button runs)",
     "mute": "mute an alert for an hour (what the Mute button runs)",
 }
+QUEUE_HELP = "NAME is `id`, `zone/id`, `project/zone/id` or a full queued resource name."
 NODE_HELP = "NODE is `name`, `zone/name`, `project/zone/name` or a full resource name."
 MAX_REASON = 500
 MAX_AUDIT = 100
@@ -64,6 +92,16 @@ class Verb(enum.StrEnum):
     DELETE = "delete"
     CREATE = "create"
     RECREATE = "recreate"
+    LABEL = "label"
+    QUEUE_CREATE = "queue-create"
+    QUEUE_DELETE = "queue-delete"
+    QUEUE_RESET = "queue-reset"
+    REQUEUE = "requeue"  # delete a queued resource or a preempted spot VM, queue it again
+
+    @property
+    def on_queued_resource(self) -> bool:
+        """Whether the action's target is a queued resource (else a node; requeue: either)."""
+        return self in (Verb.QUEUE_CREATE, Verb.QUEUE_DELETE, Verb.QUEUE_RESET)
 
 
 class UsageError(Exception):
@@ -175,6 +213,65 @@ class Audit:
 @dataclass(frozen=True)
 class Recreate:
     node: NodeRef
+    runtime: str | None = None  # a TPU VM created again on this runtime version
+
+
+@dataclass(frozen=True)
+class Label:
+    node: NodeRef
+    labels: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class QueueList:
+    project: str | None = None
+    zone: str | None = None
+    state: QueuedState | None = None
+    page: int = 0
+
+    def to_text(self) -> str:
+        """Back to `/tpu queue list` arguments: what a Next button carries."""
+        parts = ["queue list"]
+        for key, value in (("project", self.project), ("zone", self.zone)):
+            if value:
+                parts.append(f"{key}={value}")
+        if self.state:
+            parts.append(f"state={self.state.value}")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class QueueGet:
+    name: NodeRef  # a queued resource is named like a node: id, zone/id, project/zone/id
+
+
+@dataclass(frozen=True)
+class QueueCreate:
+    queued_id: str
+    zone: str
+    accelerator_type: str
+    runtime: str
+    project: str | None = None
+    spot: bool = False
+    nodes: int = 0  # > 0: a multislice of that many slices
+    valid_for_seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class QueueDelete:
+    name: NodeRef
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class QueueReset:
+    name: NodeRef
+
+
+@dataclass(frozen=True)
+class Requeue:
+    name: NodeRef  # a queued resource, or a preempted spot VM
+    node: bool = False  # named by its full node name: the VM, not a queued resource
 
 
 @dataclass(frozen=True)
@@ -209,11 +306,30 @@ Command = (
     | Versions
     | Audit
     | Recreate
+    | Label
+    | QueueList
+    | QueueGet
+    | QueueCreate
+    | QueueDelete
+    | QueueReset
+    | Requeue
     | Decide
     | Acknowledge
     | Mute
 )
-MUTATIONS = (Stop, Start, Reimage, Delete, Create, Recreate)
+MUTATIONS = (
+    Stop,
+    Start,
+    Reimage,
+    Delete,
+    Create,
+    Recreate,
+    Label,
+    QueueCreate,
+    QueueDelete,
+    QueueReset,
+    Requeue,
+)
 ACTION_OF: dict[type, Verb] = {
     Stop: Verb.STOP,
     Start: Verb.START,
@@ -221,4 +337,9 @@ ACTION_OF: dict[type, Verb] = {
     Delete: Verb.DELETE,
     Create: Verb.CREATE,
     Recreate: Verb.RECREATE,
+    Label: Verb.LABEL,
+    QueueCreate: Verb.QUEUE_CREATE,
+    QueueDelete: Verb.QUEUE_DELETE,
+    QueueReset: Verb.QUEUE_RESET,
+    Requeue: Verb.REQUEUE,
 }

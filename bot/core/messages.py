@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.core.capacity import CapacityProblem, capacity_problem
 from bot.core.models import Node, Operation
+from bot.core.queued import QueuedResource
 from bot.core.records import Approval, AuditEntry, Digest, Incident, TrackedOperation
 
 NODES_PER_PAGE = 10  # node cards per listing page: 10 cards and their buttons fit Block Kit's 50
+QUEUED_PER_PAGE = 10
+RESOURCE_EXHAUSTED = 8  # google.rpc.Code of stockouts and exhausted quotas
 
 
 class Tone(enum.StrEnum):
@@ -138,6 +143,42 @@ class ReimagePicker:
 
 
 @dataclass(frozen=True)
+class RecreatePicker:
+    """A v2 TPU VM has no reimage: offer to recreate it on another runtime version."""
+
+    node: Node
+    versions: Sequence[str]
+    why: str = ""
+
+
+@dataclass(frozen=True)
+class QueuedPage:
+    """One page of queued resources (waiting, failed and suspended first)."""
+
+    queued: Sequence[QueuedResource]
+    total: int
+    page: int
+    page_size: int
+    query: str  # `/tpu` text that lists these, without page=
+    now: datetime
+    unreachable: Sequence[str] = ()
+    summary: Sequence[tuple[str, int]] = ()
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+
+@dataclass(frozen=True)
+class QueuedDetail:
+    """One queued resource, with the nodes it made as they are now."""
+
+    queued: QueuedResource
+    now: datetime
+    nodes: Sequence[Node] = ()
+
+
+@dataclass(frozen=True)
 class IncidentRoot:
     """The root message of a node's incident, open or resolved."""
 
@@ -196,9 +237,45 @@ Message = (
     | CatalogList
     | AuditList
     | ReimagePicker
+    | RecreatePicker
+    | QueuedPage
+    | QueuedDetail
     | IncidentRoot
     | IncidentEvent
     | DigestRoot
     | DigestBatch
     | WatchNotice
 )
+
+
+_ZONE_IN_MESSAGE = re.compile(r'zone "([a-z0-9-]+)"')
+_QUOTA_NAME = re.compile(r"[Qq]uota (?:limit |metric )?'([^']+)'")
+
+
+def capacity_advice(message: str, zone: str = "") -> str | None:
+    """A RESOURCE_EXHAUSTED message, said as what the person can do about it; None when it is not
+    a stockout, a quota or a reservation problem."""
+    problem = capacity_problem(message)
+    named = _ZONE_IN_MESSAGE.search(message)
+    where = zone or (named.group(1) if named else "this zone")
+    if problem is CapacityProblem.STOCKOUT:
+        return f"no capacity in {where} right now: try another zone, a queued resource, or spot"
+    if problem is CapacityProblem.QUOTA:
+        found = _QUOTA_NAME.search(message)
+        quota = f" {found.group(1)}" if found else ""
+        return (
+            f"the project's quota{quota} is exhausted: request more or free capacity; "
+            "FAILED/SUSPENDED queued resources still hold quota"
+        )
+    if problem is CapacityProblem.RESERVATION:
+        return (
+            f"the reservation cannot be used in {where} (missing, full or not shared with the "
+            "project): check its name, or ask without it"
+        )
+    return None
+
+
+def zone_of(name: str) -> str:
+    """The zone in a resource name (`projects/P/locations/Z/...`); '' when there is none."""
+    parts = name.split("/")
+    return parts[3] if len(parts) > 3 and parts[2] == "locations" else ""

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import difflib
 import re
-import shlex
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from bot.core.commands import (
     MAX_AUDIT,
-    MAX_REASON,
-    NODE_HELP,
     USAGE,
     Acknowledge,
     Audit,
@@ -34,107 +28,25 @@ from bot.core.commands import (
 )
 from bot.core.models import Health, NodeState
 from bot.core.names import NODE_ID
-from bot.core.noderef import InvalidNodeRef, NodeRef, parse_ref
-
-_ZONE = re.compile(r"^[a-z]+-[a-z]+\d+-[a-z]$")
-_LABEL_KEY = re.compile(r"^[a-z][-_a-z0-9]{0,62}$")
-_LABEL_VALUE = re.compile(r"^[-_a-z0-9]{0,63}$")
-_VERSION = re.compile(r"^[-_.a-zA-Z0-9]{1,64}$")
-_TYPE = re.compile(r"^v\d+[a-z]*-\d+$")
-_CIDR = re.compile(r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")
-_PROJECT = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
-
-
-@dataclass
-class _Args:
-    sub: str
-    positional: list[str] = field(default_factory=list)
-    options: dict[str, str] = field(default_factory=dict)
-    labels: list[tuple[str, str]] = field(default_factory=list)
-    flags: set[str] = field(default_factory=set)
-
-
-def _tokens(text: str) -> list[str]:
-    # Slack turns straight quotes into curly ones on some clients.
-    text = text.replace("\u201c", '"').replace("\u201d", '"').replace("\u2018", "'")
-    text = text.replace("\u2019", "'")
-    try:
-        return shlex.split(text)
-    except ValueError:
-        raise UsageError(
-            None, "A quote is not closed.", 'Close it: description="two words"'
-        ) from None
-
-
-def _split(sub: str, tokens: Sequence[str]) -> _Args:
-    args = _Args(sub)
-    for token in tokens:
-        key, eq, value = token.partition("=")
-        if eq and key.startswith("label."):
-            args.labels.append((key[len("label.") :], value))
-        elif eq and re.match(r"^[a-z]+$", key):
-            if key in args.options:
-                raise UsageError(sub, f"`{key}=` is given twice.")
-            args.options[key] = value
-        else:
-            args.positional.append(token)
-    return args
-
-
-def _no_options(args: _Args, allowed: Sequence[str] = ()) -> None:
-    extra = sorted(set(args.options) - set(allowed))
-    if extra or (args.labels and "label" not in allowed):
-        what = f"`{extra[0]}=`" if extra else "`label.K=V`"
-        raise UsageError(args.sub, f"{what} is not an option of `{args.sub}`.")
-
-
-def _node(args: _Args, text: str) -> NodeRef:
-    try:
-        return parse_ref(text)
-    except InvalidNodeRef as exc:
-        raise UsageError(args.sub, exc.message, NODE_HELP) from None
-
-
-def _one_node(args: _Args, extra_ok: bool = False) -> tuple[NodeRef, list[str]]:
-    if not args.positional:
-        raise UsageError(args.sub, f"Which node? `{args.sub}` needs a NODE.", NODE_HELP)
-    node = _node(args, args.positional[0])
-    rest = args.positional[1:]
-    if rest and not extra_ok:
-        raise UsageError(args.sub, f"Unexpected `{' '.join(rest)}`.")
-    return node, rest
-
-
-def _labels(args: _Args) -> tuple[tuple[str, str], ...]:
-    for key, value in args.labels:
-        if not _LABEL_KEY.match(key) or not _LABEL_VALUE.match(value):
-            raise UsageError(
-                args.sub,
-                f"`label.{key}={value}` is not a valid label.",
-                "Keys and values: lowercase letters, digits, - and _; keys start with a letter.",
-            )
-    return tuple(args.labels)
-
-
-def _zone(args: _Args, value: str) -> str:
-    if not _ZONE.match(value):
-        raise UsageError(args.sub, f"`{value}` is not a zone.", "A zone looks like us-central1-b.")
-    return value
-
-
-def _reason(args: _Args, words: list[str]) -> str:
-    reason = " ".join(words).strip()
-    if len(reason) > MAX_REASON:
-        raise UsageError(args.sub, f"The reason is longer than {MAX_REASON} characters.")
-    return reason
-
-
-def _enum(args: _Args, key: str, value: str, enum: type[NodeState] | type[Health]) -> object:
-    wanted = value.upper()
-    names = [m.value for m in enum][1:]
-    if wanted not in names:
-        raise UsageError(args.sub, f"`{key}={value}` is not known.", f"One of: {', '.join(names)}.")
-    return enum(wanted)
+from bot.core.noderef import NodeRef
+from bot.core.parsing_kit import (
+    _CIDR,
+    _PROJECT,
+    _TYPE,
+    _VERSION,
+    _Args,
+    _did_you_mean,
+    _enum,
+    _labels,
+    _no_options,
+    _node,
+    _one_node,
+    _reason,
+    _split,
+    _tokens,
+    _zone,
+)
+from bot.core.parsing_v2 import parse_label, parse_queue, parse_requeue
 
 
 def parse(text: str) -> Command:
@@ -144,20 +56,17 @@ def parse(text: str) -> Command:
         return Help()
     sub, rest = tokens[0].lower(), tokens[1:]
     if sub in ("help", "-h", "--help", "?"):
-        topic = rest[0].lower() if rest else None
-        if topic is not None and topic not in USAGE:
-            raise UsageError("help", f"There is no `{rest[0]}` command.", _did_you_mean(topic))
+        topic = " ".join(rest[:2]).lower() if rest else None
+        if topic is not None and topic not in USAGE and topic != "queue":
+            raise UsageError("help", f"There is no `{topic}` command.", _did_you_mean(topic))
         return Help(topic)
+    if sub == "queue":
+        return parse_queue(rest)
     if sub not in USAGE:
         raise UsageError(None, f"`{tokens[0]}` is not a /tpu command.", _did_you_mean(sub))
     args = _split(sub, rest)
     parser = _PARSERS[sub]
     return parser(args)
-
-
-def _did_you_mean(word: str) -> str:
-    close = difflib.get_close_matches(word, list(USAGE), n=1)
-    return f"Did you mean `/tpu {close[0]}`?" if close else "Try `/tpu help`."
 
 
 def _parse_list(args: _Args) -> ListNodes:
@@ -337,8 +246,11 @@ def _one_id(args: _Args, what: str) -> str:
 
 
 def _parse_recreate(args: _Args) -> Recreate:
-    _no_options(args)
-    return Recreate(_one_node(args)[0])
+    _no_options(args, ("runtime",))
+    runtime = args.options.get("runtime")
+    if runtime is not None and not _VERSION.match(runtime):
+        raise UsageError("recreate", f"`runtime={runtime}` is not a runtime version.")
+    return Recreate(_one_node(args)[0], runtime)
 
 
 _PARSERS = {
@@ -354,6 +266,8 @@ _PARSERS = {
     "versions": _parse_zone_only(Versions),
     "audit": _parse_audit,
     "recreate": _parse_recreate,
+    "label": parse_label,
+    "requeue": parse_requeue,
     "approve": lambda args: Decide(_one_id(args, "request"), approve=True),
     "deny": lambda args: Decide(_one_id(args, "request"), approve=False),
     "ack": lambda args: Acknowledge(_one_id(args, "alert")),

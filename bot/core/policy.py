@@ -11,6 +11,7 @@ from typing import Any
 from bot.config import ApprovalsConfig, RolesConfig
 from bot.core import commands as cmd
 from bot.core.models import Node, NodeState
+from bot.core.queued import STUCK, QueuedResource, QueuedState
 from bot.core.watching.diff import TROUBLE
 
 
@@ -56,10 +57,20 @@ def required_role(command: cmd.Command) -> Role:
     return Role.VIEWER
 
 
+_PHRASES = {
+    cmd.Verb.LABEL: "label nodes",
+    cmd.Verb.QUEUE_CREATE: "create queued resources",
+    cmd.Verb.QUEUE_DELETE: "delete queued resources",
+    cmd.Verb.QUEUE_RESET: "reset queued resources",
+    cmd.Verb.REQUEUE: "delete and requeue",
+}
+
+
 def describe(command: cmd.Command) -> str:
     """What a command does, for a refusal ("You need the operator role to stop nodes")."""
     if isinstance(command, cmd.MUTATIONS):
-        return f"{cmd.ACTION_OF[type(command)]} nodes"
+        verb = cmd.ACTION_OF[type(command)]
+        return _PHRASES.get(verb, f"{verb} nodes")
     if isinstance(command, cmd.Decide):
         return "approve or deny requests"
     if isinstance(command, cmd.Acknowledge | cmd.Mute):
@@ -91,6 +102,9 @@ def authorize(role: Role, needed: Role, what: str) -> Verdict:
 def needs_approval(action: str, config: ApprovalsConfig) -> bool:
     if action == "recreate":  # a delete and a create: as careful as the more careful of the two
         return "delete" in config.required_for or "create" in config.required_for
+    if action == "requeue":  # the same for a queued resource (or a spot VM) and its new request
+        careful = ("requeue", "delete", "queue-delete", "queue-create")
+        return any(verb in config.required_for for verb in careful)
     return action in config.required_for
 
 
@@ -117,8 +131,11 @@ _EXPECTED: Mapping[str, Collection[NodeState]] = {
 }
 
 
-def precheck(action: str, node: Node) -> Verdict:
-    """Would the API accept this action on this node? Said before asking for approval."""
+def precheck(action: str, node: Node, *, runtime: bool = False) -> Verdict:
+    """Would the API accept this action on this node? Said before asking for approval.
+    `runtime`: a recreate on another runtime version, which any node but a deleting one takes."""
+    if action == "recreate" and runtime:
+        return precheck("delete", node)
     if action == "stop" and node.is_multi_host:
         return Verdict(
             False, f"{node.accelerator_type} is a TPU Pod: only single-host nodes can be stopped."
@@ -128,6 +145,10 @@ def precheck(action: str, node: Node) -> Verdict:
             False,
             f"The node is {node.state.value} and cannot be started again; "
             "delete and recreate it instead.",
+        )
+    if action == "requeue" and node.state not in (NodeState.PREEMPTED, NodeState.TERMINATED):
+        return Verdict(
+            False, f"The node is {node.state.value}; only a preempted spot VM is requeued."
         )
     if action == "recreate" and node.state not in (NodeState.PREEMPTED, NodeState.TERMINATED):
         return Verdict(
@@ -152,7 +173,7 @@ class Seen:
     version: str
 
 
-def recheck(action: str, seen: Seen | None, now: Node | None) -> Verdict:
+def recheck(action: str, seen: Seen | None, now: Node | None, *, runtime: bool = False) -> Verdict:
     """Before an approved action runs: refuse it if the node changed in a way that matters."""
     if action == "create":
         if now is not None:
@@ -169,7 +190,46 @@ def recheck(action: str, seen: Seen | None, now: Node | None) -> Verdict:
             )
         if seen.version and now.tensorflow_version != seen.version:
             return Verdict(False, "The node was reimaged since the request.")
-    return precheck(action, now)
+    return precheck(action, now, runtime=runtime)
+
+
+def precheck_queued(
+    action: str, queued: QueuedResource, force: bool = False, nodes: int = 0
+) -> Verdict:
+    """Would the API accept this action on this queued resource (`nodes`: how many of its nodes
+    exist now)? Said before anyone is asked."""
+    state = queued.state
+    if state in (QueuedState.DELETING,):
+        return Verdict(False, "The queued resource is already being deleted.")
+    if action in ("queue-reset", "requeue") and state not in STUCK:
+        return Verdict(
+            False,
+            f"The request is {state.value}; only FAILED or SUSPENDED ones can be "
+            + ("reset." if action == "queue-reset" else "requeued."),
+        )
+    holds_nodes = state not in (QueuedState.ACCEPTED, *STUCK) and nodes > 0
+    if action == "queue-delete" and holds_nodes and not force:
+        return Verdict(
+            False,
+            f"The request is {state.value} and has {nodes} node(s): deleting it deletes them. "
+            "Add `force` to do that.",
+        )
+    return Verdict(True, f"{state.value} allows {action}")
+
+
+def recheck_queued(
+    action: str, seen_state: str, now: QueuedResource | None, force: bool = False, nodes: int = 0
+) -> Verdict:
+    """Before an approved queued-resource action runs: refuse it if the request changed."""
+    if action == "queue-create":
+        if now is not None:
+            return Verdict(False, "A queued resource with this name exists now.")
+        return Verdict(True, "the name is still free")
+    if now is None:
+        return Verdict(False, "The queued resource no longer exists.")
+    if seen_state and now.state.value != seen_state:
+        return Verdict(False, f"The request was {seen_state} when asked and is {now.state.value}.")
+    return precheck_queued(action, now, force, nodes)
 
 
 # ----- watching: whether and how to tell people about a node event ---------------------------

@@ -21,6 +21,10 @@ class ActionId(enum.StrEnum):
     REIMAGE_VERSION = "node_reimage_version"
     DELETE = "node_delete"
     RECREATE = "node_recreate"
+    RECREATE_RUNTIME = "node_recreate_runtime"
+    REQUEUE = "requeue"
+    QUEUE_DELETE = "queue_delete"
+    QUEUE_RESET = "queue_reset"
     PAGE_NEXT = "list_page"
     PAGE_PREVIOUS = "list_page_prev"
     APPROVE = "approval_approve"
@@ -31,7 +35,7 @@ class ActionId(enum.StrEnum):
     def replaces_original(self, answer_is_page: bool) -> bool:
         """Whether the answer replaces the clicked message: a picker gives way to what became of
         the request; a listing gives way only to another page (a refusal is said beside it)."""
-        if self is ActionId.REIMAGE_VERSION:
+        if self in (ActionId.REIMAGE_VERSION, ActionId.RECREATE_RUNTIME):
             return True
         if self in (ActionId.PAGE_NEXT, ActionId.PAGE_PREVIOUS):
             return answer_is_page

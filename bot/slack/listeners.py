@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.core.messages import Message, NodePage
+from bot.core.messages import Message, NodePage, QueuedPage
 from bot.runtime.metrics import Metrics
 from bot.slack import blocks as render
 from bot.slack.actions import command_text, known
@@ -116,7 +116,7 @@ def register(
 
         def work_after_ack() -> None:
             reply = handler.click(user, channel, text, clock(), action=action_id[:40])
-            page = isinstance(reply, NodePage)
+            page = isinstance(reply, NodePage | QueuedPage)
             _answer(respond, reply, replace=kind is not None and kind.replaces_original(page))
 
         work.submit(work_after_ack)

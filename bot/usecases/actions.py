@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.core import commands as cmd
 from bot.core import messages as m
 from bot.core import policy
+from bot.core.commands import Verb
 from bot.core.messages import Tone
 from bot.core.models import Node, NodeName, NodeSpec, Operation
-from bot.core.names import short_name
+from bot.core.queued import QueuedResource
 from bot.core.records import Approval, TrackedOperation
+from bot.usecases import queue
 from bot.usecases.context import Actor, Deps
 from bot.usecases.ports import NotFound
 
@@ -21,6 +24,9 @@ def execute(
     deps: Deps, action: str, target: str, params: dict[str, Any], request_id: str
 ) -> Operation:
     """The API call behind an action. create/delete carry `request_id`, reused on every retry."""
+    queued = _execute_v2(deps, action, target, params, request_id)
+    if queued is not None:
+        return queued
     if action == "stop":
         return deps.tpu.stop_node(target)
     if action == "start":
@@ -35,23 +41,42 @@ def execute(
     raise ValueError(f"unknown action {action!r}")
 
 
+def _execute_v2(
+    deps: Deps, action: str, target: str, params: dict[str, Any], request_id: str
+) -> Operation | None:
+    """The calls of the v2 actions (None: not one of them)."""
+    if action == Verb.LABEL:
+        return deps.tpu.label_node(target, dict(params["labels"]))
+    if action == Verb.QUEUE_CREATE:
+        return queue.create_queued(deps, target, dict(params["request"]), request_id)
+    if action == Verb.QUEUE_DELETE:
+        force = bool(params.get("force"))
+        return deps.tpu.delete_queued_resource(target, force=force, request_id=request_id)
+    if action == Verb.QUEUE_RESET:
+        return deps.tpu.reset_queued_resource(target)
+    if action == Verb.REQUEUE:
+        # The delete first; the same request is queued again when it is done (operations.py).
+        if "/queuedResources/" in target:
+            return deps.tpu.delete_queued_resource(target, force=True, request_id=request_id)
+        return deps.tpu.delete_node(target, request_id=request_id)
+    return None
+
+
 def create_from_spec(deps: Deps, target: str, spec: dict[str, Any], request_id: str) -> Operation:
+    """Create the node an approval stored the spec of (`NodeSpec.as_dict`)."""
     name = NodeName.parse(target)
     return deps.tpu.create_node(
-        name.project,
-        name.zone,
-        name.node_id,
-        NodeSpec(
-            accelerator_type=spec["acceleratorType"],
-            tensorflow_version=spec["tensorflowVersion"],
-            cidr_block=spec.get("cidrBlock", ""),
-            network=spec.get("network", ""),
-            description=spec.get("description", ""),
-            preemptible=bool((spec.get("schedulingConfig") or {}).get("preemptible")),
-            labels=spec.get("labels") or {},
-        ),
-        request_id=request_id,
+        name.project, name.zone, name.node_id, NodeSpec.from_dict(spec), request_id=request_id
     )
+
+
+# Actions that delete first and create when the delete is done (operations.track).
+TWO_STEP = frozenset({Verb.RECREATE, Verb.REQUEUE})
+
+
+def second_step_key(operation: str) -> str:
+    """Where an unapproved two-step action keeps its spec and requestId."""
+    return f"second-step:{operation}"
 
 
 def run_now(
@@ -60,9 +85,14 @@ def run_now(
     """No approval needed: call the API, and tell the story in a thread of the requester's
     channel (through the outbox; the drainer moves it to the alerts channel if the bot is not a
     member there)."""
-    operation = execute(deps, action, target, params, deps.new_id())
+    request_id = deps.new_id()
+    operation = execute(deps, action, target, params, request_id)
     started = m.OperationStarted(action, target, operation.name, actor.user)
     with deps.watch.begin() as conn:
+        if action in TWO_STEP:
+            # What the second step creates, kept with the first step's operation.
+            second = {"params": params, "request_id": request_id}
+            deps.watch.put(conn, second_step_key(operation.name), json.dumps(second))
         root = deps.outbox.post(
             conn, actor.channel, started, now=now, fallback=deps.config.channels.alerts
         )
@@ -82,7 +112,7 @@ def run_now(
         )
     deps.audit(now, actor.user, action, target, "started", operation.name)
     return m.Notice(
-        f"Started: {action} `{short_name(target)}`; follow it in its thread.", Tone.SUCCESS
+        f"Started: {action} `{queue.short(target)}`; follow it in its thread.", Tone.SUCCESS
     )
 
 
@@ -95,8 +125,11 @@ def request(
     params: dict[str, Any],
     reason: str,
     now: datetime,
+    *,
+    queued: QueuedResource | None = None,
 ) -> m.Message | None:
-    """Run the action, or file an approval request when the policy says so."""
+    """Run the action, or file an approval request when the policy says so. What the requester
+    saw of the node (or of the queued resource) is kept to re-check before it runs."""
     if not policy.needs_approval(action, deps.config.approvals):
         return run_now(deps, actor, action, target, params, now)
     pending = deps.store.pending_request(action, target)
@@ -104,7 +137,7 @@ def request(
         deps.audit(now, actor.user, f"request {action}", target, "duplicate", pending.id)
         where = pending.channel or deps.config.channels.approvals
         return m.Notice(
-            f"<@{pending.requester}> already asked to {action} `{short_name(target)}`; that "
+            f"<@{pending.requester}> already asked to {action} `{queue.short(target)}`; that "
             f"request is waiting for an approver in <#{where}>.",
             Tone.WARNING,
         )
@@ -119,8 +152,8 @@ def request(
         expires_at=now + timedelta(minutes=deps.config.approvals.ttl_minutes),
         reason=reason,
         params=params,
-        node_state=node.state.value if node else "",
-        node_create_time=node.create_time if node else None,
+        node_state=node.state.value if node else (queued.state.value if queued else ""),
+        node_create_time=node.create_time if node else (queued.create_time if queued else None),
         node_version=node.tensorflow_version if node else "",
         request_id=deps.new_id(),
         channel=approvals_channel,

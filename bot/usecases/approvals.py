@@ -19,12 +19,21 @@ from bot.core import policy
 from bot.core.messages import Tone
 from bot.core.models import Operation
 from bot.core.records import Approval, ApprovalStatus, TrackedOperation
+from bot.usecases import queue
 from bot.usecases.actions import execute
 from bot.usecases.context import Actor, Deps, log
 from bot.usecases.ports import NotFound, TpuError
 
-# The API verb of each action's first call (a recreate starts with the delete).
-_API_VERB = {cmd.Verb.RECREATE: "delete"}
+# The API verb of each action's first call (a recreate and a requeue start with the delete; a
+# label is v2's nodes.patch, whose operations say `update`).
+_API_VERB = {
+    cmd.Verb.RECREATE: "delete",
+    cmd.Verb.REQUEUE: "delete",
+    cmd.Verb.QUEUE_CREATE: "create",
+    cmd.Verb.QUEUE_DELETE: "delete",
+    cmd.Verb.QUEUE_RESET: "reset",
+    cmd.Verb.LABEL: "update",
+}
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -132,6 +141,10 @@ def carry_out(deps: Deps, approval: Approval, now: datetime) -> m.Message:
     try:
         return _attempt(deps, claimed, now)
     except TpuError as exc:
+        advice = m.capacity_advice(exc.message, m.zone_of(claimed.target))
+        if exc.status == "RESOURCE_EXHAUSTED" and advice is not None:
+            # Out of capacity or quota: trying again in a minute will not help; say what will.
+            return _end(deps, claimed, ApprovalStatus.FAILED, advice, now)
         if exc.retryable:
             return _retry_later(deps, claimed, exc, now)
         # A lost response retried by the client meets its own operation ("an operation is in
@@ -156,6 +169,19 @@ def _attempt(deps: Deps, approval: Approval, now: datetime) -> m.Message:
         earlier = _earlier_operation(deps, approval)
         if earlier is not None:
             return _executed(deps, approval, earlier, now)
+    verdict = _recheck(deps, approval)
+    if not verdict:
+        return _end(deps, approval, ApprovalStatus.REFUSED, verdict.reason, now)
+    params = dict(approval.params)
+    operation = execute(deps, approval.action, approval.target, params, approval.request_id)
+    return _executed(deps, approval, operation, now)
+
+
+def _recheck(deps: Deps, approval: Approval) -> policy.Verdict:
+    """Is the node (or queued resource) still as the requester saw it?"""
+    verb = cmd.Verb(approval.action)
+    if verb.on_queued_resource or "/queuedResources/" in approval.target:
+        return queue.recheck(deps, approval)
     try:
         current = deps.tpu.get_node(approval.target)
     except NotFound:
@@ -163,12 +189,9 @@ def _attempt(deps: Deps, approval: Approval, now: datetime) -> m.Message:
     seen = None
     if approval.node_state:
         seen = policy.Seen(approval.node_state, approval.node_create_time, approval.node_version)
-    verdict = policy.recheck(approval.action, seen, current)
-    if not verdict:
-        return _end(deps, approval, ApprovalStatus.REFUSED, verdict.reason, now)
-    params = dict(approval.params)
-    operation = execute(deps, approval.action, approval.target, params, approval.request_id)
-    return _executed(deps, approval, operation, now)
+    runtime = "runtime" in approval.params
+    action = cmd.Verb.RECREATE if verb is cmd.Verb.REQUEUE else verb
+    return policy.recheck(action, seen, current, runtime=runtime)
 
 
 def _earlier_operation(deps: Deps, approval: Approval) -> Operation | None:

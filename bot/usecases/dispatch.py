@@ -16,7 +16,7 @@ from bot.core import policy
 from bot.core.messages import Tone
 from bot.core.noderef import NodeRefError
 from bot.core.parsing import parse
-from bot.usecases import actions, alerts, approvals, queries
+from bot.usecases import actions, alerts, approvals, queries, queue, queue_requests
 from bot.usecases.context import Actor, Deps
 from bot.usecases.ports import TpuError, Unavailable
 
@@ -31,6 +31,17 @@ def _decide(deps: Deps, actor: Actor, command: cmd.Decide, now: datetime) -> m.M
     return approvals.decide(deps, actor, command.approval_id, command.approve, now)
 
 
+def _recreate(deps: Deps, actor: Actor, command: cmd.Recreate, now: datetime) -> m.Message | None:
+    if command.runtime is not None:
+        return queue_requests.recreate_on_runtime(deps, actor, command, now)
+    return alerts.recreate(deps, actor, command, now)
+
+
+# Queries that need the time (ages).
+_TIMED_QUERIES: dict[type, Callable[[Deps, Any, datetime], m.Message]] = {
+    cmd.QueueList: queue.list_queued,
+    cmd.QueueGet: queue.get_queued,
+}
 _QUERIES: dict[type, Callable[[Deps, Any], m.Message]] = {
     cmd.ListNodes: queries.list_nodes,
     cmd.GetNode: queries.get_node,
@@ -43,10 +54,15 @@ _QUERIES: dict[type, Callable[[Deps, Any], m.Message]] = {
 _SELF_AUDITED: dict[type, Handler] = {
     cmd.Stop: actions.mutate,
     cmd.Start: actions.mutate,
-    cmd.Reimage: actions.mutate,
+    cmd.Reimage: queue_requests.reimage,
     cmd.Delete: actions.mutate,
     cmd.Create: actions.mutate,
-    cmd.Recreate: alerts.recreate,
+    cmd.Recreate: _recreate,
+    cmd.Label: queue_requests.label,
+    cmd.QueueCreate: queue_requests.create,
+    cmd.QueueDelete: queue_requests.delete,
+    cmd.QueueReset: queue_requests.reset,
+    cmd.Requeue: queue_requests.requeue,
     cmd.Decide: _decide,
     cmd.Acknowledge: alerts.acknowledge,
     cmd.Mute: alerts.mute,
@@ -100,7 +116,10 @@ class Dispatcher:
             return self._call(actor, command, text, now)
         except NodeRefError as exc:
             deps.audit(now, actor.user, "command", text[:200], "no such node", exc.message)
-            sub = text.split()[0] if text.split() else "get"
+            words = text.split()
+            sub = words[0] if words else "get"
+            if sub == "queue":
+                sub = "queue get"
             return m.NodeCandidates(exc.message, exc.candidates, sub)
         except Unavailable as exc:
             deps.audit(now, actor.user, "command", text[:200], "api unavailable", exc.message)
@@ -111,7 +130,7 @@ class Dispatcher:
             )
         except TpuError as exc:
             deps.audit(now, actor.user, "command", text[:200], f"api {exc.status}", exc.message)
-            return m.Notice(f"The TPU API refused: {exc.message} ({exc.status})", Tone.ERROR)
+            return _refused_by_api(exc, text)
 
     def _call(
         self, actor: Actor, command: cmd.Command, text: str, now: datetime
@@ -121,7 +140,18 @@ class Dispatcher:
             return handler(self.deps, actor, command, now)
         if isinstance(command, cmd.Help):
             answer: m.Message = _help(self.deps, actor, command, now)
+        elif type(command) in _TIMED_QUERIES:
+            answer = _TIMED_QUERIES[type(command)](self.deps, command, now)
         else:
             answer = _QUERIES[type(command)](self.deps, command)
         self.deps.audit(now, actor.user, "command", text[:200], "ok")
         return answer
+
+
+def _refused_by_api(exc: TpuError, text: str) -> m.Message:
+    """The API's refusal, said as what to do when it is about capacity, quota or a reservation."""
+    zone = next((w.split("=", 1)[1] for w in text.split() if w.startswith("zone=")), "")
+    advice = m.capacity_advice(exc.message, zone) if exc.status == "RESOURCE_EXHAUSTED" else None
+    if advice is not None:
+        return m.Notice(advice[0].upper() + advice[1:] + ".", Tone.ERROR)
+    return m.Notice(f"The TPU API refused: {exc.message} ({exc.status})", Tone.ERROR)

@@ -6,13 +6,17 @@ operation's new state: a crash loses neither, and Slack being down only delays t
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.core import messages as m
+from bot.core.commands import Verb
+from bot.core.models import Operation
 from bot.core.records import TrackedOperation
-from bot.usecases.actions import create_from_spec
+from bot.usecases import queue
+from bot.usecases.actions import create_from_spec, second_step_key
 from bot.usecases.context import Deps, log
 from bot.usecases.ports import NotFound, TpuError
 
@@ -44,7 +48,7 @@ def track(deps: Deps, now: datetime) -> int:
         else:
             code, message = None, ""
         follow_up = None
-        if tracked.verb == "recreate" and code is None:
+        if tracked.verb in (Verb.RECREATE, Verb.REQUEUE) and code is None:
             follow_up = _create_after_delete(deps, tracked, now)
             if follow_up is None:
                 continue  # the create could not be started now; try again next pass
@@ -54,7 +58,7 @@ def track(deps: Deps, now: datetime) -> int:
             if follow_up is not None and deps.store.get_operation(follow_up.name) is None:
                 deps.store.add_operation(follow_up, conn=conn)
                 started = m.OperationStarted(
-                    "create", tracked.target, follow_up.name, tracked.requester
+                    follow_up.verb, follow_up.target, follow_up.name, tracked.requester
                 )
                 _reply(deps, conn, tracked, started, now)
             if not deps.store.finish_operation(
@@ -80,23 +84,36 @@ def track(deps: Deps, now: datetime) -> int:
 def _create_after_delete(
     deps: Deps, tracked: TrackedOperation, now: datetime
 ) -> TrackedOperation | None:
-    """The second half of a recreate. Its requestId is derived from the approval's, so a retry
-    after a crash gets the same operation back instead of a second node."""
-    approval = deps.store.get_approval(tracked.approval_id) if tracked.approval_id else None
-    if approval is None or "spec" not in approval.params:
-        log.error("recreate %s: no approved spec to create from", tracked.name)
+    """The second half of a recreate (the node again) or a requeue (the queued request again).
+    Its requestId is derived from the approval's, so a retry after a crash gets the same
+    operation back instead of a second node or request."""
+    params, first_request_id = _first_step(deps, tracked)
+    key = "request" if tracked.verb == Verb.REQUEUE else "spec"
+    if key not in params:
+        log.error("%s %s: no spec to create from", tracked.verb, tracked.name)
         return None
+    request_id = f"{first_request_id}-create"
+    body = dict(params[key])
     try:
-        operation = create_from_spec(
-            deps, tracked.target, dict(approval.params["spec"]), f"{approval.request_id}-create"
-        )
+        if tracked.verb == Verb.REQUEUE:
+            target, verb = queue.requeue_target(tracked.target), Verb.QUEUE_CREATE
+            operation = queue.create_queued(deps, target, body, request_id)
+        else:
+            target, verb = tracked.target, Verb.CREATE
+            operation = create_from_spec(deps, target, body, request_id)
     except TpuError as exc:
-        log.warning("recreate %s: create not started: %s", tracked.target, exc.message)
-        return None
+        # v2 node creates take no requestId: a lost answer, retried, meets its own node (as
+        # ALREADY_EXISTS, or its address in use). Adopt the create that made it since the
+        # delete started, if there is one.
+        adopted = None if exc.retryable else _own_create(deps, target, tracked.created_at)
+        if adopted is None:
+            log.warning("%s %s: create not started: %s", tracked.verb, target, exc.message)
+            return None
+        operation = adopted
     return TrackedOperation(
         name=operation.name,
-        target=tracked.target,
-        verb="create",
+        target=target,
+        verb=verb,
         requester=tracked.requester,
         channel=tracked.channel,
         thread_ts=tracked.thread_ts,
@@ -104,6 +121,31 @@ def _create_after_delete(
         created_at=now,
         approval_id=tracked.approval_id,
     )
+
+
+def _own_create(deps: Deps, target: str, since: datetime) -> Operation | None:
+    parts = target.split("/")
+    found = [
+        op
+        for op in deps.tpu.list_operations(parts[1], parts[3])
+        if op.target == target
+        and op.verb == "create"
+        and (op.create_time is None or op.create_time >= since)
+    ]
+    return max(found, key=lambda op: op.name) if found else None
+
+
+def _first_step(deps: Deps, tracked: TrackedOperation) -> tuple[dict[str, Any], str]:
+    """The params and requestId of a two-step action: its approval's, or (run without one)
+    what `actions.run_now` kept beside its operation."""
+    approval = deps.store.get_approval(tracked.approval_id) if tracked.approval_id else None
+    if approval is not None:
+        return dict(approval.params), approval.request_id
+    kept = deps.watch.get(second_step_key(tracked.name), "")
+    if not kept:
+        return {}, ""
+    second = json.loads(kept)
+    return dict(second["params"]), str(second["request_id"])
 
 
 def _reply(

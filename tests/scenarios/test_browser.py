@@ -53,7 +53,7 @@ def test_list_shows_node_cards(demo: Demo, browser: Any) -> None:
     type_command(browser, "/tpu list project=ml-prod")
     wait_for(browser, lambda: "TPU nodes" in feed_text(browser))
     text = feed_text(browser)
-    assert "ml-prod" in text and "TensorFlow" in text and "Preemptible" in text
+    assert "ml-prod" in text and "TensorFlow" in text and "Scheduling" in text
     buttons = [b.text for b in browser.find_elements("css selector", "#feed button[data-action]")]
     assert "Delete" in buttons
 

@@ -8,6 +8,7 @@ from bot.core import commands as c
 from bot.core.models import Health, NodeState
 from bot.core.noderef import NodeRef
 from bot.core.parsing import parse
+from bot.core.queued import QueuedState
 
 
 @pytest.mark.parametrize(
@@ -151,3 +152,117 @@ def test_command_like_text_never_raises_anything_else(words: list[str]) -> None:
         parse(" ".join(words))
     except c.UsageError as exc:
         assert exc.problem
+
+
+# ----- v2: queued resources, labels, requeue, recreate on a runtime version -------------------
+
+QR = "projects/ml-infra/locations/us-east5-a/queuedResources/pretrain"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("queue list", c.QueueList()),
+        (
+            "queue list project=ml-infra zone=us-east5-a state=failed page=2",
+            c.QueueList("ml-infra", "us-east5-a", QueuedState.FAILED, 2),
+        ),
+        ("queue get pretrain", c.QueueGet(NodeRef("pretrain"))),
+        ("QUEUE GET us-east5-a/pretrain", c.QueueGet(NodeRef("pretrain", "us-east5-a"))),
+        (f"queue get {QR}", c.QueueGet(NodeRef("pretrain", "us-east5-a", "ml-infra"))),
+        (
+            "queue create pretrain zone=us-east5-a type=v5p-128 runtime=v2-alpha-tpuv5",
+            c.QueueCreate("pretrain", "us-east5-a", "v5p-128", "v2-alpha-tpuv5"),
+        ),
+        (
+            "queue create ml-infra/us-east5-b/sweep type=v6e-8 runtime=v2-alpha-tpuv6e spot "
+            "nodes=4 valid-for=6h",
+            c.QueueCreate(
+                "sweep", "us-east5-b", "v6e-8", "v2-alpha-tpuv6e", "ml-infra", True, 4, 6 * 3600
+            ),
+        ),
+        ("queue delete pretrain", c.QueueDelete(NodeRef("pretrain"))),
+        ("queue delete pretrain force", c.QueueDelete(NodeRef("pretrain"), force=True)),
+        ("queue reset us-east5-a/pretrain", c.QueueReset(NodeRef("pretrain", "us-east5-a"))),
+        ("requeue pretrain", c.Requeue(NodeRef("pretrain"))),
+        (
+            "requeue projects/ml-infra/locations/us-east5-a/nodes/vm-1",
+            c.Requeue(NodeRef("vm-1", "us-east5-a", "ml-infra"), node=True),
+        ),
+        (
+            "label vm-1 team=vision cost_center=ml-42 env=",
+            c.Label(NodeRef("vm-1"), (("team", "vision"), ("env", ""), ("cost_center", "ml-42"))),
+        ),
+        ("label vm-1 label.team=nlp", c.Label(NodeRef("vm-1"), (("team", "nlp"),))),
+        ("recreate vm-1", c.Recreate(NodeRef("vm-1"))),
+        (
+            "recreate vm-1 runtime=tpu-ubuntu2204-base",
+            c.Recreate(NodeRef("vm-1"), "tpu-ubuntu2204-base"),
+        ),
+        ("help queue", c.Help("queue")),
+        ("help queue create", c.Help("queue create")),
+        ("help label", c.Help("label")),
+    ],
+)
+def test_parse_v2(text: str, expected: c.Command) -> None:
+    assert parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "subcommand", "needle"),
+    [
+        ("queue", "queue list", "Which queue command"),
+        ("queue lsit", None, "Did you mean `/tpu queue list`"),
+        ("queue list state=sleepy", "queue list", "not known"),
+        ("queue list extra", "queue list", "Unexpected"),
+        ("queue get", "queue get", "Give one NAME"),
+        ("queue get a b", "queue get", "Unexpected"),
+        ("queue get Bad_Name", "queue get", "not a queued resource name"),
+        ("queue create q type=v5p-8", "queue create", "Missing `zone=`, `runtime=`"),
+        ("queue create q zone=us-east5-a type=big runtime=r", "queue create", "accelerator type"),
+        ("queue create q zone=us-east5-a type=v5p-8 runtime=r nodes=1", "queue create", "slice"),
+        ("queue create q zone=us-east5-a type=v5p-8 runtime=r nodes=x", "queue create", "slice"),
+        (
+            "queue create q zone=us-east5-a type=v5p-8 runtime=r valid-for=forever",
+            "queue create",
+            "not a duration",
+        ),
+        ("queue create q zone=us-east5-a type=v5p-8 runtime=r cheap", "queue create", "`cheap`"),
+        (
+            "queue create us-east5-b/q zone=us-east5-a type=v5p-8 runtime=r",
+            "queue create",
+            "name says",
+        ),
+        ("queue delete q now", "queue delete", "Only `force`"),
+        ("queue reset", "queue reset", "Give one NAME"),
+        ("label", "label", "needs a NODE"),
+        ("label vm-1", "label", "Which labels"),
+        ("label vm-1 Team=x", "label", "not a valid label"),
+        ("label vm-1 team=Vision", "label", "not a valid label"),
+        ("label vm-1 team", "label", "not key=value"),
+        ("label vm-1 team=a label.team=b", "label", "twice"),
+        ("recreate vm-1 runtime=a/b", "recreate", "not a runtime version"),
+        ("recreate vm-1 version=x", "recreate", "not an option"),
+        ("help queue nope", "help", "no `queue nope`"),
+    ],
+)
+def test_v2_usage_errors(text: str, subcommand: str | None, needle: str) -> None:
+    with pytest.raises(c.UsageError) as caught:
+        parse(text)
+    assert caught.value.subcommand == subcommand
+    assert needle in caught.value.problem + " " + caught.value.hint
+    assert caught.value.usage.startswith("/tpu")
+
+
+def test_queue_list_round_trips_through_its_text() -> None:
+    command = c.QueueList("ml-infra", "us-east5-a", QueuedState.SUSPENDED)
+    assert parse(command.to_text()) == command
+
+
+def test_every_verb_names_a_config_action_and_every_mutation_has_one() -> None:
+    from typing import get_args
+
+    from bot.config import Action
+
+    assert set(c.ACTION_OF) == set(c.MUTATIONS)
+    assert set(get_args(Action)) == {v.value for v in c.Verb} - {"recreate"}

@@ -7,13 +7,25 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.core import messages as m
-from bot.core.models import Health, Node, NodeState, Operation, OperationError, Symptom, SymptomType
+from bot.core.models import (
+    AcceleratorConfig,
+    Health,
+    Maintenance,
+    Node,
+    NodeState,
+    Operation,
+    OperationError,
+    Symptom,
+    SymptomType,
+)
+from bot.core.queued import QueuedNodeSpec, QueuedResource, QueuedState, StateInitiator
 from bot.core.records import Approval, ApprovalStatus, AuditEntry, TrackedOperation
 from bot.slack.blocks import render
 from devstack.clock import T0
@@ -64,6 +76,67 @@ TRACKED = TrackedOperation(
     created_at=T0,
 )
 
+V2 = "projects/ml-infra/locations/us-east5-a"
+VM = Node(
+    name=f"{V2}/nodes/pretrain-0",
+    accelerator_type="v5p-128",
+    software_version="v2-alpha-tpuv5",
+    state=NodeState.READY,
+    health=Health.HEALTHY,
+    labels={"team": "llm"},
+    create_time=T0,
+    spot=True,
+    accelerator_config=AcceleratorConfig("V5P", "4x4x4"),
+    queued_resource=f"{V2}/queuedResources/pretrain",
+    multislice_node=True,
+    maintenance=Maintenance(
+        type="SCHEDULED",
+        status="PENDING",
+        window_start=T0 + timedelta(hours=6),
+        window_end=T0 + timedelta(hours=8),
+        latest_window_start=T0 + timedelta(days=2),
+        can_reschedule=True,
+    ),
+)
+PREEMPTED_SPOT = Node(
+    name=f"{V2}/nodes/sweep-3",
+    accelerator_type="v6e-8",
+    software_version="v2-alpha-tpuv6e",
+    state=NodeState.PREEMPTED,
+    spot=True,
+    accelerator_config=AcceleratorConfig("V6E", "2x4"),
+)
+QUOTA = (
+    "Quota limit 'TPUV5PPodPerProjectPerZoneForTPUAPI' has been exceeded for project ml-infra "
+    "in us-east5: quota metric 'tpu.googleapis.com/v5p_pod' is exhausted."
+)
+STOCKOUT = 'There is no more capacity in the zone "us-east5-a"; you can try in another zone.'
+
+
+def queued(qr_id: str, state: QueuedState, **changes: object) -> QueuedResource:
+    base: dict[str, object] = dict(
+        name=f"{V2}/queuedResources/{qr_id}",
+        state=state,
+        create_time=T0,
+        node_specs=(
+            QueuedNodeSpec(
+                parent=V2,
+                node_id=qr_id,
+                accelerator_type="v5p-128",
+                software_version="v2-alpha-tpuv5",
+            ),
+        ),
+    )
+    base.update(changes)
+    return QueuedResource(**base)  # type: ignore[arg-type]
+
+
+FAILED_QUOTA = queued(
+    "finetune",
+    QueuedState.FAILED,
+    state_initiator=StateInitiator.SERVICE,
+    failure=OperationError(8, QUOTA),
+)
 CASES: dict[str, m.Message] = {
     "usage": m.Usage("Which TensorFlow version?", "/tpu reimage NODE VERSION", "See versions."),
     "refusal": m.Refusal("You need the *operator* role to stop nodes; you have *viewer*."),
@@ -110,6 +183,90 @@ CASES: dict[str, m.Message] = {
     ),
     "audit": m.AuditList((AuditEntry(T0, "U0OPER", "stop", node().name, "pending", "nightly"),)),
     "reimage_picker": m.ReimagePicker(node(), ("2.11.0", "2.12.0", "pytorch-2.0")),
+    "node_v2_maintenance": m.NodeDetail(VM),
+    "node_page_v2": m.NodePage(
+        nodes=(PREEMPTED_SPOT, replace(PREEMPTED_SPOT, queued_resource=f"{V2}/queuedResources/q")),
+        total=2,
+        page=0,
+        page_size=10,
+        query="list project=ml-infra",
+    ),
+    "recreate_picker": m.RecreatePicker(
+        VM, ("v2-alpha-tpuv5", "tpu-ubuntu2204-base"), "The TPU API v2 has no reimage."
+    ),
+    "queued_page": m.QueuedPage(
+        queued=(
+            FAILED_QUOTA,
+            queued(
+                "sweep",
+                QueuedState.SUSPENDED,
+                state_initiator=StateInitiator.SERVICE,
+                spot=True,
+            ),
+            queued("pretrain", QueuedState.WAITING_FOR_RESOURCES),
+            queued("serve", QueuedState.ACTIVE),
+        ),
+        total=14,
+        page=0,
+        page_size=4,
+        query="queue list project=ml-infra",
+        now=T0 + timedelta(hours=26, minutes=5),
+        summary=(("ACTIVE", 10), ("FAILED", 1)),
+    ),
+    "queued_detail": m.QueuedDetail(
+        queued(
+            "pretrain",
+            QueuedState.FAILED,
+            failure=OperationError(8, STOCKOUT),
+            node_specs=(
+                QueuedNodeSpec(
+                    parent=V2,
+                    accelerator_type="v5p-128",
+                    software_version="v2-alpha-tpuv5",
+                    multislice_count=2,
+                ),
+            ),
+        ),
+        T0 + timedelta(minutes=42),
+        (VM,),
+    ),
+    "approval_queue_create": m.ApprovalRequest(
+        Approval(
+            **{
+                **APPROVAL.__dict__,
+                "action": "queue-create",
+                "target": f"{V2}/queuedResources/pretrain",
+                "node_state": "",
+                "reason": "",
+                "params": {
+                    "request": {
+                        "nodeSpecs": [
+                            {
+                                "parent": V2,
+                                "acceleratorType": "v5p-128",
+                                "runtimeVersion": "v2-alpha-tpuv5",
+                                "multisliceCount": 2,
+                            }
+                        ],
+                        "spot": True,
+                        "validUntilSeconds": 6 * 3600,
+                    }
+                },
+            }
+        )
+    ),
+    "operation_quota": m.OperationUpdate(
+        TrackedOperation(
+            **{
+                **TRACKED.__dict__,
+                "verb": "queue-create",
+                "target": f"{V2}/queuedResources/pretrain",
+                "done": True,
+                "error_code": 8,
+                "error_message": QUOTA,
+            }
+        )
+    ),
 }
 
 

@@ -44,14 +44,19 @@ def _(message: m.Usage) -> Rendered:
 @render.register
 def _(message: m.HelpText) -> Rendered:
     if message.topic:
-        text = f"`{commands.USAGE[message.topic]}`\n{commands.SUMMARY[message.topic]}"
-        if message.topic in ("get", "stop", "start", "reimage", "delete", "ops"):
+        topics = [k for k in commands.USAGE if k == message.topic or k.startswith("queue ")]
+        if message.topic != "queue":
+            topics = [message.topic]
+        text = "\n".join(f"`{commands.USAGE[t]}`\n{commands.SUMMARY[t]}" for t in topics)
+        if message.topic in ("get", "stop", "start", "reimage", "delete", "ops", "label"):
             text += f"\n{commands.NODE_HELP}"
+        if message.topic.startswith("queue") or message.topic == "requeue":
+            text += f"\n{commands.QUEUE_HELP}"
         return _message(text, [_section(text)])
     lines = [f"`{commands.USAGE[k]}`\n      {commands.SUMMARY[k]}" for k in commands.USAGE]
     blocks: list[Block] = [
         HeaderBlock(text=_plain("/tpu: Cloud TPU nodes from Slack", MAX_HEADER)),
-        _section("\n".join(lines)),
+        *_sections(lines, MAX_BLOCKS - 3),
         _context(commands.NODE_HELP, "Destructive actions may wait for an approver."),
     ]
     return _message("/tpu commands: " + ", ".join(commands.USAGE), blocks)

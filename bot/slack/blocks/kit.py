@@ -53,6 +53,14 @@ def when(at: datetime | None) -> str:
     return f"<!date^{int(at.timestamp())}^{{date_short_pretty}} {{time}}|{at:%Y-%m-%d %H:%M} UTC>"
 
 
+def ref_text(name: str) -> str:
+    """`projects/P/locations/Z/<kind>/ID` -> `P/Z/ID` (what people type); else unchanged."""
+    parts = name.split("/")
+    if len(parts) == 6 and parts[0] == "projects" and parts[2] == "locations":
+        return "/".join(parts[i] for i in (1, 3, 5))
+    return name
+
+
 def status_icon(node: Node) -> str:
     if node.state in UNRECOVERABLE:
         return ":black_circle:"

@@ -1,4 +1,5 @@
-"""Node cards, listings, a node's detail, the reimage picker, candidates and catalogs."""
+"""Node cards, listings, a node's detail, the reimage and runtime pickers, candidates and
+catalogs."""
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -31,6 +32,7 @@ from bot.slack.blocks.kit import (
     _section,
     clip,
     esc,
+    ref_text,
     render,
     status_text,
     user,
@@ -50,6 +52,79 @@ def _symptoms(node: Node) -> str:
     )
 
 
+def software(node: Node) -> str:
+    """The software version, labelled by what it is: the TensorFlow version of a node read
+    through v1alpha1, the runtime version of one read through v2 (which gives every node an
+    accelerator config)."""
+    version = node.software_version
+    label = "TensorFlow" if node.accelerator_config is None else "Runtime"
+    return f"*{label}*\n{esc(version or '-')}"
+
+
+def _shape(node: Node) -> str:
+    config = node.accelerator_config
+    topology = f" · {esc(config.topology)}" if config and config.topology else ""
+    return f"*Type*\n{esc(node.accelerator_type or (config.type if config else '-'))}{topology}"
+
+
+def _scheduling(node: Node) -> str:
+    kinds = [
+        kind
+        for kind, on in (
+            ("spot", node.spot),
+            ("preemptible", node.preemptible),
+            ("reserved", node.reserved),
+        )
+        if on
+    ]
+    return "*Scheduling*\n" + (", ".join(kinds) or "on demand")
+
+
+def _maintenance(node: Node) -> str | None:
+    upcoming = node.maintenance
+    if upcoming is None:
+        return None
+    window = f"{when(upcoming.window_start)} to {when(upcoming.window_end)}"
+    kind = (upcoming.type or "unknown").lower()
+    status = (upcoming.status or "unknown").lower()
+    text = f":wrench: {esc(kind)} maintenance, {esc(status)}: {window}"
+    if upcoming.latest_window_start is not None:
+        text += f"; starts by {when(upcoming.latest_window_start)} at the latest"
+    if upcoming.can_reschedule:
+        text += " (can be rescheduled)"
+    return text
+
+
+def _membership(node: Node) -> str | None:
+    parts = []
+    if node.queued_resource:
+        parts.append(f"queued resource `{esc(ref_text(node.queued_resource))}`")
+    if node.multislice_node:
+        parts.append("a slice of a multislice")
+    return ":inbox_tray: " + ", ".join(parts) if parts else None
+
+
+def requeue_command(node: Node) -> str | None:
+    """What "Delete & requeue" runs for a preempted spot VM (None: not one)."""
+    if node.state not in UNRECOVERABLE or not (node.spot or node.preemptible):
+        return None
+    if node.queued_resource:
+        return f"requeue {ref_text(node.queued_resource)}"
+    if node.accelerator_config is None and not node.spot:
+        return None  # a preemptible TPU Node (v1alpha1): recreate it instead
+    return f"requeue {node.name}"
+
+
+def requeue_button(command: str, what: str) -> ButtonElement:
+    confirm = ConfirmObject(
+        title="Delete & requeue?",
+        text=_md(f"{esc(what)} will be deleted and the same request queued again."),
+        confirm="Request it",
+        deny="Cancel",
+    )
+    return _button("Delete & requeue", ActionId.REQUEUE, command, style="primary", confirm=confirm)
+
+
 def node_controls(node: Node) -> ActionsBlock | None:
     """The buttons a node card offers, by state. The server re-checks every click."""
     buttons: list[ButtonElement] = []
@@ -60,8 +135,12 @@ def node_controls(node: Node) -> ActionsBlock | None:
         buttons.append(_button("Start", ActionId.START, f"start {ref}", style="primary"))
     if node.state is NodeState.READY:
         buttons.append(_button("Reimage…", ActionId.REIMAGE, f"reimage {ref}"))
-    if node.state in UNRECOVERABLE:
-        buttons.append(_button("Recreate", ActionId.RECREATE, f"recreate {ref}", style="primary"))
+    requeue = requeue_command(node)
+    if requeue is not None:
+        buttons.append(requeue_button(requeue, node.node_id))
+    if node.state in UNRECOVERABLE and not node.queued_resource:
+        style = None if requeue else "primary"
+        buttons.append(_button("Recreate", ActionId.RECREATE, f"recreate {ref}", style=style))
     if node.state is not NodeState.DELETING:
         confirm = ConfirmObject(
             title="Delete this node?",
@@ -87,10 +166,13 @@ def node_section(node: Node) -> SectionBlock:
         lines.append(f"_{esc(node.health_description)}_")
     if node.symptoms:
         lines.append(f":warning: {_symptoms(node)}")
+    for extra in (_membership(node), _maintenance(node)):
+        if extra:
+            lines.append(extra)
     fields = [
-        _md(f"*Type*\n{esc(node.accelerator_type)}"),
-        _md(f"*TensorFlow*\n{esc(node.tensorflow_version)}"),
-        _md(f"*Preemptible*\n{'yes' if node.preemptible else 'no'}"),
+        _md(_shape(node)),
+        _md(software(node)),
+        _md(_scheduling(node)),
         _md(f"*Labels*\n{_labels(node)}", MAX_FIELD),
     ]
     return SectionBlock(text=_md("\n".join(lines)), fields=fields)
@@ -211,3 +293,28 @@ def _(message: m.ReimagePicker) -> Rendered:
     )
     block_id = f"{COMMAND_BLOCK}reimage {short_name(node.name)}"
     return _message(text, [SectionBlock(block_id=block_id, text=_md(text), accessory=select)])
+
+
+@render.register
+def _(message: m.RecreatePicker) -> Rendered:
+    node = message.node
+    text = (
+        f"{esc(message.why)}\nRecreate *{esc(node.node_id)}* ({esc(node.zone)}, now "
+        f"`{esc(node.software_version)}`) on:"
+    )
+    options = [
+        Option(text=_plain(v, MAX_OPTION), value=f"runtime={v}")
+        for v in message.versions
+        if v != node.software_version and len(v) + 8 <= MAX_OPTION_VALUE
+    ][:100]
+    if not options:
+        return _message(text, [_section(text + " no other runtime version is offered here.")])
+    select = StaticSelectElement(
+        placeholder=_plain("Runtime version", MAX_OPTION),
+        action_id=ActionId.RECREATE_RUNTIME,
+        options=options,
+    )
+    block_id = f"{COMMAND_BLOCK}recreate {short_name(node.name)}"
+    blocks: list[Block] = [SectionBlock(block_id=block_id, text=_md(text), accessory=select)]
+    blocks.append(_context("The node is deleted and created again: its disks start afresh."))
+    return _message(text, blocks)

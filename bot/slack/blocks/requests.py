@@ -9,7 +9,6 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.core import messages as m
-from bot.core.names import short_name
 from bot.core.records import ApprovalStatus
 from bot.slack.actions import ActionId
 from bot.slack.blocks.kit import (
@@ -22,6 +21,7 @@ from bot.slack.blocks.kit import (
     _section,
     channel,
     esc,
+    ref_text,
     render,
     user,
     when,
@@ -34,12 +34,45 @@ _ACTION_VERBS = {
     "delete": "Delete",
     "create": "Create",
     "recreate": "Recreate",
+    "label": "Label",
+    "queue-create": "Create queued resource",
+    "queue-delete": "Delete queued resource",
+    "queue-reset": "Reset queued resource",
+    "requeue": "Delete & requeue",
 }
+_QUEUED_VERBS = ("queue-create", "queue-delete", "queue-reset")
+
+
+def _queued_text(action: str, params: Any) -> str:
+    """What a queued-resource request asks for, from its stored params."""
+    if action == "queue-delete" and params.get("force"):
+        return " with its nodes (force)"
+    request = params.get("request")
+    if not request or not request.get("nodeSpecs"):
+        return ""
+    spec = request["nodeSpecs"][0]
+    shape = spec.get("acceleratorType") or (spec.get("acceleratorConfig") or {}).get("type", "?")
+    text = f" ({esc(shape)}, runtime {esc(spec.get('runtimeVersion') or '?')}"
+    if spec.get("multisliceCount"):
+        text += f", multislice of {spec['multisliceCount']}"
+    if request.get("spot"):
+        text += ", spot"
+    if request.get("validUntilSeconds"):
+        text += f", valid for {int(request['validUntilSeconds']) // 3600}h"
+    return text + ")"
 
 
 def _action_text(action: str, target: str, params: Any) -> str:
     verb = _ACTION_VERBS.get(action, action)
-    text = f"*{verb}* `{esc(short_name(target))}`"
+    text = f"*{verb}* `{esc(ref_text(target))}`"
+    if action in (*_QUEUED_VERBS, "requeue"):
+        return text + _queued_text(action, params)
+    if action == "label":
+        labels = params.get("labels") or {}
+        pairs = ", ".join(f"{esc(k)}={esc(v)}" for k, v in sorted(labels.items()))
+        return text + f" to `{pairs or 'no labels'}`"
+    if action == "recreate" and params.get("runtime"):
+        return text + f" on runtime `{esc(str(params['runtime']))}`"
     if action == "reimage":
         text += f" to TensorFlow `{esc(str(params.get('version', '?')))}`"
     if action in ("create", "recreate") and params.get("spec"):
@@ -56,7 +89,8 @@ def _action_text(action: str, target: str, params: Any) -> str:
 def _(message: m.ApprovalRequest) -> Rendered:
     a = message.approval
     action = _action_text(a.action, a.target, a.params)
-    state = f"node was *{esc(a.node_state)}* when asked" if a.node_state else "new node"
+    thing = "request" if a.action in _QUEUED_VERBS or "/queuedResources/" in a.target else "node"
+    state = f"{thing} was *{esc(a.node_state)}* when asked" if a.node_state else f"new {thing}"
     lines = [f"{user(a.requester)} asks to {action}", f"{state}"]
     if a.reason:
         lines.append(f"> {esc(a.reason)}")
@@ -75,7 +109,7 @@ def _(message: m.ApprovalRequest) -> Rendered:
                 ],
             )
         )
-        fallback = f"Approval needed: {a.action} {short_name(a.target)}"
+        fallback = f"Approval needed: {a.action} {ref_text(a.target)}"
     else:
         outcome = {
             ApprovalStatus.APPROVED: f":hourglass: Approved by {user(a.decided_by)}; running…",
@@ -84,13 +118,13 @@ def _(message: m.ApprovalRequest) -> Rendered:
             ApprovalStatus.DENIED: f":no_entry_sign: Denied by {user(a.decided_by)}.",
             ApprovalStatus.EXPIRED: ":alarm_clock: Expired: nobody decided in time.",
             ApprovalStatus.REFUSED: f":warning: Approved by {user(a.decided_by)}, "
-            "but not run: the node changed.",
+            f"but not run: the {thing} changed.",
             ApprovalStatus.FAILED: f":x: Approved by {user(a.decided_by)}, but the API refused.",
         }[a.status]
         if a.outcome:
             outcome += f" {esc(a.outcome)}"
         blocks.append(_section(outcome))
-        fallback = f"{a.action} {short_name(a.target)}: {a.status.value}"
+        fallback = f"{a.action} {ref_text(a.target)}: {a.status.value}"
     return _message(fallback, blocks)
 
 
@@ -109,7 +143,7 @@ def _(message: m.OperationStarted) -> Rendered:
     verb = _ACTION_VERBS.get(message.verb, message.verb)
     by = f" (approved by {user(message.approved_by)})" if message.approved_by else ""
     text = (
-        f":gear: {verb} of `{esc(short_name(message.target))}` started by "
+        f":gear: {verb} of `{esc(ref_text(message.target))}` started by "
         f"{user(message.requester)}{by}."
     )
     return _message(text, [_section(text), _context(f"Operation `{esc(message.operation)}`")])
@@ -119,7 +153,7 @@ def _(message: m.OperationStarted) -> Rendered:
 def _(message: m.OperationUpdate) -> Rendered:
     op = message.tracked
     verb = _ACTION_VERBS.get(op.verb, op.verb)
-    target = f"`{esc(short_name(op.target))}`"
+    target = f"`{esc(ref_text(op.target))}`"
     if message.warning:
         text = f":hourglass: {verb} of {target} is still running: {esc(message.warning)}"
     elif not op.done:
@@ -128,11 +162,19 @@ def _(message: m.OperationUpdate) -> Rendered:
         text = (
             f":white_check_mark: Recreate of {target}: the old node is deleted; creating it again."
         )
+    elif op.error_code is None and op.verb == "requeue":
+        text = f":white_check_mark: {target} is deleted; queuing the same request again."
     elif op.error_code is None:
         state = ""
         if message.operation is not None and message.operation.node is not None:
             state = f": node is {message.operation.node.state.value}"
         text = f":white_check_mark: {verb} of {target} finished{state}."
     else:
-        text = f":x: {verb} of {target} failed: {esc(op.error_message)} (code {op.error_code})."
+        advice = None
+        if op.error_code == m.RESOURCE_EXHAUSTED:
+            advice = m.capacity_advice(op.error_message, m.zone_of(op.target))
+        if advice is not None:
+            text = f":x: {verb} of {target} failed: {esc(advice)}."
+        else:
+            text = f":x: {verb} of {target} failed: {esc(op.error_message)} (code {op.error_code})."
     return _message(text, [_section(text)])

@@ -1,0 +1,198 @@
+"""Queued resources: their cards, a page of them, one in detail."""
+
+from datetime import datetime
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ConfirmObject,
+    DividerBlock,
+    HeaderBlock,
+    SectionBlock,
+)
+
+from bot.core import messages as m
+from bot.core.queued import STUCK, WAITING, QueuedNodeSpec, QueuedResource, QueuedState
+from bot.slack.actions import ActionId
+from bot.slack.blocks.kit import (
+    MAX_HEADER,
+    Rendered,
+    _button,
+    _context,
+    _md,
+    _message,
+    _plain,
+    _section,
+    clip,
+    esc,
+    ref_text,
+    render,
+    status_text,
+    when,
+)
+from bot.slack.blocks.nodes import requeue_button
+
+_ICONS = {
+    QueuedState.ACTIVE: ":large_green_circle:",
+    QueuedState.FAILED: ":red_circle:",
+    QueuedState.SUSPENDED: ":black_circle:",
+    QueuedState.SUSPENDING: ":black_circle:",
+    QueuedState.DELETING: ":white_circle:",
+}
+
+
+def age(seconds: float) -> str:
+    """3d 4h, 5h 12m, 7m: how long, to the two largest units."""
+    minutes = int(seconds // 60)
+    days, hours, mins = minutes // 1440, minutes // 60 % 24, minutes % 60
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {mins}m"
+    return f"{mins}m"
+
+
+def _shape(spec: QueuedNodeSpec) -> str:
+    config = spec.accelerator_config
+    shape = spec.accelerator_type or (f"{config.type} {config.topology}" if config else "?")
+    return esc(shape)
+
+
+def _what(queued: QueuedResource) -> str:
+    if not queued.node_specs:
+        return "no node spec"
+    spec = queued.node_specs[0]
+    what = f"{_shape(spec)} on `{esc(spec.software_version or '?')}`"
+    if spec.multislice_count:
+        what += f", multislice of {spec.multislice_count}"
+    elif len(queued.node_specs) > 1:
+        what += f", {len(queued.node_specs)} node specs"
+    kinds = [k for k, on in (("spot", queued.spot), ("guaranteed", queued.guaranteed)) if on]
+    if queued.reservation:
+        kinds.append(f"reservation `{esc(ref_text(queued.reservation))}`")
+    return what + (" · " + ", ".join(kinds) if kinds else "")
+
+
+def _state(queued: QueuedResource, now: datetime) -> str:
+    icon = _ICONS.get(queued.state, ":large_yellow_circle:")
+    text = f"{icon} *{queued.state.value}*"
+    if queued.state_initiator.value in ("USER", "SERVICE"):
+        text += f" (by {queued.state_initiator.value.lower()})"
+    if queued.create_time is not None:
+        verb = "waiting" if queued.state in WAITING else "queued"
+        text += f" · {verb} {age(queued.waited_seconds(now))}"
+    return text
+
+
+def failure_text(queued: QueuedResource) -> str | None:
+    """Why it failed, as what to do when it is capacity, quota or a reservation."""
+    if queued.failure is None:
+        return None
+    advice = m.capacity_advice(queued.failure.message, queued.zone)
+    if advice is not None:
+        return f":x: {esc(advice)}"
+    return f":x: {queued.failure.code_name}: {esc(clip(queued.failure.message, 500))}"
+
+
+def queued_section(queued: QueuedResource, now: datetime) -> SectionBlock:
+    lines = [
+        f"*{esc(queued.id)}*  ·  {esc(queued.project)} / {esc(queued.zone)}",
+        _state(queued, now),
+        _what(queued),
+    ]
+    failure = failure_text(queued)
+    if failure:
+        lines.append(failure)
+    if queued.state in STUCK:
+        lines.append("_Holds quota until it is deleted._")
+    return SectionBlock(text=_md("\n".join(lines)))
+
+
+def queued_controls(queued: QueuedResource) -> ActionsBlock | None:
+    """Buttons by state; the server re-checks every click."""
+    ref = ref_text(queued.name)
+    buttons: list[ButtonElement] = []
+    if queued.state in STUCK:
+        buttons.append(requeue_button(f"requeue {ref}", queued.id))
+        buttons.append(_button("Reset", ActionId.QUEUE_RESET, f"queue reset {ref}"))
+    if queued.state is not QueuedState.DELETING:
+        confirm = ConfirmObject(
+            title="Delete this request?",
+            text=_md(f"*{esc(queued.id)}* in {esc(queued.zone)} will be deleted."),
+            confirm="Request delete",
+            deny="Cancel",
+            style="danger",
+        )
+        buttons.append(
+            _button("Delete", ActionId.QUEUE_DELETE, f"queue delete {ref}", "danger", confirm)
+        )
+    if not buttons:
+        return None
+    return ActionsBlock(block_id=f"queued:{clip(queued.name, 200)}", elements=buttons)
+
+
+@render.register
+def _(message: m.QueuedPage) -> Rendered:
+    first = message.page * message.page_size + 1
+    last = min(message.total, first + len(message.queued) - 1)
+    blocks: list[Block] = [HeaderBlock(text=_plain("Queued resources", MAX_HEADER))]
+    scope = f"`/tpu {esc(message.query)}`"
+    if message.total == 0:
+        text = f"No queued resources match {scope}."
+        blocks.append(_section(text))
+    else:
+        text = f"Queued resources {first}-{last} of {message.total} for {scope}"
+        counts = " · ".join(f"{esc(k)} {v}" for k, v in message.summary)
+        blocks.append(_context(text, counts or " "))
+    if message.unreachable:
+        zones = ", ".join(esc(z.rsplit("/", 1)[-1]) for z in message.unreachable)
+        blocks.append(_context(f":warning: Partial listing: no answer from {zones}."))
+    for queued in message.queued:
+        blocks.append(queued_section(queued, message.now))
+        controls = queued_controls(queued)
+        if controls is not None:
+            blocks.append(controls)
+    nav: list[ButtonElement] = []
+    if message.page > 0:
+        previous = f"{message.query} page={message.page - 1}"
+        nav.append(_button("< Previous", ActionId.PAGE_PREVIOUS, previous))
+    if last < message.total:
+        nav.append(
+            _button("Next >", ActionId.PAGE_NEXT, f"{message.query} page={message.page + 1}")
+        )
+    if nav:
+        blocks.append(DividerBlock())
+        blocks.append(ActionsBlock(block_id="queue_nav", elements=nav))
+        blocks.append(_context(f"Page {message.page + 1} of {message.pages}"))
+    return _message(text, blocks)
+
+
+@render.register
+def _(message: m.QueuedDetail) -> Rendered:
+    queued = message.queued
+    blocks: list[Block] = [
+        HeaderBlock(text=_plain(queued.id, MAX_HEADER)),
+        queued_section(queued, message.now),
+    ]
+    facts = [f"Name `{esc(queued.name)}`", f"Created {when(queued.create_time)}"]
+    policy = queued.queueing_policy
+    if policy is not None and policy.valid_until is not None:
+        facts.append(f"Valid until {when(policy.valid_until)}")
+    blocks.append(_context(*facts))
+    names = queued.node_names
+    if names:
+        found = {n.name: n for n in message.nodes}
+        missing = "not created yet" if queued.state in WAITING else "not there"
+        lines = [
+            f"• `{esc(ref_text(name))}`: "
+            + (status_text(found[name]) if name in found else missing)
+            for name in names[:20]
+        ]
+        if len(names) > 20:
+            lines.append(f"…and {len(names) - 20} more")
+        blocks.append(_section("*Nodes*\n" + "\n".join(lines)))
+    controls = queued_controls(queued)
+    if controls is not None:
+        blocks.append(controls)
+    return _message(f"{queued.id}: {queued.state.value}", blocks)
