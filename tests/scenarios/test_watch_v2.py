@@ -138,6 +138,8 @@ def test_a_request_suspended_by_the_service_alerts_in_its_route(fleet: Stack) ->
     later(fleet)
     new = roots(fleet, "C0VISION")[before:]
     assert len(new) == 1 and "Suspended" in new[0].text and "holding quota" in str(new[0].blocks)
+    # Stuck and holding quota: the alert offers to delete it and queue the same request again.
+    assert f"requeue ml-vision/{name.split('/')[3]}/{name.rsplit('/', 1)[1]}" in str(new[0].blocks)
     fleet.emulator.inject(name, {"state": "ACTIVE"})
     later(fleet)
     assert "Resolved" in new[0].text

@@ -27,6 +27,7 @@ from bot.slack.blocks.kit import (
     user,
     when,
 )
+from bot.slack.blocks.nodes import requeue_button
 
 # ----- the watcher's messages ------------------------------------------------------------------
 
@@ -115,6 +116,10 @@ def _incident_buttons(incident: Incident) -> ActionsBlock:
     if incident.kind in ("preempted", "terminated"):
         recreate = f"recreate {short_name(incident.node)}"
         buttons.append(_button("Recreate", ActionId.RECREATE, recreate, style="primary"))
+    if incident.kind in ("queue-failed", "queue-suspended"):
+        # Stuck, holding quota: delete it and queue the same request again (through approval).
+        what = f"The queued resource {short_name(incident.node)}"
+        buttons.append(requeue_button(f"requeue {short_name(incident.node)}", what))
     return ActionsBlock(block_id=f"incident:{incident.id}", elements=buttons)
 
 
