@@ -164,6 +164,41 @@ def _in_thread(job: Callable[[], None], name: str) -> threading.Thread:
     return thread
 
 
+def _tpu_client(settings: Settings, metrics: Metrics) -> TpuClient:
+    """The Cloud TPU client, each project routed to its configured API version."""
+    env, config = settings.env, settings.bot
+    credentials = make_credentials(
+        env.TPU_API_ENDPOINT,
+        impersonate=config.gcp.impersonate_service_account,
+        credentials_file=config.gcp.credentials_file,
+    )
+    return TpuClient(
+        env.TPU_API_ENDPOINT,
+        credentials,
+        apis={project.id: project.api for project in config.projects},
+        timeout=config.gcp.request_timeout_seconds,
+        retries=config.gcp.retries,
+        observer=metrics.tpu_call,
+    )
+
+
+def _drainer(settings: Settings, watch_store: WatchStore, metrics: Metrics) -> OutboxDrainer:
+    """The drainer handles 429, 5xx and dropped connections itself, per message: its client
+    does not retry on its own."""
+    env = settings.env
+    assert env.SLACK_BOT_TOKEN is not None
+    client = WebClient(
+        token=env.SLACK_BOT_TOKEN.get_secret_value(), base_url=env.SLACK_API_URL, timeout=15
+    )
+    client.retry_handlers = []
+    return OutboxDrainer(
+        client,
+        watch_store,
+        metrics,
+        recover_from_history=settings.bot.slack.recover_from_history,
+    )
+
+
 def build(settings: Settings, *, clock: Clock = utcnow, tpu: Any = None) -> Bot:
     """Wire a bot from settings; collaborators may be passed in (tests, demo)."""
     env, config = settings.env, settings.bot
@@ -175,36 +210,13 @@ def build(settings: Settings, *, clock: Clock = utcnow, tpu: Any = None) -> Bot:
         )
     metrics = Metrics()
     store = Store(env.TPUBOT_DATABASE_URL)
-    if tpu is None:
-        credentials = make_credentials(
-            env.TPU_API_ENDPOINT,
-            impersonate=config.gcp.impersonate_service_account,
-            credentials_file=config.gcp.credentials_file,
-        )
-        tpu = TpuClient(
-            env.TPU_API_ENDPOINT,
-            credentials,
-            apis={project.id: project.api for project in config.projects},
-            timeout=config.gcp.request_timeout_seconds,
-            retries=config.gcp.retries,
-            observer=metrics.tpu_call,
-        )
+    tpu = tpu if tpu is not None else _tpu_client(settings, metrics)
     client = make_web_client(env.SLACK_BOT_TOKEN.get_secret_value(), env.SLACK_API_URL)
     directory = SlackDirectory(client, groups_in(config.roles))
     watch_store = WatchStore(store)
     deps = Deps(config, tpu, store, directory, watch_store, Outbox(watch_store))
     dispatcher = Dispatcher(deps)
-    # The drainer handles 429, 5xx and dropped connections itself, per message.
-    drain_client = WebClient(
-        token=env.SLACK_BOT_TOKEN.get_secret_value(), base_url=env.SLACK_API_URL, timeout=15
-    )
-    drain_client.retry_handlers = []
-    drainer = OutboxDrainer(
-        drain_client,
-        watch_store,
-        metrics,
-        recover_from_history=config.slack.recover_from_history,
-    )
+    drainer = _drainer(settings, watch_store, metrics)
     secret = None if settings.socket_mode else env.SLACK_SIGNING_SECRET
     app = build_app(client, secret.get_secret_value() if secret else None)
     work = WorkPool()
