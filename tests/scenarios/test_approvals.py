@@ -12,6 +12,7 @@ from bot.slack.actions import ActionId
 from devstack.admin import admin
 from devstack.stack import (
     ADMIN,
+    ALERTS,
     APPROVALS,
     APPROVER,
     APPROVER2,
@@ -229,3 +230,25 @@ def test_a_lost_stop_response_is_adopted_not_failed(stack: Stack) -> None:
     assert tracked.verb == "stop" and tracked.target == name
     stack.ws.wait_for(lambda: "started" in str(request.blocks))
     assert not has_buttons(request)
+
+
+def test_an_operation_typed_where_the_bot_is_not_is_told_in_the_alerts_channel(
+    stack: Stack,
+) -> None:
+    """The thread of an operation run at once starts where it was typed; a channel the bot was
+    never invited to answers not_in_channel, and the thread moves to the alerts channel, its
+    later replies with it."""
+    name = ready_single_host(stack)
+    stack.emulator.stop_node(name)
+    stack.clock.advance(11)
+    stack.ws.add_channel("C0PRIVATE", "team-room", member=False)
+    short = "/".join(name.split("/")[i] for i in (1, 3, 5))
+    answer = stack.command(OPERATOR, f"start {short}", channel="C0PRIVATE")
+    assert "Started" in answer.text
+    root = next(m for m in stack.bot_messages(ALERTS) if "Start of" in m.text)
+    assert not [m for m in stack.bot_messages("C0PRIVATE") if not m.ephemeral_for]
+    stack.clock.advance(11)
+    assert stack.bot.jobs.run("track_operations") == 1
+    stack.settle()
+    replies = [m for m in stack.bot_messages(ALERTS) if m.thread_ts == root.ts]
+    assert replies and "finished" in replies[-1].text
