@@ -261,8 +261,13 @@ def _cidr_problem(deps: Deps, project: str, command: cmd.Create) -> str | None:
         return f"`{command.cidr}` is not a network address (like 10.2.0.0/29)."
     if network.prefixlen != 29:
         return f"`{command.cidr}` must be a /29 block (8 addresses), like 10.2.0.0/29."
-    wanted = command.network or "default"
+    wanted = _network_id(command.network)
     for node in deps.tpu.list_nodes(project, ("-",)).nodes:
-        if node.cidr_block == command.cidr and (node.network or "default").endswith(wanted):
+        if node.cidr_block == command.cidr and _network_id(node.network) == wanted:
             return f"`{command.cidr}` is already used by `{node.ref.display}` in network {wanted}."
     return None
+
+
+def _network_id(network: str) -> str:
+    """`default`, `my-net` or `projects/P/global/networks/my-net` -> the network's own id."""
+    return (network or "default").rsplit("/", 1)[-1]
