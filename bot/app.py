@@ -216,8 +216,12 @@ def build(settings: Settings, *, clock: Clock = utcnow, tpu: Any = None) -> Bot:
     jobs.add("resume_approvals", 15, partial(approvals.resume, deps))
     jobs.add("track_operations", config.watch.operations_seconds, partial(operations.track, deps))
 
+    # The leader's watcher keeps its snapshots in memory between ticks (the database is the
+    # durable copy; a replica that becomes leader loads it).
+    watcher = watch.Watcher(deps)
+
     def poll_nodes(now: datetime) -> object:
-        report = watch.poll(deps, now)
+        report = watcher.poll(now)
         metrics.open_incidents.set(watch_store.count_open())
         pending = store.count_approvals(ApprovalStatus.PENDING)
         metrics.pending_approvals.set(pending)

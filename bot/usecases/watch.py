@@ -8,6 +8,7 @@ redrawn from their current state whenever it changes, muted or not: an edit noti
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,7 +24,7 @@ from bot.core.watching import queues
 from bot.core.watching.diff import EventKind, NodeEvent, Snapshot
 from bot.usecases.context import Deps, log
 from bot.usecases.incidents import change_incident, redraw_digest
-from bot.usecases.ports import TpuError
+from bot.usecases.watch_fleet import Memory, ProjectListing, list_projects
 
 OWN_GRACE = timedelta(minutes=10)  # after the bot's own operation ends, its effects are still ours
 Decided = list[tuple[NodeEvent, policy.Decision]]
@@ -37,6 +38,9 @@ class TickReport:
     decisions: Counter[str] = field(default_factory=Counter)
     failed_projects: list[str] = field(default_factory=list)
     unreachable: set[tuple[str, str]] = field(default_factory=set)
+    listed: list[str] = field(default_factory=list)
+    changed: int = 0  # nodes that became models (new, changed, or with an incident)
+    requests: dict[str, int] = field(default_factory=dict)  # per project polled, estimated
 
 
 @dataclass
@@ -56,93 +60,122 @@ class _Tick:
 
 
 def poll(deps: Deps, now: datetime) -> TickReport:
-    """List every watched project, diff against the last snapshot, decide, enqueue."""
-    report = TickReport()
-    nodes, listed = _list_fleet(deps, report)
-    queued, queue_unreachable = _list_queued(deps, listed, report)
-    watch = deps.watch
-    previous = watch.load_snapshots()
-    open_incidents = watch.open_incidents()
-    by_name = {node.name: node for node in nodes}
-    queue_tick = queues.queue_events(
-        queued,
-        by_name,
-        {name: incident.kind for name, incident in open_incidents.items()},
-        now=now,
-        wait=timedelta(minutes=deps.config.watch.queue_wait_minutes),
-        listed_projects=listed,
-        unreachable_zones=report.unreachable | queue_unreachable,
-    )
-    events = health.diff(
-        previous,
-        nodes,
-        unreachable_zones=report.unreachable,
-        listed_projects=listed,
-        own=deps.store.operation_targets_since(now - OWN_GRACE),
-        open_incidents=set(open_incidents),
-        covered=queue_tick.covered,
-    )
-    events += queue_tick.events
-    report.events = len(events)
-    decided = _decide(deps, events, open_incidents, now)
-    current = {node.name: health.snapshot_of(node) for node in nodes}
-    changed = [s for name, s in current.items() if previous.get(name) != s]
+    """One tick of a watcher with no memory yet (it loads the snapshots from the database)."""
+    return Watcher(deps).poll(now)
+
+
+class Watcher:
+    """The leader's watcher: its snapshots in memory between ticks (see `watch_fleet`)."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self.memory = Memory()
+
+    def poll(self, now: datetime, projects: Collection[str] | None = None) -> TickReport:
+        """List the watched projects (only `projects`, if given: nothing is concluded about
+        the others), diff against the last snapshot, decide, enqueue."""
+        deps, watch = self.deps, self.deps.watch
+        report = TickReport()
+        previous = self.memory.load(watch)
+        open_incidents = watch.open_incidents()
+        own = deps.store.operation_targets_since(now - OWN_GRACE)
+        scopes = [s for s in deps.scopes if projects is None or s.project in projects]
+        wanted = set(open_incidents) | own
+        fleet = _gather(list_projects(deps.tpu, scopes, self.memory.prints, wanted), report)
+        views: dict[str, queues.NodeView] = {n: previous[n] for n in fleet.unchanged}
+        views.update((node.name, node) for node in fleet.nodes)
+        queue_tick = queues.queue_events(
+            fleet.queued,
+            views,
+            {name: incident.kind for name, incident in open_incidents.items()},
+            now=now,
+            wait=timedelta(minutes=deps.config.watch.queue_wait_minutes),
+            listed_projects=report.listed,
+            unreachable_zones=report.unreachable | fleet.queue_unreachable,
+        )
+        events = health.diff(
+            previous,
+            fleet.nodes,
+            unreachable_zones=report.unreachable,
+            listed_projects=report.listed,
+            own=own,
+            open_incidents=set(open_incidents),
+            covered=queue_tick.covered,
+            unchanged=fleet.unchanged,
+        )
+        events += queue_tick.events
+        report.events = len(events)
+        decided = _decide(deps, events, open_incidents, now)
+        changed, removed = _snapshot_changes(previous, fleet, report)
+        with watch.begin() as conn:
+            tick = _Tick(deps, conn, now, open_incidents, report)
+            _apply(tick, decided)
+            _resolve_settled_flapping(tick)
+            version = self.memory.save(watch, conn, changed, removed)
+            _degraded(deps, conn, bool(report.failed_projects), now)
+            watch.put(conn, "last_poll", now.isoformat())
+        self.memory.committed(version, changed, removed, fleet.prints)
+        return report
+
+
+@dataclass
+class _Fleet:
+    nodes: list[Node] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    prints: dict[str, int] = field(default_factory=dict)
+    queued: list[QueuedResource] = field(default_factory=list)
+    queue_unreachable: set[tuple[str, str]] = field(default_factory=set)
+
+
+def _gather(listings: list[ProjectListing], report: TickReport) -> _Fleet:
+    """The projects' answers together; a project that fails to list is partial data, never
+    'all gone'."""
+    fleet = _Fleet()
+    for one in listings:
+        project = one.project
+        report.requests[project] = one.requests
+        if one.nodes is None:
+            log.warning("watch: %s not listed: %s", project, one.error)
+            report.failed_projects.append(project)
+            report.unreachable.add((project, "-"))
+            continue
+        report.listed.append(project)
+        fleet.nodes.extend(one.nodes.nodes)
+        fleet.unchanged.extend(one.nodes.unchanged)
+        fleet.prints.update(one.nodes.fingerprints)
+        for location in one.nodes.unreachable:
+            report.unreachable.add((project, location.rsplit("/", 1)[-1]))
+        if one.queued is None:
+            log.warning("watch: queued resources of %s not listed: %s", project, one.queued_error)
+            fleet.queue_unreachable.add((project, "-"))
+            continue
+        fleet.queued.extend(one.queued.queued_resources)
+        for location in one.queued.unreachable:
+            fleet.queue_unreachable.add((project, location.rsplit("/", 1)[-1]))
+    report.nodes = len(fleet.nodes) + len(fleet.unchanged)
+    report.changed = len(fleet.nodes)
+    report.queued = len(fleet.queued)
+    return fleet
+
+
+def _snapshot_changes(
+    previous: dict[str, Snapshot], fleet: _Fleet, report: TickReport
+) -> tuple[list[Snapshot], list[str]]:
+    """Snapshots that differ from the last tick's, and those of nodes gone from a listed,
+    reachable zone."""
+    current = [health.snapshot_of(node) for node in fleet.nodes]
+    changed = [snap for snap in current if previous.get(snap.name) != snap]
+    seen = set(fleet.unchanged)
+    seen.update(snap.name for snap in current)
+    listed = set(report.listed)
     removed = [
         name
         for name, snap in previous.items()
-        if name not in current
+        if name not in seen
         and snap.project in listed
         and health.reachable(snap, report.unreachable)
     ]
-    with watch.begin() as conn:
-        tick = _Tick(deps, conn, now, open_incidents, report)
-        _apply(tick, decided)
-        _resolve_settled_flapping(tick)
-        watch.save_snapshots(conn, changed, removed)
-        _degraded(deps, conn, bool(report.failed_projects), now)
-        watch.put(conn, "last_poll", now.isoformat())
-    return report
-
-
-def _list_fleet(deps: Deps, report: TickReport) -> tuple[list[Node], list[str]]:
-    """Every watched node; a project that fails to list is partial data, never 'all gone'."""
-    nodes: list[Node] = []
-    listed: list[str] = []
-    for scope in deps.scopes:
-        try:
-            listing = deps.tpu.list_nodes(scope.project, scope.locations)
-        except TpuError as exc:
-            log.warning("watch: %s not listed: %s", scope.project, exc.message)
-            report.failed_projects.append(scope.project)
-            report.unreachable.add((scope.project, "-"))
-            continue
-        listed.append(scope.project)
-        nodes.extend(listing.nodes)
-        for location in listing.unreachable:
-            report.unreachable.add((scope.project, location.rsplit("/", 1)[-1]))
-    report.nodes = len(nodes)
-    return nodes, listed
-
-
-def _list_queued(
-    deps: Deps, listed: list[str], report: TickReport
-) -> tuple[list[QueuedResource], set[tuple[str, str]]]:
-    """Queued resources of the projects whose nodes were listed (one paginated call each)."""
-    found: list[QueuedResource] = []
-    unreachable: set[tuple[str, str]] = set()
-    scopes = {scope.project: scope for scope in deps.scopes}
-    for project in listed:
-        try:
-            listing = deps.tpu.list_queued_resources(project, scopes[project].locations)
-        except TpuError as exc:
-            log.warning("watch: queued resources of %s not listed: %s", project, exc.message)
-            unreachable.add((project, "-"))
-            continue
-        found.extend(listing.queued_resources)
-        for location in listing.unreachable:
-            unreachable.add((project, location.rsplit("/", 1)[-1]))
-    report.queued = len(found)
-    return found, unreachable
+    return changed, removed
 
 
 def _decide(

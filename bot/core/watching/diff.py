@@ -158,6 +158,7 @@ def diff(
     own: Collection[str] = (),
     open_incidents: Collection[str] = (),
     covered: Collection[str] = (),
+    unchanged: Collection[str] = (),
 ) -> list[NodeEvent]:
     """Events from one tick.
 
@@ -166,9 +167,11 @@ def diff(
     the bot's in flight. `open_incidents`: nodes with an open incident; one that is READY and
     HEALTHY again is recovered, whoever fixed it (the bot's own recreate included). `covered`:
     nodes whose story a queued resource's incident tells (they raise none of their own).
+    `unchanged`: nodes listed this tick exactly as in `previous` and not in `current` (a node
+    like that, with no open incident and no operation of the bot's, has no event to raise).
     """
     events: list[NodeEvent] = []
-    seen: set[str] = set()
+    seen: set[str] = set(unchanged)
     for node in current:
         seen.add(node.name)
         if node.name in covered and node.name not in open_incidents:
