@@ -221,7 +221,7 @@ def build(settings: Settings, *, clock: Clock = utcnow, tpu: Any = None) -> Bot:
     watcher = watch.Watcher(deps)
 
     def poll_nodes(now: datetime) -> object:
-        report = watcher.poll(now)
+        report = watcher.tick(now)
         metrics.open_incidents.set(watch_store.count_open())
         pending = store.count_approvals(ApprovalStatus.PENDING)
         metrics.pending_approvals.set(pending)
@@ -230,7 +230,7 @@ def build(settings: Settings, *, clock: Clock = utcnow, tpu: Any = None) -> Bot:
             metrics.approvals.labels(status=status.value).set(store.count_approvals(status))
         return report
 
-    jobs.add("poll_nodes", config.watch.poll_seconds, poll_nodes)
+    jobs.add("poll_nodes", watcher.every_seconds, poll_nodes)
     jobs.add("drain_outbox", 1, drainer.drain)
     return Bot(
         settings, store, tpu, client, dispatcher, app, metrics, jobs, work, watch_store, clock

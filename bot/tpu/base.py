@@ -93,7 +93,7 @@ class VersionApi:
         unchanged: list[str] = []
         prints: dict[str, int] = {}
         unreachable: list[str] = []
-        pages = 0
+        pages = spot = 0
         fingerprint = self.wire.fingerprint
         for location in locations:
             parent = f"projects/{project}/locations/{location}"
@@ -104,6 +104,9 @@ class VersionApi:
                     pages += 1
                     for item in page.get("nodes", []):
                         name = str(item["name"])
+                        scheduling = item.get("schedulingConfig")
+                        if scheduling and (scheduling.get("spot") or scheduling.get("preemptible")):
+                            spot += 1
                         prints[name] = mark = fingerprint(item)
                         if known.get(name) == mark and name not in wanted:
                             unchanged.append(name)
@@ -115,7 +118,7 @@ class VersionApi:
                     raise
                 unreachable.append(parent)
         return NodeChanges(
-            tuple(nodes), tuple(unchanged), prints, tuple(dict.fromkeys(unreachable)), pages
+            tuple(nodes), tuple(unchanged), prints, tuple(dict.fromkeys(unreachable)), pages, spot
         )
 
     def create_node(

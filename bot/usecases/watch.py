@@ -15,32 +15,18 @@ from typing import Any
 
 from bot.core import messages as m
 from bot.core import policy
-from bot.core.models import Node
 from bot.core.names import ResourceName
-from bot.core.queued import QueuedResource
 from bot.core.records import Incident, IncidentStatus
 from bot.core.watching import diff as health
 from bot.core.watching import queues
 from bot.core.watching.diff import EventKind, NodeEvent, Snapshot
 from bot.usecases.context import Deps, log
 from bot.usecases.incidents import change_incident, redraw_digest
-from bot.usecases.watch_fleet import Memory, ProjectListing, list_projects
+from bot.usecases.watch_fleet import Memory, TickReport, gather, list_projects, snapshot_changes
+from bot.usecases.watch_pace import Pacer
 
 OWN_GRACE = timedelta(minutes=10)  # after the bot's own operation ends, its effects are still ours
 Decided = list[tuple[NodeEvent, policy.Decision]]
-
-
-@dataclass
-class TickReport:
-    nodes: int = 0
-    queued: int = 0
-    events: int = 0
-    decisions: Counter[str] = field(default_factory=Counter)
-    failed_projects: list[str] = field(default_factory=list)
-    unreachable: set[tuple[str, str]] = field(default_factory=set)
-    listed: list[str] = field(default_factory=list)
-    changed: int = 0  # nodes that became models (new, changed, or with an incident)
-    requests: dict[str, int] = field(default_factory=dict)  # per project polled, estimated
 
 
 @dataclass
@@ -70,6 +56,30 @@ class Watcher:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
         self.memory = Memory()
+        cfg = deps.config.watch
+        self.pacer: Pacer | None = None
+        if cfg.requests_per_minute is not None:
+            every = min(cfg.poll_seconds, cfg.plan_seconds)
+            self.pacer = Pacer(cfg.requests_per_minute, cfg.poll_seconds, every)
+
+    @property
+    def every_seconds(self) -> int:
+        """How often the poll job runs: every poll_seconds, or every plan_seconds on a budget."""
+        cfg = self.deps.config.watch
+        return cfg.poll_seconds if self.pacer is None else min(cfg.poll_seconds, cfg.plan_seconds)
+
+    def tick(self, now: datetime) -> TickReport | None:
+        """The poll job: every project, or (on a budget) the ones the plan picks; None when the
+        plan picks none."""
+        if self.pacer is None:
+            return self.poll(now)
+        projects = [scope.project for scope in self.deps.scopes]
+        chosen = self.pacer.choose(now, projects, self.deps.watch.open_incidents())
+        if not chosen:
+            return None
+        report = self.poll(now, chosen)
+        self.pacer.polled(now, report)
+        return report
 
     def poll(self, now: datetime, projects: Collection[str] | None = None) -> TickReport:
         """List the watched projects (only `projects`, if given: nothing is concluded about
@@ -81,7 +91,7 @@ class Watcher:
         own = deps.store.operation_targets_since(now - OWN_GRACE)
         scopes = [s for s in deps.scopes if projects is None or s.project in projects]
         wanted = set(open_incidents) | own
-        fleet = _gather(list_projects(deps.tpu, scopes, self.memory.prints, wanted), report)
+        fleet = gather(list_projects(deps.tpu, scopes, self.memory.prints, wanted), report)
         views: dict[str, queues.NodeView] = {n: previous[n] for n in fleet.unchanged}
         views.update((node.name, node) for node in fleet.nodes)
         queue_tick = queues.queue_events(
@@ -106,7 +116,7 @@ class Watcher:
         events += queue_tick.events
         report.events = len(events)
         decided = _decide(deps, events, open_incidents, now)
-        changed, removed = _snapshot_changes(previous, fleet, report)
+        changed, removed = snapshot_changes(previous, fleet, report)
         with watch.begin() as conn:
             tick = _Tick(deps, conn, now, open_incidents, report)
             _apply(tick, decided)
@@ -116,66 +126,6 @@ class Watcher:
             watch.put(conn, "last_poll", now.isoformat())
         self.memory.committed(version, changed, removed, fleet.prints)
         return report
-
-
-@dataclass
-class _Fleet:
-    nodes: list[Node] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    prints: dict[str, int] = field(default_factory=dict)
-    queued: list[QueuedResource] = field(default_factory=list)
-    queue_unreachable: set[tuple[str, str]] = field(default_factory=set)
-
-
-def _gather(listings: list[ProjectListing], report: TickReport) -> _Fleet:
-    """The projects' answers together; a project that fails to list is partial data, never
-    'all gone'."""
-    fleet = _Fleet()
-    for one in listings:
-        project = one.project
-        report.requests[project] = one.requests
-        if one.nodes is None:
-            log.warning("watch: %s not listed: %s", project, one.error)
-            report.failed_projects.append(project)
-            report.unreachable.add((project, "-"))
-            continue
-        report.listed.append(project)
-        fleet.nodes.extend(one.nodes.nodes)
-        fleet.unchanged.extend(one.nodes.unchanged)
-        fleet.prints.update(one.nodes.fingerprints)
-        for location in one.nodes.unreachable:
-            report.unreachable.add((project, location.rsplit("/", 1)[-1]))
-        if one.queued is None:
-            log.warning("watch: queued resources of %s not listed: %s", project, one.queued_error)
-            fleet.queue_unreachable.add((project, "-"))
-            continue
-        fleet.queued.extend(one.queued.queued_resources)
-        for location in one.queued.unreachable:
-            fleet.queue_unreachable.add((project, location.rsplit("/", 1)[-1]))
-    report.nodes = len(fleet.nodes) + len(fleet.unchanged)
-    report.changed = len(fleet.nodes)
-    report.queued = len(fleet.queued)
-    return fleet
-
-
-def _snapshot_changes(
-    previous: dict[str, Snapshot], fleet: _Fleet, report: TickReport
-) -> tuple[list[Snapshot], list[str]]:
-    """Snapshots that differ from the last tick's, and those of nodes gone from a listed,
-    reachable zone."""
-    current = [health.snapshot_of(node) for node in fleet.nodes]
-    changed = [snap for snap in current if previous.get(snap.name) != snap]
-    seen = set(fleet.unchanged)
-    seen.update(snap.name for snap in current)
-    listed = set(report.listed)
-    removed = [
-        name
-        for name, snap in previous.items()
-        if name not in seen
-        and snap.project in listed
-        and health.reachable(snap, report.unreachable)
-    ]
-    return changed, removed
 
 
 def _decide(

@@ -10,13 +10,15 @@ version: a process whose copy is not the latest (it just became leader) loads it
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from bot.core.models import ProjectScope
-from bot.core.queued import QueuedListing
+from bot.core.models import Node, ProjectScope
+from bot.core.queued import WAITING, QueuedListing, QueuedResource
+from bot.core.watching import diff as health
 from bot.core.watching.diff import Snapshot
 from bot.core.watching.listing import NodeChanges
 from bot.usecases.context import log
@@ -24,6 +26,21 @@ from bot.usecases.ports import TpuApi, TpuError, WatchStore
 
 LIST_WORKERS = 4  # projects listed at once
 VERSION_KEY = "snapshots_version"
+
+
+@dataclass
+class TickReport:
+    nodes: int = 0
+    queued: int = 0
+    events: int = 0
+    decisions: Counter[str] = field(default_factory=Counter)
+    failed_projects: list[str] = field(default_factory=list)
+    unreachable: set[tuple[str, str]] = field(default_factory=set)
+    listed: list[str] = field(default_factory=list)
+    changed: int = 0  # nodes that became models (new, changed, or with an incident)
+    requests: dict[str, int] = field(default_factory=dict)  # per project polled, estimated
+    spot_share: dict[str, float] = field(default_factory=dict)  # per project listed
+    waiting: dict[str, int] = field(default_factory=dict)  # queued resources waiting, per project
 
 
 @runtime_checkable
@@ -66,8 +83,9 @@ def _list_one(
             result.nodes = tpu.list_node_changes(scope.project, scope.locations, known, wanted)
         else:
             listing = tpu.list_nodes(scope.project, scope.locations)
+            spot = sum(1 for node in listing.nodes if node.spot or node.preemptible)
             result.nodes = NodeChanges(
-                tuple(listing.nodes), unreachable=tuple(listing.unreachable), pages=1
+                tuple(listing.nodes), unreachable=tuple(listing.unreachable), pages=1, spot=spot
             )
     except TpuError as exc:
         result.error = exc.message
@@ -139,3 +157,65 @@ class Memory:
         self.prints.update(prints)
         if version is not None:
             self.version = version
+
+
+@dataclass
+class Fleet:
+    nodes: list[Node] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    prints: dict[str, int] = field(default_factory=dict)
+    queued: list[QueuedResource] = field(default_factory=list)
+    queue_unreachable: set[tuple[str, str]] = field(default_factory=set)
+
+
+def gather(listings: list[ProjectListing], report: TickReport) -> Fleet:
+    """The projects' answers together; a project that fails to list is partial data, never
+    'all gone'."""
+    fleet = Fleet()
+    for one in listings:
+        project = one.project
+        report.requests[project] = one.requests
+        if one.nodes is None:
+            log.warning("watch: %s not listed: %s", project, one.error)
+            report.failed_projects.append(project)
+            report.unreachable.add((project, "-"))
+            continue
+        report.listed.append(project)
+        fleet.nodes.extend(one.nodes.nodes)
+        fleet.unchanged.extend(one.nodes.unchanged)
+        fleet.prints.update(one.nodes.fingerprints)
+        report.spot_share[project] = one.nodes.spot / max(1, one.nodes.listed)
+        for location in one.nodes.unreachable:
+            report.unreachable.add((project, location.rsplit("/", 1)[-1]))
+        if one.queued is None:
+            log.warning("watch: queued resources of %s not listed: %s", project, one.queued_error)
+            fleet.queue_unreachable.add((project, "-"))
+            continue
+        fleet.queued.extend(one.queued.queued_resources)
+        report.waiting[project] = sum(1 for q in one.queued.queued_resources if q.state in WAITING)
+        for location in one.queued.unreachable:
+            fleet.queue_unreachable.add((project, location.rsplit("/", 1)[-1]))
+    report.nodes = len(fleet.nodes) + len(fleet.unchanged)
+    report.changed = len(fleet.nodes)
+    report.queued = len(fleet.queued)
+    return fleet
+
+
+def snapshot_changes(
+    previous: dict[str, Snapshot], fleet: Fleet, report: TickReport
+) -> tuple[list[Snapshot], list[str]]:
+    """Snapshots that differ from the last tick's, and those of nodes gone from a listed,
+    reachable zone."""
+    current = [health.snapshot_of(node) for node in fleet.nodes]
+    changed = [snap for snap in current if previous.get(snap.name) != snap]
+    seen = set(fleet.unchanged)
+    seen.update(snap.name for snap in current)
+    listed = set(report.listed)
+    removed = [
+        name
+        for name, snap in previous.items()
+        if name not in seen
+        and snap.project in listed
+        and health.reachable(snap, report.unreachable)
+    ]
+    return changed, removed

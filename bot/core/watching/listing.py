@@ -21,6 +21,7 @@ class NodeChanges:
     fingerprints: dict[str, int] = field(default_factory=dict)  # every listed node's
     unreachable: tuple[str, ...] = ()  # locations that did not answer
     pages: int = 0  # requests the listing took
+    spot: int = 0  # listed nodes that are spot or preemptible
 
     @property
     def listed(self) -> int:

@@ -1,0 +1,107 @@
+"""Pure: which projects to poll now, under a budget of API requests per minute.
+
+Every project is polled at least every `poll_seconds` (its deadline), whatever the budget. What the
+budget leaves over that floor goes to hot projects (open incidents, waiting queued resources, a
+storm, spot or preemptible nodes), in proportion to their heat: a hot project's interval shrinks,
+a quiet one stays at `poll_seconds`. A hot project is polled early only if the requests of the
+last 60 s, those chosen now, and those of every deadline in the next 60 s (plus one step) still
+fit the budget, so no 60 s window goes over it as long as the deadlines alone fit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+WINDOW = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class ProjectState:
+    project: str
+    last_polled: datetime | None = None  # None: never (it is due now)
+    cost: int = 2  # requests one poll takes (nodes pages + queued-resource pages)
+    heat: float = 0.0  # 0: quiet; more: trouble more likely there
+
+
+def heat(*, open_incidents: int, waiting_queued: int, storm: bool, spot_share: float) -> float:
+    """How likely trouble is in a project, from what the last ticks saw."""
+    return (
+        min(open_incidents, 5)
+        + min(waiting_queued, 5)
+        + (5.0 if storm else 0.0)
+        + 4.0 * max(0.0, min(spot_share, 1.0))
+    )
+
+
+def _deadlines(s: ProjectState, until: datetime, limit: timedelta, step: timedelta) -> int:
+    """How many polls its deadline alone forces on a project before `until`."""
+    if s.last_polled is None:
+        return 1
+    first = s.last_polled + limit
+    if first > until:
+        return 0
+    return 1 + int((until - first) / max(limit - step, step))
+
+
+@dataclass(frozen=True)
+class Plan:
+    poll: tuple[str, ...]
+    intervals: dict[str, float]  # seconds, each project's target
+    over_budget: bool = False  # the deadlines alone do not fit: poll_seconds wins
+
+
+def intervals(
+    states: Sequence[ProjectState], budget: float, poll_seconds: float, step_seconds: float
+) -> dict[str, float]:
+    """Each project's target interval: poll_seconds, shorter for hot ones while the budget lasts."""
+    base = sum(s.cost * 60.0 / poll_seconds for s in states)
+    spare = budget - base
+    weight = sum(s.heat * s.cost for s in states)
+    result = {}
+    for s in states:
+        rate = 1.0 / poll_seconds
+        if spare > 0 and weight > 0 and s.heat > 0:
+            rate += spare / 60.0 * s.heat / weight
+        result[s.project] = max(step_seconds, min(poll_seconds, 1.0 / rate))
+    return result
+
+
+def plan(
+    now: datetime,
+    states: Sequence[ProjectState],
+    *,
+    budget: float,
+    poll_seconds: float,
+    step_seconds: float,
+    spent: Sequence[tuple[datetime, int]] = (),
+) -> Plan:
+    """The projects to poll at `now` (the tick runs every `step_seconds`); `spent`: (when, how
+    many requests) of the polls so far."""
+    target = intervals(states, budget, poll_seconds, step_seconds)
+    step = timedelta(seconds=step_seconds)
+    limit = timedelta(seconds=poll_seconds)
+
+    def elapsed(s: ProjectState) -> float:
+        return float("inf") if s.last_polled is None else (now - s.last_polled).total_seconds()
+
+    # Due by deadline: the next tick would be too late.
+    must = [s for s in states if s.last_polled is None or s.last_polled + limit <= now + step]
+    chosen = {s.project for s in must}
+    window = sum(n for at, n in spent if now - at < WINDOW)
+    reserve = sum(
+        s.cost * _deadlines(s, now + WINDOW + step, limit, step)
+        for s in states
+        if s.project not in chosen
+    )
+    total = window + sum(s.cost for s in must)
+    over = total > budget
+    hot = [s for s in states if s.project not in chosen and elapsed(s) >= target[s.project]]
+    hot.sort(key=lambda s: (-elapsed(s) / target[s.project], s.project))
+    for s in hot:
+        if total + reserve + s.cost <= budget:
+            chosen.add(s.project)
+            total += s.cost
+    order = [s.project for s in states if s.project in chosen]
+    return Plan(tuple(order), target, over)
