@@ -8,6 +8,7 @@ timeout (`transport.py`); retries are the library's own.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -145,7 +146,8 @@ class TpuClient:
     ) -> NodeChanges:
         """The watcher's listing: the same requests as `list_nodes`, models only for nodes whose
         fingerprint differs from `known` (or that are `wanted`); see `NodeChanges`."""
-        return self._api(project).list_node_changes(project, locations, known or {}, wanted)
+        changes = self._api(project).list_node_changes(project, locations, known or {}, wanted)
+        return dataclasses.replace(changes, has_queues=self.api_of(project) == "v2")
 
     def get_node(self, name: str) -> Node:
         return self._by_name(name).get_node(name)

@@ -69,9 +69,11 @@ class ProjectListing:
     @property
     def requests(self) -> int:
         """What polling it costs (nodes pages + queued-resource pages, estimated)."""
-        pages = self.nodes.pages if self.nodes is not None else 1
+        if self.nodes is None:
+            return 2
         queued = len(self.queued.queued_resources) if self.queued is not None else 0
-        return max(1, pages) + max(1, -(-queued // 1000))
+        queue_pages = max(1, -(-queued // 1000)) if self.nodes.has_queues else 0
+        return max(1, self.nodes.pages) + queue_pages
 
 
 def _list_one(

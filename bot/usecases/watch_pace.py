@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.core.names import ResourceName
 from bot.core.records import Incident
@@ -51,9 +51,20 @@ class Pacer:
             for project in projects
         ]
 
+    def _stagger(self, now: datetime, projects: Sequence[str]) -> None:
+        """A new leader's first sweep is spread over poll_seconds rather than one burst (a
+        burst would come back every poll_seconds and take the budget's every minute it falls
+        in): each project is treated as last polled a different fraction of poll_seconds ago."""
+        count = len(projects)
+        for i, project in enumerate(projects):
+            fraction = (count - i) / count
+            self.last.setdefault(project, now - timedelta(seconds=fraction * self.poll_seconds))
+
     def choose(
         self, now: datetime, projects: Sequence[str], open_incidents: Mapping[str, Incident]
     ) -> tuple[str, ...]:
+        if not self.last:
+            self._stagger(now, projects)
         while self.spent and now - self.spent[0][0] >= planner.WINDOW:
             self.spent.popleft()
         chosen = planner.plan(

@@ -22,6 +22,7 @@ class NodeChanges:
     unreachable: tuple[str, ...] = ()  # locations that did not answer
     pages: int = 0  # requests the listing took
     spot: int = 0  # listed nodes that are spot or preemptible
+    has_queues: bool = True  # the project's API lists queued resources (a request of its own)
 
     @property
     def listed(self) -> int:

@@ -28,10 +28,10 @@ class ProjectState:
 def heat(*, open_incidents: int, waiting_queued: int, storm: bool, spot_share: float) -> float:
     """How likely trouble is in a project, from what the last ticks saw."""
     return (
-        min(open_incidents, 5)
-        + min(waiting_queued, 5)
-        + (5.0 if storm else 0.0)
-        + 4.0 * max(0.0, min(spot_share, 1.0))
+        4.0 * min(open_incidents, 5)
+        + 2.0 * min(waiting_queued, 5)
+        + (20.0 if storm else 0.0)
+        + 2.0 * max(0.0, min(spot_share, 1.0))
     )
 
 
@@ -90,18 +90,18 @@ def plan(
     must = [s for s in states if s.last_polled is None or s.last_polled + limit <= now + step]
     chosen = {s.project for s in must}
     window = sum(n for at, n in spent if now - at < WINDOW)
-    reserve = sum(
-        s.cost * _deadlines(s, now + WINDOW + step, limit, step)
-        for s in states
-        if s.project not in chosen
-    )
+    until = now + WINDOW + step
+    owed = {s.project: s.cost * _deadlines(s, until, limit, step) for s in states}
+    reserve = sum(owed[s.project] for s in states if s.project not in chosen)
     total = window + sum(s.cost for s in must)
     over = total > budget
     hot = [s for s in states if s.project not in chosen and elapsed(s) >= target[s.project]]
     hot.sort(key=lambda s: (-elapsed(s) / target[s.project], s.project))
     for s in hot:
-        if total + reserve + s.cost <= budget:
+        # Polled now, its own deadline moves out of the next minute.
+        if total + reserve - owed[s.project] + s.cost <= budget:
             chosen.add(s.project)
             total += s.cost
+            reserve -= owed[s.project]
     order = [s.project for s in states if s.project in chosen]
     return Plan(tuple(order), target, over)
