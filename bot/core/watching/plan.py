@@ -35,14 +35,31 @@ def heat(*, open_incidents: int, waiting_queued: int, storm: bool, spot_share: f
     )
 
 
-def _deadlines(s: ProjectState, until: datetime, limit: timedelta, step: timedelta) -> int:
-    """How many polls its deadline alone forces on a project before `until`."""
+def _deadlines(s: ProjectState, now: datetime, limit: timedelta, step: timedelta) -> list[datetime]:
+    """When its deadline alone will make a project be polled, over the next minute (a deadline
+    poll comes up to one step early)."""
     if s.last_polled is None:
-        return 1
-    first = s.last_polled + limit
-    if first > until:
-        return 0
-    return 1 + int((until - first) / max(limit - step, step))
+        return []
+    until = now + WINDOW + step
+    at, times = s.last_polled + limit - step, []
+    while at <= until:
+        times.append(max(at, now))
+        at += max(limit - step, step)
+    return times
+
+
+def _peak(
+    now: datetime, spent: Sequence[tuple[datetime, int]], owed: Sequence[tuple[datetime, int]]
+) -> int:
+    """The most requests any 60 s window holding `now` will see: spent in it before now, plus
+    the deadlines it will hold. (Windows that start later are checked when they come.)"""
+    past = [(at, n) for at, n in spent if now - at < WINDOW]
+    starts = [*(at for at, _ in past), now]
+    return max(
+        sum(n for at, n in past if at >= start)
+        + sum(n for at, n in owed if at > now and at < start + WINDOW)
+        for start in starts
+    )
 
 
 @dataclass(frozen=True)
@@ -89,19 +106,25 @@ def plan(
     # Due by deadline: the next tick would be too late.
     must = [s for s in states if s.last_polled is None or s.last_polled + limit <= now + step]
     chosen = {s.project for s in must}
-    window = sum(n for at, n in spent if now - at < WINDOW)
-    until = now + WINDOW + step
-    owed = {s.project: s.cost * _deadlines(s, until, limit, step) for s in states}
-    reserve = sum(owed[s.project] for s in states if s.project not in chosen)
-    total = window + sum(s.cost for s in must)
-    over = total > budget
+    owed = {s.project: [(at, s.cost) for at in _deadlines(s, now, limit, step)] for s in states}
+    now_cost = sum(s.cost for s in must)
+    over = _peak(now, spent, []) + now_cost > budget
+
+    def fits(candidate: ProjectState) -> bool:
+        # Polled now, a project's own deadlines move out of the next minute.
+        future = [
+            x
+            for s in states
+            if s.project not in chosen and s is not candidate
+            for x in owed[s.project]
+        ]
+        return _peak(now, spent, future) + now_cost + candidate.cost <= budget
+
     hot = [s for s in states if s.project not in chosen and elapsed(s) >= target[s.project]]
     hot.sort(key=lambda s: (-elapsed(s) / target[s.project], s.project))
     for s in hot:
-        # Polled now, its own deadline moves out of the next minute.
-        if total + reserve - owed[s.project] + s.cost <= budget:
+        if fits(s):
             chosen.add(s.project)
-            total += s.cost
-            reserve -= owed[s.project]
+            now_cost += s.cost
     order = [s.project for s in states if s.project in chosen]
     return Plan(tuple(order), target, over)
