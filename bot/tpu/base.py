@@ -18,6 +18,7 @@ from bot.core.models import (
     Operation,
     TensorFlowVersion,
 )
+from bot.core.watching.diff import Snapshot, snapshot_of
 from bot.core.watching.listing import NodeChanges
 from bot.tpu.transport import Transport
 from bot.usecases.ports import Unavailable
@@ -89,7 +90,7 @@ class VersionApi:
     ) -> NodeChanges:
         """The same listing (same requests), but a model only for a node whose fingerprint is
         not the one in `known`, or whose name is `wanted`; raw pages are dropped page by page."""
-        nodes: list[Node] = []
+        nodes: list[Node | Snapshot] = []
         unchanged: list[str] = []
         prints: dict[str, int] = {}
         unreachable: list[str] = []
@@ -110,8 +111,10 @@ class VersionApi:
                         prints[name] = mark = fingerprint(item)
                         if known.get(name) == mark and name not in wanted:
                             unchanged.append(name)
-                        else:
+                        elif name in wanted:
                             nodes.append(self.node(item))
+                        else:
+                            nodes.append(snapshot_of(self.node(item)))
                     unreachable.extend(page.get("unreachable", []))
             except Unavailable:
                 if location == "-":

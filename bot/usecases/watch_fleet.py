@@ -163,7 +163,7 @@ class Memory:
 
 @dataclass
 class Fleet:
-    nodes: list[Node] = field(default_factory=list)
+    nodes: list[Node | Snapshot] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     prints: dict[str, int] = field(default_factory=dict)
     queued: list[QueuedResource] = field(default_factory=list)
