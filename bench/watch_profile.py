@@ -17,7 +17,7 @@ from pyinstrument import Profiler
 
 from bench.common import start_emulator
 from bench.watch_world import world
-from bot.usecases import watch
+from bot.usecases import watch, watch_fleet
 from tpu_emulator.catalog import project_names
 
 
@@ -28,7 +28,10 @@ def main() -> None:
     parser.add_argument(
         "--after", action="store_true", help="the leader's Watcher (memory); else watch.poll"
     )
+    parser.add_argument("--workers", type=int, help="projects listed at once (1: all in view)")
     args = parser.parse_args()
+    if args.workers:
+        watch_fleet.LIST_WORKERS = args.workers
     emu = start_emulator("--fleet", str(args.nodes), "--projects", str(args.projects), "--clean")
     try:
         deps = world(emu.url, project_names(args.projects), tempfile.mktemp(suffix=".db"))

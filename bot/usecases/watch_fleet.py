@@ -24,7 +24,7 @@ from bot.core.watching.listing import NodeChanges
 from bot.usecases.context import log
 from bot.usecases.ports import TpuApi, TpuError, WatchStore
 
-LIST_WORKERS = 4  # projects listed at once
+LIST_WORKERS = 8  # projects listed at once
 VERSION_KEY = "snapshots_version"
 
 
@@ -104,9 +104,10 @@ def list_projects(
     scopes: Sequence[ProjectScope],
     known: Mapping[str, int],
     wanted: Collection[str],
-    workers: int = LIST_WORKERS,
+    workers: int | None = None,
 ) -> list[ProjectListing]:
-    """Every scope's listing, in scope order, at most `workers` projects at once."""
+    """Every scope's listing, in scope order, at most `workers` (LIST_WORKERS) at once."""
+    workers = LIST_WORKERS if workers is None else workers
     if len(scopes) <= 1 or workers <= 1:
         return [_list_one(tpu, scope, known, wanted) for scope in scopes]
     with ThreadPoolExecutor(min(workers, len(scopes)), thread_name_prefix="watch-list") as pool:
