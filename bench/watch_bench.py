@@ -215,8 +215,8 @@ def main() -> None:
     parser.add_argument("--big-projects", type=int, default=100)
     parser.add_argument("--no-big", action="store_true")
     parser.add_argument("--no-detection", action="store_true")
-    parser.add_argument("--detections", type=int, default=40)
-    parser.add_argument("--minutes", type=int, default=30, help="simulated, for detection")
+    parser.add_argument("--detections", type=int, default=60)
+    parser.add_argument("--minutes", type=int, default=70, help="simulated, for detection")
     args = parser.parse_args()
     results = [scale(args.nodes, args.projects, args.rounds)]
     if not args.no_big:

@@ -30,7 +30,7 @@ def main() -> None:
             "cpu": time.process_time() - cpu,
             "rss": rss_mb(os.getpid()),
             "nodes": report.nodes if report else 0,
-            "changed": report.changed if report else 0,
+            "changed": getattr(report, "changed", -1) if report else 0,
             "failed": list(report.failed_projects) if report else [],
         }
         print(json.dumps(answer), flush=True)

@@ -4,7 +4,7 @@ how hot it is)."""
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
@@ -13,6 +13,8 @@ from bot.core.records import Incident
 from bot.core.watching import plan as planner
 from bot.usecases.context import log
 from bot.usecases.watch_fleet import TickReport
+
+RECENT = timedelta(minutes=30)  # an incident this fresh says trouble is under way there
 
 
 class Pacer:
@@ -27,22 +29,26 @@ class Pacer:
         self.spent: deque[tuple[datetime, int]] = deque()
 
     def states(
-        self, projects: Sequence[str], open_incidents: Mapping[str, Incident]
+        self, now: datetime, projects: Sequence[str], open_incidents: Mapping[str, Incident]
     ) -> list[planner.ProjectState]:
-        opened: dict[str, int] = {}
+        opened: Counter[str] = Counter()
+        recent: Counter[str] = Counter()
         storm: set[str] = set()
         for name, incident in open_incidents.items():
             project = ResourceName.parse(name).project
-            opened[project] = opened.get(project, 0) + 1
-            if incident.digest_id:
-                storm.add(project)
+            opened[project] += 1
+            if now - incident.opened_at <= RECENT:
+                recent[project] += 1
+                if incident.digest_id:
+                    storm.add(project)
         return [
             planner.ProjectState(
                 project,
                 self.last.get(project),
                 self.cost.get(project, 2),
                 planner.heat(
-                    open_incidents=opened.get(project, 0),
+                    recent_incidents=recent[project],
+                    open_incidents=opened[project],
                     waiting_queued=self.waiting.get(project, 0),
                     storm=project in storm,
                     spot_share=self.spot.get(project, 0.0),
@@ -69,7 +75,7 @@ class Pacer:
             self.spent.popleft()
         chosen = planner.plan(
             now,
-            self.states(projects, open_incidents),
+            self.states(now, projects, open_incidents),
             budget=self.budget,
             poll_seconds=self.poll_seconds,
             step_seconds=self.step_seconds,

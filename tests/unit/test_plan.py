@@ -57,13 +57,22 @@ def test_intervals_shrink_for_hot_projects_only_with_budget_to_spare() -> None:
 
 
 def test_heat_is_zero_for_a_quiet_project_and_grows_with_trouble() -> None:
-    quiet = heat(open_incidents=0, waiting_queued=0, storm=False, spot_share=0)
-    assert quiet == 0
-    assert heat(open_incidents=1, waiting_queued=0, storm=False, spot_share=0) > quiet
-    assert heat(open_incidents=0, waiting_queued=0, storm=False, spot_share=0.5) > quiet
-    assert heat(open_incidents=1, waiting_queued=2, storm=True, spot_share=1) > heat(
-        open_incidents=1, waiting_queued=0, storm=False, spot_share=0
-    )
+    def h(**kwargs: float) -> float:
+        values = {
+            "recent_incidents": 0,
+            "open_incidents": 0,
+            "waiting_queued": 0,
+            "storm": False,
+            "spot_share": 0.0,
+        }
+        values.update(kwargs)
+        return heat(**values)  # type: ignore[arg-type]
+
+    assert h() == 0
+    assert h(open_incidents=1) > 0 and h(spot_share=0.5) > 0 and h(waiting_queued=1) > 0
+    # Fresh trouble counts for more than trouble that has stood for a long time.
+    assert h(recent_incidents=1, open_incidents=1) > h(open_incidents=5)
+    assert h(recent_incidents=5, storm=True) > h(recent_incidents=5)
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,12 @@
 """Pure: which projects to poll now, under a budget of API requests per minute.
 
-Every project is polled at least every `poll_seconds` (its deadline), whatever the budget. What the
-budget leaves over that floor goes to hot projects (open incidents, waiting queued resources, a
-storm, spot or preemptible nodes), in proportion to their heat: a hot project's interval shrinks,
-a quiet one stays at `poll_seconds`. A hot project is polled early only if the requests of the
-last 60 s, those chosen now, and those of every deadline in the next 60 s (plus one step) still
-fit the budget, so no 60 s window goes over it as long as the deadlines alone fit.
+Every project is polled at least every `poll_seconds` (its deadline), whatever the budget. What
+the budget leaves over that floor goes to hot projects (fresh incidents, a storm, waiting queued
+resources, spot or preemptible nodes), in proportion to their heat squared: a hot project's
+interval shrinks, a quiet one stays at `poll_seconds`. A hot project is polled early only if every
+60 s window holding `now` still fits the budget with the requests already spent in it, those
+chosen now, and those its deadlines will force, so no 60 s window goes over the budget as long as
+the deadlines alone fit (if they do not, poll_seconds wins and the plan says so).
 """
 
 from __future__ import annotations
@@ -25,13 +26,23 @@ class ProjectState:
     heat: float = 0.0  # 0: quiet; more: trouble more likely there
 
 
-def heat(*, open_incidents: int, waiting_queued: int, storm: bool, spot_share: float) -> float:
-    """How likely trouble is in a project, from what the last ticks saw."""
+def heat(
+    *,
+    recent_incidents: int,
+    open_incidents: int,
+    waiting_queued: int,
+    storm: bool,
+    spot_share: float,
+) -> float:
+    """How likely trouble is in a project, from what the last ticks saw: fresh incidents most
+    (trouble comes in bursts), a storm, then waiting queued resources, spot nodes, and incidents
+    that have stood open a long time (those are known; little changes there)."""
     return (
-        4.0 * min(open_incidents, 5)
-        + 2.0 * min(waiting_queued, 5)
+        6.0 * min(recent_incidents, 5)
         + (20.0 if storm else 0.0)
-        + 2.0 * max(0.0, min(spot_share, 1.0))
+        + 0.5 * min(waiting_queued, 5)
+        + 1.0 * max(0.0, min(spot_share, 1.0))
+        + 0.5 * min(open_incidents, 5)
     )
 
 
@@ -75,12 +86,14 @@ def intervals(
     """Each project's target interval: poll_seconds, shorter for hot ones while the budget lasts."""
     base = sum(s.cost * 60.0 / poll_seconds for s in states)
     spare = budget - base
-    weight = sum(s.heat * s.cost for s in states)
+    # Spare requests go by heat squared: the hottest projects get most of it, a project that is
+    # merely warm (a few spot nodes, one old incident) little.
+    weight = sum(s.heat**2 * s.cost for s in states)
     result = {}
     for s in states:
         rate = 1.0 / poll_seconds
         if spare > 0 and weight > 0 and s.heat > 0:
-            rate += spare / 60.0 * s.heat / weight
+            rate += spare / 60.0 * s.heat**2 / weight
         result[s.project] = max(step_seconds, min(poll_seconds, 1.0 / rate))
     return result
 
