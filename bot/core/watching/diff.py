@@ -180,8 +180,7 @@ def diff(
     the bot's in flight. `open_incidents`: nodes with an open incident; one that is READY and
     HEALTHY again is recovered, whoever fixed it (the bot's own recreate included). `covered`:
     nodes whose story a queued resource's incident tells (they raise none of their own).
-    `unchanged`: nodes listed this tick exactly as in `previous` and not in `current` (a node
-    like that, with no open incident and no operation of the bot's, has no event to raise).
+    `unchanged`: listed exactly as in `previous`, so not in `current` (no event to raise).
     """
     events: list[NodeEvent] = []
     seen: set[str] = set(unchanged)
@@ -220,10 +219,7 @@ def diff(
         before = previous[name]
         if name in own or name in covered or before.project not in listed_projects:
             continue
-        if (before.project, before.zone) in unreachable_zones or (
-            before.project,
-            "-",
-        ) in unreachable_zones:
+        if not reachable(before, unreachable_zones):
             continue  # no answer from its zone: not evidence that it is gone
         events.append(NodeEvent(EventKind.DISAPPEARED, before, "no longer listed"))
     return events
