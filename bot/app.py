@@ -228,8 +228,12 @@ def build(settings: Settings, *, clock: Clock = utcnow, tpu: Any = None) -> Bot:
     jobs.add("resume_approvals", 15, partial(approvals.resume, deps))
     jobs.add("track_operations", config.watch.operations_seconds, partial(operations.track, deps))
 
+    # The leader's watcher keeps its snapshots in memory between ticks (the database is the
+    # durable copy; a replica that becomes leader loads it).
+    watcher = watch.Watcher(deps)
+
     def poll_nodes(now: datetime) -> object:
-        report = watch.poll(deps, now)
+        report = watcher.tick(now)
         metrics.open_incidents.set(watch_store.count_open())
         pending = store.count_approvals(ApprovalStatus.PENDING)
         metrics.pending_approvals.set(pending)
@@ -238,7 +242,7 @@ def build(settings: Settings, *, clock: Clock = utcnow, tpu: Any = None) -> Bot:
             metrics.approvals.labels(status=status.value).set(store.count_approvals(status))
         return report
 
-    jobs.add("poll_nodes", config.watch.poll_seconds, poll_nodes)
+    jobs.add("poll_nodes", watcher.every_seconds, poll_nodes)
     jobs.add("drain_outbox", 1, drainer.drain)
     return Bot(
         settings, store, tpu, client, dispatcher, app, metrics, jobs, work, watch_store, clock

@@ -136,6 +136,12 @@ class WatchConfig(_Strict):
     lease_seconds: int = Field(default=15, ge=3)
     # A queued resource waiting for capacity longer than this (from its createTime) alerts.
     queue_wait_minutes: int = Field(default=60, ge=1)
+    # Optional: TPU API requests per minute the watcher may spend. Set, the poll job runs every
+    # `plan_seconds` and polls the projects where trouble is likely more often, never above this
+    # budget, never leaving a project unpolled longer than poll_seconds (which wins if the budget
+    # cannot pay for that alone).
+    requests_per_minute: int | None = Field(default=None, ge=1)
+    plan_seconds: int = Field(default=5, ge=1)
 
 
 class GcpConfig(_Strict):

@@ -5,7 +5,7 @@ A subclass names its version, its metrics prefix and its wire module.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -18,6 +18,8 @@ from bot.core.models import (
     Operation,
     TensorFlowVersion,
 )
+from bot.core.watching.diff import Snapshot, snapshot_of
+from bot.core.watching.listing import NodeChanges
 from bot.tpu.transport import Transport
 from bot.usecases.ports import Unavailable
 
@@ -78,6 +80,49 @@ class VersionApi:
                     raise
                 unreachable.append(parent)
         return NodeListing(nodes=tuple(nodes), unreachable=tuple(dict.fromkeys(unreachable)))
+
+    def list_node_changes(
+        self,
+        project: str,
+        locations: Sequence[str],
+        known: Mapping[str, int],
+        wanted: Collection[str] = (),
+    ) -> NodeChanges:
+        """The same listing (same requests), but a model only for a node whose fingerprint is
+        not the one in `known`, or whose name is `wanted`; raw pages are dropped page by page."""
+        nodes: list[Node | Snapshot] = []
+        unchanged: list[str] = []
+        prints: dict[str, int] = {}
+        unreachable: list[str] = []
+        pages = spot = 0
+        fingerprint = self.wire.fingerprint
+        for location in locations:
+            parent = f"projects/{project}/locations/{location}"
+            collection = self.nodes
+            request = collection.list(parent=parent, pageSize=self.page_size)
+            try:
+                for page in self.transport.pages(self.key("nodes.list"), collection, request):
+                    pages += 1
+                    for item in page.get("nodes", []):
+                        name = str(item["name"])
+                        scheduling = item.get("schedulingConfig")
+                        if scheduling and (scheduling.get("spot") or scheduling.get("preemptible")):
+                            spot += 1
+                        prints[name] = mark = fingerprint(item)
+                        if known.get(name) == mark and name not in wanted:
+                            unchanged.append(name)
+                        elif name in wanted:
+                            nodes.append(self.node(item))
+                        else:
+                            nodes.append(snapshot_of(self.node(item)))
+                    unreachable.extend(page.get("unreachable", []))
+            except Unavailable:
+                if location == "-":
+                    raise
+                unreachable.append(parent)
+        return NodeChanges(
+            tuple(nodes), tuple(unchanged), prints, tuple(dict.fromkeys(unreachable)), pages, spot
+        )
 
     def create_node(
         self, project: str, zone: str, node_id: str, spec: NodeSpec, request_id: str

@@ -8,9 +8,10 @@ timeout (`transport.py`); retries are the library's own.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from google.auth.credentials import Credentials
@@ -28,6 +29,7 @@ from bot.core.models import (
 )
 from bot.core.names import NodeName
 from bot.core.queued import QueuedListing, QueuedResource, QueuedResourceRequest
+from bot.core.watching.listing import NodeChanges
 from bot.tpu.base import VersionApi
 from bot.tpu.transport import CallObserver, Transport, error_from_http, make_credentials
 from bot.tpu.v1alpha1 import V1Alpha1Api
@@ -134,6 +136,18 @@ class TpuClient:
     def list_nodes(self, project: str, locations: Sequence[str] = ("-",)) -> NodeListing:
         """Every node of a project in the given zones (`-` = all, one paginated call)."""
         return self._api(project).list_nodes(project, locations)
+
+    def list_node_changes(
+        self,
+        project: str,
+        locations: Sequence[str] = ("-",),
+        known: Mapping[str, int] | None = None,
+        wanted: Collection[str] = (),
+    ) -> NodeChanges:
+        """The watcher's listing: the same requests as `list_nodes`, models only for nodes whose
+        fingerprint differs from `known` (or that are `wanted`); see `NodeChanges`."""
+        changes = self._api(project).list_node_changes(project, locations, known or {}, wanted)
+        return dataclasses.replace(changes, has_queues=self.api_of(project) == "v2")
 
     def get_node(self, name: str) -> Node:
         return self._by_name(name).get_node(name)

@@ -28,6 +28,20 @@ def symptom_from_api(data: Mapping[str, Any]) -> Symptom:
     )
 
 
+def fingerprint(data: Mapping[str, Any]) -> int:
+    """The fields the watcher's snapshot reads, hashed (in memory only; see NodeChanges)."""
+    get = data.get
+    return hash(
+        (
+            get("state"),
+            get("health"),
+            get("acceleratorType"),
+            str(get("labels")),
+            str(get("symptoms")),
+        )
+    )
+
+
 def node_from_api(data: Mapping[str, Any]) -> Node:
     scheduling = data.get("schedulingConfig") or {}
     endpoints = data.get("networkEndpoints") or []

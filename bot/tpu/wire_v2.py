@@ -66,6 +66,21 @@ def maintenance_from_api(value: object) -> Maintenance | None:
     )
 
 
+def fingerprint(data: Mapping[str, Any]) -> int:
+    """The fields the watcher's snapshot reads, hashed (in memory only; see NodeChanges)."""
+    get = data.get
+    return hash(
+        (
+            get("state"),
+            get("health"),
+            get("acceleratorType"),
+            str(get("labels")),
+            str(get("symptoms")),
+            str(get("upcomingMaintenance")),
+        )
+    )
+
+
 def node_from_api(data: Mapping[str, Any]) -> Node:
     scheduling = _map(data.get("schedulingConfig"))
     endpoints = data.get("networkEndpoints") or []

@@ -8,35 +8,25 @@ redrawn from their current state whenever it changes, muted or not: an edit noti
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.core import messages as m
 from bot.core import policy
-from bot.core.models import Node
 from bot.core.names import ResourceName
-from bot.core.queued import QueuedResource
 from bot.core.records import Incident, IncidentStatus
 from bot.core.watching import diff as health
 from bot.core.watching import queues
 from bot.core.watching.diff import EventKind, NodeEvent, Snapshot
 from bot.usecases.context import Deps, log
 from bot.usecases.incidents import change_incident, redraw_digest
-from bot.usecases.ports import TpuError
+from bot.usecases.watch_fleet import Memory, TickReport, gather, list_projects, snapshot_changes
+from bot.usecases.watch_pace import Pacer
 
 OWN_GRACE = timedelta(minutes=10)  # after the bot's own operation ends, its effects are still ours
 Decided = list[tuple[NodeEvent, policy.Decision]]
-
-
-@dataclass
-class TickReport:
-    nodes: int = 0
-    queued: int = 0
-    events: int = 0
-    decisions: Counter[str] = field(default_factory=Counter)
-    failed_projects: list[str] = field(default_factory=list)
-    unreachable: set[tuple[str, str]] = field(default_factory=set)
 
 
 @dataclass
@@ -56,93 +46,86 @@ class _Tick:
 
 
 def poll(deps: Deps, now: datetime) -> TickReport:
-    """List every watched project, diff against the last snapshot, decide, enqueue."""
-    report = TickReport()
-    nodes, listed = _list_fleet(deps, report)
-    queued, queue_unreachable = _list_queued(deps, listed, report)
-    watch = deps.watch
-    previous = watch.load_snapshots()
-    open_incidents = watch.open_incidents()
-    by_name = {node.name: node for node in nodes}
-    queue_tick = queues.queue_events(
-        queued,
-        by_name,
-        {name: incident.kind for name, incident in open_incidents.items()},
-        now=now,
-        wait=timedelta(minutes=deps.config.watch.queue_wait_minutes),
-        listed_projects=listed,
-        unreachable_zones=report.unreachable | queue_unreachable,
-    )
-    events = health.diff(
-        previous,
-        nodes,
-        unreachable_zones=report.unreachable,
-        listed_projects=listed,
-        own=deps.store.operation_targets_since(now - OWN_GRACE),
-        open_incidents=set(open_incidents),
-        covered=queue_tick.covered,
-    )
-    events += queue_tick.events
-    report.events = len(events)
-    decided = _decide(deps, events, open_incidents, now)
-    current = {node.name: health.snapshot_of(node) for node in nodes}
-    changed = [s for name, s in current.items() if previous.get(name) != s]
-    removed = [
-        name
-        for name, snap in previous.items()
-        if name not in current
-        and snap.project in listed
-        and health.reachable(snap, report.unreachable)
-    ]
-    with watch.begin() as conn:
-        tick = _Tick(deps, conn, now, open_incidents, report)
-        _apply(tick, decided)
-        _resolve_settled_flapping(tick)
-        watch.save_snapshots(conn, changed, removed)
-        _degraded(deps, conn, bool(report.failed_projects), now)
-        watch.put(conn, "last_poll", now.isoformat())
-    return report
+    """One tick of a watcher with no memory yet (it loads the snapshots from the database)."""
+    return Watcher(deps).poll(now)
 
 
-def _list_fleet(deps: Deps, report: TickReport) -> tuple[list[Node], list[str]]:
-    """Every watched node; a project that fails to list is partial data, never 'all gone'."""
-    nodes: list[Node] = []
-    listed: list[str] = []
-    for scope in deps.scopes:
-        try:
-            listing = deps.tpu.list_nodes(scope.project, scope.locations)
-        except TpuError as exc:
-            log.warning("watch: %s not listed: %s", scope.project, exc.message)
-            report.failed_projects.append(scope.project)
-            report.unreachable.add((scope.project, "-"))
-            continue
-        listed.append(scope.project)
-        nodes.extend(listing.nodes)
-        for location in listing.unreachable:
-            report.unreachable.add((scope.project, location.rsplit("/", 1)[-1]))
-    report.nodes = len(nodes)
-    return nodes, listed
+class Watcher:
+    """The leader's watcher: its snapshots in memory between ticks (see `watch_fleet`)."""
 
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self.memory = Memory()
+        cfg = deps.config.watch
+        self.pacer: Pacer | None = None
+        if cfg.requests_per_minute is not None:
+            every = min(cfg.poll_seconds, cfg.plan_seconds)
+            self.pacer = Pacer(cfg.requests_per_minute, cfg.poll_seconds, every)
 
-def _list_queued(
-    deps: Deps, listed: list[str], report: TickReport
-) -> tuple[list[QueuedResource], set[tuple[str, str]]]:
-    """Queued resources of the projects whose nodes were listed (one paginated call each)."""
-    found: list[QueuedResource] = []
-    unreachable: set[tuple[str, str]] = set()
-    scopes = {scope.project: scope for scope in deps.scopes}
-    for project in listed:
-        try:
-            listing = deps.tpu.list_queued_resources(project, scopes[project].locations)
-        except TpuError as exc:
-            log.warning("watch: queued resources of %s not listed: %s", project, exc.message)
-            unreachable.add((project, "-"))
-            continue
-        found.extend(listing.queued_resources)
-        for location in listing.unreachable:
-            unreachable.add((project, location.rsplit("/", 1)[-1]))
-    report.queued = len(found)
-    return found, unreachable
+    @property
+    def every_seconds(self) -> int:
+        """How often the poll job runs: every poll_seconds, or every plan_seconds on a budget."""
+        cfg = self.deps.config.watch
+        return cfg.poll_seconds if self.pacer is None else min(cfg.poll_seconds, cfg.plan_seconds)
+
+    def tick(self, now: datetime) -> TickReport | None:
+        """The poll job: every project, or (on a budget) the ones the plan picks; None when the
+        plan picks none."""
+        if self.pacer is None:
+            return self.poll(now)
+        projects = [scope.project for scope in self.deps.scopes]
+        chosen = self.pacer.choose(now, projects, self.deps.watch.open_incidents())
+        if not chosen:
+            return None
+        report = self.poll(now, chosen)
+        self.pacer.polled(now, report)
+        return report
+
+    def poll(self, now: datetime, projects: Collection[str] | None = None) -> TickReport:
+        """List the watched projects (only `projects`, if given: nothing is concluded about
+        the others), diff against the last snapshot, decide, enqueue."""
+        deps, watch = self.deps, self.deps.watch
+        report = TickReport()
+        previous = self.memory.load(watch)
+        open_incidents = watch.open_incidents()
+        own = deps.store.operation_targets_since(now - OWN_GRACE)
+        scopes = [s for s in deps.scopes if projects is None or s.project in projects]
+        wanted = set(open_incidents) | own
+        fleet = gather(list_projects(deps.tpu, scopes, self.memory.prints, wanted), report)
+        views: dict[str, queues.NodeView] = {n: previous[n] for n in fleet.unchanged}
+        views.update((node.name, node) for node in fleet.nodes)
+        queue_tick = queues.queue_events(
+            fleet.queued,
+            views,
+            {name: incident.kind for name, incident in open_incidents.items()},
+            now=now,
+            wait=timedelta(minutes=deps.config.watch.queue_wait_minutes),
+            listed_projects=report.listed,
+            unreachable_zones=report.unreachable | fleet.queue_unreachable,
+        )
+        events = health.diff(
+            previous,
+            fleet.nodes,
+            unreachable_zones=report.unreachable,
+            listed_projects=report.listed,
+            own=own,
+            open_incidents=set(open_incidents),
+            covered=queue_tick.covered,
+            unchanged=fleet.unchanged,
+        )
+        events += queue_tick.events
+        report.events = len(events)
+        decided = _decide(deps, events, open_incidents, now)
+        changed, removed = snapshot_changes(previous, fleet, report)
+        with watch.begin() as conn:
+            tick = _Tick(deps, conn, now, open_incidents, report)
+            _apply(tick, decided)
+            _resolve_settled_flapping(tick)
+            version = self.memory.save(watch, conn, changed, removed)
+            _degraded(deps, conn, bool(report.failed_projects), now)
+            watch.put(conn, "last_poll", now.isoformat())
+        self.memory.committed(version, changed, removed, fleet.prints)
+        return report
 
 
 def _decide(

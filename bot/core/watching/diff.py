@@ -8,6 +8,7 @@ belongs in the operation's thread.
 from __future__ import annotations
 
 import enum
+import sys
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -73,16 +74,28 @@ class Snapshot:
         return ResourceName.parse(self.name).project
 
 
-def snapshot_of(node: Node) -> Snapshot:
+_NO_SYMPTOMS: frozenset[tuple[str, str]] = frozenset()
+
+
+def snapshot_of(node: Node | Snapshot) -> Snapshot:
+    """What the watcher keeps of a node; strings many nodes share are kept once."""
+    if isinstance(node, Snapshot):
+        return node
     return Snapshot(
         name=node.name,
         state=node.state.value,
         health=node.health.value,
-        accelerator_type=node.accelerator_type,
-        symptoms=frozenset(s.key for s in node.symptoms),
-        labels=tuple(sorted(node.labels.items())),
+        accelerator_type=sys.intern(node.accelerator_type),
+        symptoms=frozenset(s.key for s in node.symptoms) if node.symptoms else _NO_SYMPTOMS,
+        labels=tuple(sorted((sys.intern(k), sys.intern(v)) for k, v in node.labels.items())),
         maintenance=maintenance_text(node.maintenance),
     )
+
+
+def healthy(node: Node | Snapshot) -> bool:
+    if isinstance(node, Node):
+        return node.is_healthy
+    return node.state == NodeState.READY.value and Health(node.health) not in UNHEALTHY
 
 
 def _at(value: datetime | None) -> str:
@@ -151,13 +164,14 @@ def _describe(snapshot: Snapshot, kind: EventKind) -> str:
 
 def diff(
     previous: Mapping[str, Snapshot],
-    current: Iterable[Node],
+    current: Iterable[Node | Snapshot],
     *,
     unreachable_zones: Collection[tuple[str, str]] = (),
     listed_projects: Collection[str] = (),
     own: Collection[str] = (),
     open_incidents: Collection[str] = (),
     covered: Collection[str] = (),
+    unchanged: Collection[str] = (),
 ) -> list[NodeEvent]:
     """Events from one tick.
 
@@ -166,15 +180,16 @@ def diff(
     the bot's in flight. `open_incidents`: nodes with an open incident; one that is READY and
     HEALTHY again is recovered, whoever fixed it (the bot's own recreate included). `covered`:
     nodes whose story a queued resource's incident tells (they raise none of their own).
+    `unchanged`: listed exactly as in `previous`, so not in `current` (no event to raise).
     """
     events: list[NodeEvent] = []
-    seen: set[str] = set()
+    seen: set[str] = set(unchanged)
     for node in current:
         seen.add(node.name)
         if node.name in covered and node.name not in open_incidents:
             continue
         if node.name in own:
-            if node.name in open_incidents and node.is_healthy:
+            if node.name in open_incidents and healthy(node):
                 events.append(
                     NodeEvent(EventKind.RECOVERED, snapshot_of(node), "READY and HEALTHY")
                 )
@@ -193,7 +208,7 @@ def diff(
         elif now_trouble is EventKind.MAINTENANCE and now.maintenance != before.maintenance:
             events.append(NodeEvent(EventKind.MAINTENANCE, now, now.maintenance))
         elif now_trouble is None and (before_trouble is not None or node.name in open_incidents):
-            if node.is_healthy:
+            if healthy(node):
                 events.append(NodeEvent(EventKind.RECOVERED, now, "READY and HEALTHY"))
             else:
                 events.append(NodeEvent(EventKind.RESOLVED, now, f"now {now.state}"))
@@ -204,10 +219,7 @@ def diff(
         before = previous[name]
         if name in own or name in covered or before.project not in listed_projects:
             continue
-        if (before.project, before.zone) in unreachable_zones or (
-            before.project,
-            "-",
-        ) in unreachable_zones:
+        if not reachable(before, unreachable_zones):
             continue  # no answer from its zone: not evidence that it is gone
         events.append(NodeEvent(EventKind.DISAPPEARED, before, "no longer listed"))
     return events

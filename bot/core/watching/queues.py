@@ -24,6 +24,9 @@ _LOST = frozenset(
 )
 
 
+# A node as the queue side reads it: a model, or the snapshot of a node unchanged since.
+NodeView = Node | Snapshot
+
 # Granted or still queued: an open incident stays open until the request is ACTIVE (or ends
 # some other way), so "waiting" resolves when the nodes are there, not when provisioning starts.
 _ON_ITS_WAY = frozenset({QueuedState.PROVISIONING} | WAITING)
@@ -49,20 +52,26 @@ def queue_snapshot(qr: QueuedResource) -> Snapshot:
     )
 
 
-def _lost_nodes(qr: QueuedResource, nodes: Mapping[str, Node]) -> list[tuple[int, str]]:
+def _snap(node: Node | Snapshot) -> Snapshot:
+    return node if isinstance(node, Snapshot) else snapshot_of(node)
+
+
+def _lost_nodes(qr: QueuedResource, nodes: Mapping[str, NodeView]) -> list[tuple[int, str]]:
     """(1-based position, what became of it) of each node of the request that is lost."""
     lost = []
     for position, name in enumerate(qr.node_names, start=1):
         node = nodes.get(name)
         if node is None:
             lost.append((position, f"{name.rsplit('/', 1)[1]} is gone"))
-        elif trouble_of(snapshot_of(node)) in _LOST:
-            what = node.state.value if node.state.value != "READY" else node.health.value
-            lost.append((position, f"{node.node_id} is {what}"))
+            continue
+        snap = _snap(node)
+        if trouble_of(snap) in _LOST:
+            what = snap.state if snap.state != "READY" else snap.health
+            lost.append((position, f"{name.rsplit('/', 1)[1]} is {what}"))
     return lost
 
 
-def _losing(qr: QueuedResource, nodes: Mapping[str, Node]) -> str:
+def _losing(qr: QueuedResource, nodes: Mapping[str, NodeView]) -> str:
     lost = _lost_nodes(qr, nodes)
     if not lost:
         return ""
@@ -74,7 +83,7 @@ def _losing(qr: QueuedResource, nodes: Mapping[str, Node]) -> str:
 
 
 def queue_trouble(
-    qr: QueuedResource, nodes: Mapping[str, Node], now: datetime, wait: timedelta
+    qr: QueuedResource, nodes: Mapping[str, NodeView], now: datetime, wait: timedelta
 ) -> tuple[EventKind | None, str]:
     """The trouble a queued resource is in, if any, and its story in words."""
     if qr.state is QueuedState.FAILED:
@@ -103,7 +112,7 @@ def queue_trouble(
 
 def queue_events(
     queued: Iterable[QueuedResource],
-    nodes: Mapping[str, Node],
+    nodes: Mapping[str, NodeView],
     open_incidents: Mapping[str, str],
     *,
     now: datetime,
