@@ -149,11 +149,15 @@ def emulator_chaos(
             if not watched(name) or name.split("/")[3] in cut:
                 continue
             found = node(name)
-            if found and found["state"] == "READY" and found.get("health") == "HEALTHY":
-                # A node behind a queued resource is the queue chaos's (its alert is the
-                # request's): preempt and friends break nodes that tell their own story.
-                if not emulator.v2_get_node(name).get("queuedResource"):
-                    names.append(name)
+            # A node behind a queued resource is the queue chaos's (its alert is the
+            # request's): preempt and friends break nodes that tell their own story.
+            if (
+                found
+                and found["state"] == "READY"
+                and found.get("health") == "HEALTHY"
+                and not emulator.v2_get_node(name).get("queuedResource")
+            ):
+                names.append(name)
         return names
 
     def act(action: str) -> str:
