@@ -13,6 +13,7 @@ import os
 import sys
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -46,22 +47,35 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--api",
+        choices=("v1alpha1", "v2"),
+        default="v1alpha1",
+        help="v1alpha1: one project of TPU Nodes; v2: a mixed fleet of four projects, the TPU VM "
+        "project (ml-infra) read through v2",
+    )
     args = parser.parse_args()
 
-    # One project holding the whole fleet: one wildcard listing covers all of it.
-    emu = start_emulator("--fleet", str(args.nodes), "--projects", "1")
+    if args.api == "v1alpha1":
+        # One project holding the whole fleet: one wildcard listing covers all of it.
+        emu = start_emulator("--fleet", str(args.nodes), "--projects", "1")
+        project = "ml-prod"
+    else:
+        # Nodes are dealt to the projects in turn: the fourth (ml-infra) holds TPU VMs.
+        emu = start_emulator("--fleet", str(args.nodes * 4), "--projects", "4")
+        project = "ml-infra"
     try:
         rss_idle = emu.rss_mb
-        client = TpuClient(emu.url, default_api="v1alpha1", retries=0, page_size=1000)
-        small_pages = TpuClient(emu.url, default_api="v1alpha1", retries=0, page_size=100)
+        client = TpuClient(emu.url, default_api=args.api, retries=0, page_size=1000)
+        small_pages = TpuClient(emu.url, default_api=args.api, retries=0, page_size=100)
 
         full, pages100 = [], []
         for _ in range(args.repeat):
             t = time.perf_counter()
-            listing = client.list_nodes("ml-prod")
+            listing = client.list_nodes(project)
             full.append(time.perf_counter() - t)
             t = time.perf_counter()
-            small_pages.list_nodes("ml-prod")
+            small_pages.list_nodes(project)
             pages100.append(time.perf_counter() - t)
         names = [n.name for n in listing.nodes]
         assert len(names) == args.nodes, len(names)
@@ -74,9 +88,10 @@ def main() -> None:
         assert len(got) == args.nodes
         rss_after = emu.rss_mb
 
-        zone_parent = "us-central1-b"
+        # The zone holding most of the listed nodes (v2 VMs live in other zones than TPU Nodes).
+        zone_parent = Counter(n.split("/")[3] for n in names).most_common(1)[0][0]
         lists, list_wall = throughput(
-            args.clients, args.seconds, lambda i: client.list_nodes("ml-prod", (zone_parent,))
+            args.clients, args.seconds, lambda i: client.list_nodes(project, (zone_parent,))
         )
         gets, get_wall = throughput(
             args.clients, args.seconds, lambda i: client.get_node(names[(i * 7919) % len(names)])
@@ -87,7 +102,7 @@ def main() -> None:
 
     zone_nodes = sum(1 for n in names if f"/locations/{zone_parent}/" in n)
     print(
-        f"Emulator with {args.nodes} nodes, {args.clients} concurrent clients, "
+        f"Emulator ({args.api}) with {args.nodes} nodes listed, {args.clients} clients, "
         f"{os.cpu_count()} cores\n"
     )
     print(
