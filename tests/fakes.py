@@ -20,10 +20,10 @@ from bot.core.models import (
     NodeName,
     NodeSpec,
     NodeState,
-    Operation,
     ProjectScope,
     TensorFlowVersion,
 )
+from bot.core.operations import Operation
 from bot.core.records import Approval, ApprovalStatus
 from bot.storage.store import Store
 from bot.usecases.ports import AlreadyExists, FailedPrecondition, NotFound

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.core.capacity import CapacityProblem, capacity_problem
-from bot.core.models import Node, Operation
+from bot.core.models import Node
+from bot.core.operations import Operation
 from bot.core.queued import QueuedResource
 from bot.core.records import Approval, AuditEntry, Digest, Incident, TrackedOperation
 

@@ -10,7 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.core.models import AcceleratorConfig, OperationError, _TolerantEnum
+from bot.core.models import AcceleratorConfig, _TolerantEnum
+from bot.core.operations import OperationError
 
 _QR_NAME = re.compile(r"^projects/([^/]+)/locations/([^/]+)/queuedResources/([^/]+)$")
 

@@ -15,9 +15,9 @@ from bot.core.models import (
     Node,
     NodeListing,
     NodeSpec,
-    Operation,
     TensorFlowVersion,
 )
+from bot.core.operations import Operation
 from bot.core.watching.diff import Snapshot, snapshot_of
 from bot.core.watching.listing import NodeChanges
 from bot.tpu.transport import Transport

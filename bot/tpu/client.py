@@ -23,11 +23,11 @@ from bot.core.models import (
     Node,
     NodeListing,
     NodeSpec,
-    Operation,
     ProjectScope,
     TensorFlowVersion,
 )
 from bot.core.names import NodeName
+from bot.core.operations import Operation
 from bot.core.queued import QueuedListing, QueuedResource, QueuedResourceRequest
 from bot.core.watching.listing import NodeChanges
 from bot.tpu.base import VersionApi

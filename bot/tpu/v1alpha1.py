@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bot.core.models import NodeSpec, Operation, TensorFlowVersion
+from bot.core.models import NodeSpec, TensorFlowVersion
+from bot.core.operations import Operation
 from bot.tpu import wire_v1alpha1
 from bot.tpu.base import VersionApi
 

@@ -16,8 +16,9 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.core.models import NodeSpec, Operation, RuntimeVersion
+from bot.core.models import NodeSpec, RuntimeVersion
 from bot.core.names import NodeName
+from bot.core.operations import Operation
 from bot.core.queued import QueuedListing, QueuedResource, QueuedResourceRequest
 from bot.tpu import wire_v2
 from bot.tpu.base import VersionApi

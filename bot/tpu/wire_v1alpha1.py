@@ -6,17 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot.core.models import (
-    Health,
-    Node,
-    NodeSpec,
-    NodeState,
-    Operation,
-    OperationError,
-    Symptom,
-    SymptomType,
-    parse_time,
-)
+from bot.core.models import Health, Node, NodeSpec, NodeState, Symptom, SymptomType, parse_time
+from bot.core.operations import Operation, OperationError
 
 
 def symptom_from_api(data: Mapping[str, Any]) -> Symptom:

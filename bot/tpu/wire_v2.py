@@ -15,10 +15,9 @@ from bot.core.models import (
     Node,
     NodeSpec,
     NodeState,
-    Operation,
-    OperationError,
     parse_time,
 )
+from bot.core.operations import Operation, OperationError
 from bot.core.queued import (
     QueuedNodeSpec,
     QueuedResource,

@@ -12,7 +12,8 @@ from bot.core import messages as m
 from bot.core import policy
 from bot.core.commands import Verb
 from bot.core.messages import Tone
-from bot.core.models import Node, NodeName, NodeSpec, Operation
+from bot.core.models import Node, NodeName, NodeSpec
+from bot.core.operations import Operation
 from bot.core.queued import QueuedResource
 from bot.core.records import Approval, TrackedOperation
 from bot.usecases import queue

@@ -17,7 +17,7 @@ from bot.core import commands as cmd
 from bot.core import messages as m
 from bot.core import policy
 from bot.core.messages import Tone
-from bot.core.models import Operation
+from bot.core.operations import Operation
 from bot.core.records import Approval, ApprovalStatus, TrackedOperation
 from bot.usecases import queue
 from bot.usecases.actions import execute

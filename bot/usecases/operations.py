@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.core import messages as m
 from bot.core.commands import Verb
-from bot.core.models import Operation
+from bot.core.operations import Operation
 from bot.core.records import TrackedOperation
 from bot.usecases import queue
 from bot.usecases.actions import create_from_spec, second_step_key

@@ -17,10 +17,10 @@ from bot.core.models import (
     Node,
     NodeListing,
     NodeSpec,
-    Operation,
     ProjectScope,
     TensorFlowVersion,
 )
+from bot.core.operations import Operation
 from bot.core.queued import QueuedListing, QueuedResource, QueuedResourceRequest
 from bot.core.records import (
     Approval,

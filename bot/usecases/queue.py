@@ -13,8 +13,9 @@ from bot.core import commands as cmd
 from bot.core import messages as m
 from bot.core import policy
 from bot.core.messages import Tone
-from bot.core.models import AcceleratorConfig, Node, Operation, ProjectScope
+from bot.core.models import AcceleratorConfig, Node, ProjectScope
 from bot.core.noderef import AmbiguousNode, NodeRef, UnknownNode
+from bot.core.operations import Operation
 from bot.core.queued import STUCK, WAITING, QueuedNodeSpec, QueuedResource, QueuedResourceRequest
 from bot.core.records import Approval
 from bot.usecases.context import Deps

@@ -20,11 +20,10 @@ from bot.core.models import (
     Maintenance,
     Node,
     NodeState,
-    Operation,
-    OperationError,
     Symptom,
     SymptomType,
 )
+from bot.core.operations import Operation, OperationError
 from bot.core.queued import QueuedNodeSpec, QueuedResource, QueuedState, StateInitiator
 from bot.core.records import Approval, ApprovalStatus, AuditEntry, TrackedOperation
 from bot.slack.blocks import render

@@ -7,8 +7,8 @@ from slack_sdk.models.blocks import (
 
 from bot.core import commands
 from bot.core import messages as m
-from bot.core.models import Operation
 from bot.core.names import short_name
+from bot.core.operations import Operation
 from bot.slack.blocks.kit import (
     _TONES,
     MAX_BLOCKS,
