@@ -127,24 +127,27 @@ class Stack:
 
     def settle(self, limit: int = 60) -> None:
         """Run the drainer while it makes progress (a Slack outage in a test stops it early)."""
+        self._drain(limit, stop_when_stalled=True)
+
+    def drain(self, limit: int = 600) -> None:
+        """Run the drainer, one paced second at a time, until the outbox is empty."""
+        if not self._drain(limit, stop_when_stalled=False):
+            raise AssertionError("the outbox did not drain")
+
+    def _drain(self, limit: int, *, stop_when_stalled: bool) -> bool:
+        """True once the outbox is empty; False when the limit (or, if asked, three passes
+        without progress) came first."""
         stalled = 0
         for _ in range(limit):
             depth = self.bot.watch.depth()
             if depth == 0:
-                return
+                return True
             self.bot.jobs.run("drain_outbox")
             self.clock.advance(1)
             stalled = stalled + 1 if self.bot.watch.depth() == depth else 0
-            if stalled >= 3:
-                return
-
-    def drain(self, limit: int = 600) -> None:
-        for _ in range(limit):
-            if self.bot.watch.depth() == 0:
-                return
-            self.bot.jobs.run("drain_outbox")
-            self.clock.advance(1)
-        raise AssertionError("the outbox did not drain")
+            if stop_when_stalled and stalled >= 3:
+                return False
+        return self.bot.watch.depth() == 0
 
     def close(self) -> None:
         self.bot.close()
