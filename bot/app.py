@@ -240,6 +240,9 @@ def build(settings: Settings, *, clock: Clock = utcnow, tpu: Any = None) -> Bot:
         metrics.approvals.labels(status="pending").set(pending)
         for status in (ApprovalStatus.APPROVED, ApprovalStatus.EXECUTING):
             metrics.approvals.labels(status=status.value).set(store.count_approvals(status))
+        if report is not None and report.events:
+            # What the tick found is committed: send it now, not at the drainer's next second.
+            jobs.wake("drain_outbox")
         return report
 
     jobs.add("poll_nodes", watcher.every_seconds, poll_nodes)

@@ -66,6 +66,15 @@ class Jobs:
         self.last_success[name] = now
         return result
 
+    def wake(self, name: str) -> None:
+        """Run a job as soon as a worker is free instead of at its next interval (no-op when the
+        scheduler is not running, as in tests that call `run`). Best effort: a run already under
+        way is not doubled, and the interval remains the fallback."""
+        with self._scheduler_lock:
+            if self._scheduler is None:
+                return
+            self._scheduler.modify_job(name, next_run_time=datetime.now(self._scheduler.timezone))
+
     def _run_all_now(self, besides: str) -> None:
         """A new leader catches up at once instead of waiting out each job's interval."""
         with self._scheduler_lock:

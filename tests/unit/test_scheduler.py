@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime
 
 import pytest
@@ -46,3 +47,22 @@ def test_the_scheduler_runs_jobs_and_shuts_down(clock: FakeClock) -> None:
     finally:
         jobs.shutdown()
     assert jobs._scheduler is None
+
+
+def test_wake_runs_a_job_before_its_interval(clock: FakeClock) -> None:
+    runs: list[threading.Event] = [threading.Event(), threading.Event()]
+    count = iter(range(2))
+    jobs = Jobs(clock, Metrics())
+    jobs.add("drain", 3600, lambda now: runs[next(count)].set())
+    jobs.wake("drain")  # not started yet: nothing to wake, and no error
+    jobs.start()
+    try:
+        assert runs[0].wait(10)  # the first run is immediate
+        assert not runs[1].is_set()  # the next one is an hour away...
+        # ...unless woken (again if the first run was still finishing: a wake never doubles a run)
+        deadline = time.monotonic() + 10
+        while not runs[1].wait(0.05) and time.monotonic() < deadline:
+            jobs.wake("drain")
+        assert runs[1].is_set()
+    finally:
+        jobs.shutdown()
