@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.core import messages as m
 from bot.core import policy
+from bot.core.models import Node
 from bot.core.names import ResourceName
 from bot.core.records import Incident, IncidentStatus
 from bot.core.watching import diff as health
@@ -22,7 +23,14 @@ from bot.core.watching import queues
 from bot.core.watching.diff import EventKind, NodeEvent, Snapshot
 from bot.usecases.context import Deps, log
 from bot.usecases.incidents import change_incident, redraw_digest
-from bot.usecases.watch_fleet import Memory, TickReport, gather, list_projects, snapshot_changes
+from bot.usecases.watch_fleet import (
+    Fleet,
+    Memory,
+    TickReport,
+    gather,
+    list_projects,
+    snapshot_changes,
+)
 from bot.usecases.watch_pace import Pacer
 
 OWN_GRACE = timedelta(minutes=10)  # after the bot's own operation ends, its effects are still ours
@@ -56,6 +64,9 @@ class Watcher:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
         self.memory = Memory()
+        # Per project, the nodes its queued resources held at their last listing: a quick poll
+        # (nodes only) leaves their story to those resources all the same.
+        self.queue_nodes: dict[str, frozenset[str]] = {}
         cfg = deps.config.watch
         self.pacer: Pacer | None = None
         if cfg.requests_per_minute is not None:
@@ -75,15 +86,19 @@ class Watcher:
             return self.poll(now)
         projects = [scope.project for scope in self.deps.scopes]
         chosen = self.pacer.choose(now, projects, self.deps.watch.open_incidents())
-        if not chosen:
+        if not chosen.poll:
             return None
-        report = self.poll(now, chosen)
-        self.pacer.polled(now, report)
+        quick = set(chosen.poll) - chosen.full
+        report = self.poll(now, chosen.poll, quick=quick)
+        self.pacer.polled(now, report, chosen.full)
         return report
 
-    def poll(self, now: datetime, projects: Collection[str] | None = None) -> TickReport:
+    def poll(
+        self, now: datetime, projects: Collection[str] | None = None, quick: Collection[str] = ()
+    ) -> TickReport:
         """List the watched projects (only `projects`, if given: nothing is concluded about
-        the others), diff against the last snapshot, decide, enqueue."""
+        the others; those in `quick` list their nodes only), diff against the last snapshot,
+        decide, enqueue."""
         deps, watch = self.deps, self.deps.watch
         report = TickReport()
         previous = self.memory.load(watch)
@@ -91,7 +106,9 @@ class Watcher:
         own = deps.store.operation_targets_since(now - OWN_GRACE)
         scopes = [s for s in deps.scopes if projects is None or s.project in projects]
         wanted = set(open_incidents) | own
-        fleet = gather(list_projects(deps.tpu, scopes, self.memory.prints, wanted), report)
+        fleet = gather(
+            list_projects(deps.tpu, scopes, self.memory.prints, wanted, quick=quick), report
+        )
         views: dict[str, queues.NodeView] = {n: previous[n] for n in fleet.unchanged}
         views.update((node.name, node) for node in fleet.nodes)
         queue_tick = queues.queue_events(
@@ -103,6 +120,7 @@ class Watcher:
             listed_projects=report.listed,
             unreachable_zones=report.unreachable | fleet.queue_unreachable,
         )
+        held = self._held_by_queues(fleet, quick)
         events = health.diff(
             previous,
             fleet.nodes,
@@ -110,13 +128,15 @@ class Watcher:
             listed_projects=report.listed,
             own=own,
             open_incidents=set(open_incidents),
-            covered=queue_tick.covered,
+            covered=queue_tick.covered | held,
             unchanged=fleet.unchanged,
         )
         events += queue_tick.events
         report.events = len(events)
         decided = _decide(deps, events, open_incidents, now)
         changed, removed = snapshot_changes(previous, fleet, report)
+        self._remember_queues(report, fleet, queue_tick.covered, held)
+        report.queues_due = _queues_due(held, changed, removed)
         with watch.begin() as conn:
             tick = _Tick(deps, conn, now, open_incidents, report)
             _apply(tick, decided)
@@ -126,6 +146,39 @@ class Watcher:
             watch.put(conn, "last_poll", now.isoformat())
         self.memory.committed(version, changed, removed, fleet.prints)
         return report
+
+    def _held_by_queues(self, fleet: Fleet, quick: Collection[str]) -> set[str]:
+        """On a quick poll, the nodes a queued resource holds (as last listed, or as the node
+        itself says)."""
+        held: set[str] = set()
+        for project in quick:
+            held |= self.queue_nodes.get(project, frozenset())
+        held.update(
+            node.name
+            for node in fleet.nodes
+            if isinstance(node, Node) and node.queued_resource and node.project in quick
+        )
+        return held
+
+    def _remember_queues(
+        self, report: TickReport, fleet: Fleet, covered: set[str], held: set[str]
+    ) -> None:
+        """Which nodes each project's queued resources hold, where they were listed in full."""
+        listed = {p for p in report.listed if not any(q == p for q, _ in fleet.queue_unreachable)}
+        by_project: dict[str, set[str]] = {p: set() for p in listed}
+        for name in covered:
+            project = ResourceName.parse(name).project
+            if project in by_project:
+                by_project[project].add(name)
+        self.queue_nodes.update((p, frozenset(names)) for p, names in by_project.items())
+
+
+def _queues_due(held: set[str], changed: list[Snapshot], removed: list[str]) -> set[str]:
+    """Projects whose quick poll saw a queued resource's node change or go: their queued
+    resources are listed as soon as the budget allows (the resource, not the node, tells that
+    story)."""
+    touched = [snap.name for snap in changed] + removed
+    return {ResourceName.parse(name).project for name in touched if name in held}
 
 
 def _decide(

@@ -39,6 +39,8 @@ class TickReport:
     listed: list[str] = field(default_factory=list)
     changed: int = 0  # nodes that became models (new, changed, or with an incident)
     requests: dict[str, int] = field(default_factory=dict)  # per project polled, estimated
+    queue_requests: dict[str, int] = field(default_factory=dict)  # of those, queued resources
+    queues_due: set[str] = field(default_factory=set)  # quick polls that saw a queue's node change
     spot_share: dict[str, float] = field(default_factory=dict)  # per project listed
     waiting: dict[str, int] = field(default_factory=dict)  # queued resources waiting, per project
 
@@ -65,21 +67,33 @@ class ProjectListing:
     queued: QueuedListing | None = None
     error: str = ""
     queued_error: str = ""
+    queues_asked: bool = True  # False: a quick poll, nodes only
+
+    @property
+    def queue_requests(self) -> int:
+        """What listing its queued resources cost (pages, estimated; 0 when not asked)."""
+        if not self.queues_asked:
+            return 0
+        if self.nodes is None:
+            return 1
+        queued = len(self.queued.queued_resources) if self.queued is not None else 0
+        return max(1, -(-queued // 1000)) if self.nodes.has_queues else 0
 
     @property
     def requests(self) -> int:
         """What polling it costs (nodes pages + queued-resource pages, estimated)."""
-        if self.nodes is None:
-            return 2
-        queued = len(self.queued.queued_resources) if self.queued is not None else 0
-        queue_pages = max(1, -(-queued // 1000)) if self.nodes.has_queues else 0
-        return max(1, self.nodes.pages) + queue_pages
+        nodes = 1 if self.nodes is None else max(1, self.nodes.pages)
+        return nodes + self.queue_requests
 
 
 def _list_one(
-    tpu: TpuApi, scope: ProjectScope, known: Mapping[str, int], wanted: Collection[str]
+    tpu: TpuApi,
+    scope: ProjectScope,
+    known: Mapping[str, int],
+    wanted: Collection[str],
+    queues: bool = True,
 ) -> ProjectListing:
-    result = ProjectListing(scope.project)
+    result = ProjectListing(scope.project, queues_asked=queues)
     try:
         if isinstance(tpu, LightLister):
             result.nodes = tpu.list_node_changes(scope.project, scope.locations, known, wanted)
@@ -91,6 +105,8 @@ def _list_one(
             )
     except TpuError as exc:
         result.error = exc.message
+        return result
+    if not queues:
         return result
     try:
         result.queued = tpu.list_queued_resources(scope.project, scope.locations)
@@ -105,13 +121,19 @@ def list_projects(
     known: Mapping[str, int],
     wanted: Collection[str],
     workers: int | None = None,
+    quick: Collection[str] = (),
 ) -> list[ProjectListing]:
-    """Every scope's listing, in scope order, at most `workers` (LIST_WORKERS) at once."""
+    """Every scope's listing, in scope order, at most `workers` (LIST_WORKERS) at once; the
+    projects in `quick` list their nodes only."""
     workers = LIST_WORKERS if workers is None else workers
+
+    def one(scope: ProjectScope) -> ProjectListing:
+        return _list_one(tpu, scope, known, wanted, scope.project not in quick)
+
     if len(scopes) <= 1 or workers <= 1:
-        return [_list_one(tpu, scope, known, wanted) for scope in scopes]
+        return [one(scope) for scope in scopes]
     with ThreadPoolExecutor(min(workers, len(scopes)), thread_name_prefix="watch-list") as pool:
-        return list(pool.map(lambda scope: _list_one(tpu, scope, known, wanted), scopes))
+        return list(pool.map(one, scopes))
 
 
 @dataclass
@@ -178,6 +200,7 @@ def gather(listings: list[ProjectListing], report: TickReport) -> Fleet:
     for one in listings:
         project = one.project
         report.requests[project] = one.requests
+        report.queue_requests[project] = one.queue_requests
         if one.nodes is None:
             log.warning("watch: %s not listed: %s", project, one.error)
             report.failed_projects.append(project)
@@ -190,6 +213,10 @@ def gather(listings: list[ProjectListing], report: TickReport) -> Fleet:
         report.spot_share[project] = one.nodes.spot / max(1, one.nodes.listed)
         for location in one.nodes.unreachable:
             report.unreachable.add((project, location.rsplit("/", 1)[-1]))
+        if not one.queues_asked:
+            # A quick poll: nothing is concluded about its queued resources this tick.
+            fleet.queue_unreachable.add((project, "-"))
+            continue
         if one.queued is None:
             log.warning("watch: queued resources of %s not listed: %s", project, one.queued_error)
             fleet.queue_unreachable.add((project, "-"))

@@ -5,7 +5,7 @@ how hot it is)."""
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from bot.core.names import ResourceName
@@ -22,8 +22,11 @@ class Pacer:
 
     def __init__(self, budget: float, poll_seconds: float, step_seconds: float) -> None:
         self.budget, self.poll_seconds, self.step_seconds = budget, poll_seconds, step_seconds
-        self.last: dict[str, datetime] = {}
-        self.cost: dict[str, int] = {}
+        self.last: dict[str, datetime] = {}  # the last full poll (nodes and queued resources)
+        self.last_quick: dict[str, datetime] = {}  # the last nodes-only poll
+        self.node_cost: dict[str, int] = {}
+        self.queue_cost: dict[str, int] = {}
+        self.queues_due: set[str] = set()
         self.spot: dict[str, float] = {}
         self.waiting: dict[str, int] = {}
         self.spent: deque[tuple[datetime, int]] = deque()
@@ -41,11 +44,21 @@ class Pacer:
                 recent[project] += 1
                 if incident.digest_id:
                     storm.add(project)
+
+        def quick_cost(project: str) -> int | None:
+            """Early polls list nodes only: preemptions and health show there at once, while
+            queued resources move in minutes (waiting past a threshold, provisioning). Those are
+            listed by the deadline, and as soon as the budget allows once a quick poll sees one
+            of their nodes appear, change or go."""
+            if not self.queue_cost.get(project, 1):
+                return None  # no queued resources to leave out (a v1alpha1 project)
+            return self.node_cost.get(project, 1)
+
         return [
             planner.ProjectState(
                 project,
                 self.last.get(project),
-                self.cost.get(project, 2),
+                self.node_cost.get(project, 1) + self.queue_cost.get(project, 1),
                 planner.heat(
                     recent_incidents=recent[project],
                     open_incidents=opened[project],
@@ -53,6 +66,9 @@ class Pacer:
                     storm=project in storm,
                     spot_share=self.spot.get(project, 0.0),
                 ),
+                quick_cost(project),
+                self.last_quick.get(project),
+                project in self.queues_due,
             )
             for project in projects
         ]
@@ -68,7 +84,7 @@ class Pacer:
 
     def choose(
         self, now: datetime, projects: Sequence[str], open_incidents: Mapping[str, Incident]
-    ) -> tuple[str, ...]:
+    ) -> planner.Plan:
         if not self.last:
             self._stagger(now, projects)
         while self.spent and now - self.spent[0][0] >= planner.WINDOW:
@@ -87,13 +103,21 @@ class Pacer:
                 self.budget,
                 self.poll_seconds,
             )
-        return chosen.poll
+        return chosen
 
-    def polled(self, now: datetime, report: TickReport) -> None:
-        """What a tick found: its cost is spent, its projects' heat and cost updated."""
+    def polled(self, now: datetime, report: TickReport, full: Collection[str]) -> None:
+        """What a tick found: its cost is spent, its projects' heat and cost updated (`full`:
+        the projects whose queued resources were listed too)."""
         for project, requests in report.requests.items():
-            self.last[project] = now
-            self.cost[project] = requests
+            queue_requests = report.queue_requests.get(project, 0)
+            if project in full:
+                self.last[project] = now
+                self.queue_cost[project] = queue_requests
+                self.queues_due.discard(project)
+            else:
+                self.last_quick[project] = now
+            self.node_cost[project] = requests - queue_requests
             self.spent.append((now, requests))
+        self.queues_due |= report.queues_due
         self.spot.update(report.spot_share)
         self.waiting.update(report.waiting)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from bot.usecases.watch import Watcher
 from devstack.clock import FakeClock
 from devstack.stack import ALERTS, APPROVALS, Stack, start_stack
 from localslack import Message
@@ -205,3 +206,35 @@ def test_maintenance_is_announced_started_and_ended_in_one_thread(fleet: Stack) 
     later(fleet)
     assert "Resolved" in new[0].text and len(thread(fleet, new[0])) == 2
     assert len(roots(fleet)) == before + 1
+
+
+def test_a_quick_poll_leaves_queued_resources_to_their_own_listing(fleet: Stack) -> None:
+    """On a budget, early polls list nodes only: a queued VM's trouble waits for its request's
+    listing (asked for at once), and nothing is concluded about requests meanwhile."""
+    deps = fleet.bot.dispatcher.deps
+    watcher = Watcher(deps)
+    watcher.poll(fleet.clock())  # a full poll: it learns which nodes the requests hold
+    open_before = set(deps.watch.open_incidents())
+    standing = sorted(
+        n for n in open_before if n.startswith(f"projects/{PROJECT}/") and "/queuedResources/" in n
+    )
+    assert standing  # the seeded fleet has a suspended or failed request in every project
+    fleet.emulator.inject_queued(standing[0], {"state": "ACTIVE"})
+    node = next(
+        fleet.emulator.v2_get_node(name)
+        for name in fleet.emulator.node_names(PROJECT)
+        if fleet.emulator.v2_get_node(name).get("queuedResource") not in (None, "", standing[0])
+        and fleet.emulator.v2_get_node(name)["state"] == "READY"
+    )
+    fleet.emulator.inject(node["name"], {"state": "PREEMPTED", "health": ""})
+    fleet.clock.advance(5)
+    quick = watcher.poll(fleet.clock(), [PROJECT], quick=[PROJECT])
+    assert quick.listed == [PROJECT] and quick.queue_requests[PROJECT] == 0
+    assert quick.decisions["open"] == 0 and quick.queues_due == {PROJECT}
+    assert set(deps.watch.open_incidents()) == open_before
+    fleet.clock.advance(5)
+    full = watcher.poll(fleet.clock(), [PROJECT])
+    assert full.queue_requests[PROJECT] >= 1 and not full.queues_due
+    after = set(deps.watch.open_incidents())
+    assert after - open_before == {node["queuedResource"]}
+    assert standing[0] not in after

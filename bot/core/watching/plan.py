@@ -1,12 +1,15 @@
 """Pure: which projects to poll now, under a budget of API requests per minute.
 
-Every project is polled at least every `poll_seconds` (its deadline), whatever the budget. What
-the budget leaves over that floor goes to hot projects (fresh incidents, a storm, waiting queued
-resources, spot or preemptible nodes), in proportion to their heat squared: a hot project's
-interval shrinks, a quiet one stays at `poll_seconds`. A hot project is polled early only if every
-60 s window holding `now` still fits the budget with the requests already spent in it, those
-chosen now, and those its deadlines will force, so no 60 s window goes over the budget as long as
-the deadlines alone fit (if they do not, poll_seconds wins and the plan says so).
+Every project is polled in full (nodes and queued resources) at least every `poll_seconds` (its
+deadline), whatever the budget. What the budget leaves over that floor goes to hot projects (fresh
+incidents, a storm, waiting queued resources, spot or preemptible nodes), in proportion to their
+heat squared: a hot project's interval shrinks, a quiet one stays at `poll_seconds`. An early poll
+lists only the nodes (a "quick" poll: preemptions and health show there, and it costs half) unless
+the project's queued resources are what is hot, or a quick poll saw one of their nodes change.
+A hot project is polled early only if every 60 s window holding `now` still fits the budget with
+the requests already spent in it, those chosen now, and those its deadlines will force, so no 60 s
+window goes over the budget as long as the deadlines alone fit (if they do not, poll_seconds wins
+and the plan says so).
 """
 
 from __future__ import annotations
@@ -21,9 +24,23 @@ WINDOW = timedelta(seconds=60)
 @dataclass(frozen=True)
 class ProjectState:
     project: str
-    last_polled: datetime | None = None  # None: never (it is due now)
-    cost: int = 2  # requests one poll takes (nodes pages + queued-resource pages)
+    last_polled: datetime | None = None  # the last full poll (None: never; it is due now)
+    cost: int = 2  # requests a full poll takes (nodes pages + queued-resource pages)
     heat: float = 0.0  # 0: quiet; more: trouble more likely there
+    quick_cost: int | None = None  # requests of a nodes-only poll; None: every poll is full
+    last_quick: datetime | None = None  # the last poll of either kind, if later than last_polled
+    queues_due: bool = False  # a quick poll saw a queued resource's node change: list them soon
+
+    @property
+    def early_cost(self) -> int:
+        """What an early (hot) poll of it costs."""
+        return self.cost if self.quick_cost is None or self.queues_due else self.quick_cost
+
+    @property
+    def last_any(self) -> datetime | None:
+        if self.last_quick is None or self.last_polled is None:
+            return self.last_polled
+        return max(self.last_polled, self.last_quick)
 
 
 def heat(
@@ -78,6 +95,7 @@ class Plan:
     poll: tuple[str, ...]
     intervals: dict[str, float]  # seconds, each project's target
     over_budget: bool = False  # the deadlines alone do not fit: poll_seconds wins
+    full: frozenset[str] = frozenset()  # of `poll`, those whose queued resources are listed too
 
 
 def intervals(
@@ -87,8 +105,9 @@ def intervals(
     base = sum(s.cost * 60.0 / poll_seconds for s in states)
     spare = budget - base
     # Spare requests go by heat squared: the hottest projects get most of it, a project that is
-    # merely warm (a few spot nodes, one old incident) little.
-    weight = sum(s.heat**2 * s.cost for s in states)
+    # merely warm (a few spot nodes, one old incident) little. (The early polls come on top of
+    # the deadline polls, which `base` counts: a slight overestimate that leaves a little spare.)
+    weight = sum(s.heat**2 * s.early_cost for s in states)
     result = {}
     for s in states:
         rate = 1.0 / poll_seconds
@@ -114,7 +133,8 @@ def plan(
     limit = timedelta(seconds=poll_seconds)
 
     def elapsed(s: ProjectState) -> float:
-        return float("inf") if s.last_polled is None else (now - s.last_polled).total_seconds()
+        last = s.last_any
+        return float("inf") if last is None else (now - last).total_seconds()
 
     # Due by deadline: the next tick would be too late.
     must = [s for s in states if s.last_polled is None or s.last_polled + limit <= now + step]
@@ -123,21 +143,42 @@ def plan(
     now_cost = sum(s.cost for s in must)
     over = _peak(now, spent, []) + now_cost > budget
 
-    def fits(candidate: ProjectState) -> bool:
-        # Polled now, a project's own deadlines move out of the next minute.
+    full = set(chosen)
+
+    def fits(candidate: ProjectState, in_full: bool) -> bool:
+        # Polled in full now, a project's own deadlines move out of the next minute.
         future = [
             x
             for s in states
-            if s.project not in chosen and s is not candidate
+            if s.project not in full and (s is not candidate or not in_full)
             for x in owed[s.project]
         ]
-        return _peak(now, spent, future) + now_cost + candidate.cost <= budget
+        cost = candidate.cost if in_full else candidate.early_cost
+        return _peak(now, spent, future) + now_cost + cost <= budget
 
-    hot = [s for s in states if s.project not in chosen and elapsed(s) >= target[s.project]]
-    hot.sort(key=lambda s: (-elapsed(s) / target[s.project], s.project))
+    # Due early: its interval is up (to the nearest tick: waiting for the tick after would poll
+    # it later than planned every time), or its queued resources are.
+    hot = [
+        s
+        for s in states
+        if s.project not in chosen
+        and (s.queues_due or elapsed(s) + step_seconds / 2 >= target[s.project])
+    ]
+    hot.sort(key=lambda s: (not s.queues_due, -elapsed(s) / target[s.project], s.project))
     for s in hot:
-        if fits(s):
+        # Quick, unless its deadline comes before its next early poll would: then in full now.
+        quick = s.early_cost < s.cost and (
+            s.last_polled is None
+            or (s.last_polled + limit - now).total_seconds() > target[s.project]
+        )
+        # A quick poll leaves the deadline where it is; when the deadlines ahead leave no room
+        # (polls bunched together), a full one may fit where a quick one does not, and moves it.
+        if quick and fits(s, in_full=False):
             chosen.add(s.project)
+            now_cost += s.early_cost
+        elif fits(s, in_full=True):
+            chosen.add(s.project)
+            full.add(s.project)
             now_cost += s.cost
     order = [s.project for s in states if s.project in chosen]
-    return Plan(tuple(order), target, over)
+    return Plan(tuple(order), target, over, frozenset(full))
