@@ -139,7 +139,8 @@ class WatchConfig(_Strict):
     # Optional: TPU API requests per minute the watcher may spend. Set, the poll job runs every
     # `plan_seconds` and polls the projects where trouble is likely more often, never above this
     # budget, never leaving a project unpolled longer than poll_seconds (which wins if the budget
-    # cannot pay for that alone).
+    # cannot pay for that alone). Early polls list nodes only; queued resources are listed by
+    # poll_seconds, and soon after a quick poll sees one of their nodes change.
     requests_per_minute: int | None = Field(default=None, ge=1)
     plan_seconds: int = Field(default=5, ge=1)
 
