@@ -19,7 +19,9 @@ the tick that found it (/healthz `last_poll`, read every 0.2 s, is each tick's s
 clock), that tick's listing and diff up to its decision on the node (the bot's INFO log line
 "watch: NODE preempted -> open", timestamped by this machine's clock, 1 ms), and the decision to
 Slack (commit, the drainer woken, its queue and pacing, the send). The floor is the poll
-interval: an event can land just after its project was listed.
+interval: an event can land just after its project was listed. A storm's digest counts when it
+names the node (its root names the first 40 members; a member past those would be matched by a
+later message of the digest's thread instead); the first message's kind is printed.
 """
 
 from __future__ import annotations
