@@ -6,8 +6,10 @@ Run: .venv/bin/python bench/watch_bench.py [--nodes 10000] [--projects 20] [--ro
 Per fleet: the emulator (`tpu-bot emulator --clean`) in its own process; the bot, wired by
 `bot.app.build`, in its own process (bench/watch_child.py: a tick when asked, its wall and CPU
 time, its RSS); and this one, which runs the bare fetch - a plain googleapiclient program (v2,
-wildcard zone, pageSize 1000, nodes only): sequential, and one thread per project. Each round
-runs the bare sequential fetch, the bare parallel fetch and one steady bot tick back to back, so
+wildcard zone, pageSize 1000, nodes only): sequential, and one thread per project; and, since a
+tick also lists queued resources, one thread per project fetching the same pages the tick does
+(nodes, then queued resources). Each round runs the bare fetches and one steady bot tick back to
+back, so
 the ratios compare runs on the same machine at the same moment. Requests come from the
 emulator's stats. The detection comparison is bench/watch_detect.py.
 """
@@ -133,7 +135,12 @@ def scale(nodes: int, count: int, rounds: int) -> dict[str, Any]:
         child = Child(bot_env(Path(tempfile.mkdtemp()), emu.url, slack, projects))
         first = child.tick()  # every node appears
         child.tick()
-        seq, par, ticks, requests = [], [], [], []
+
+        def both(svc: Any, project: str) -> None:
+            fetch(svc, project)
+            fetch(svc, project, "queuedResources")
+
+        seq, par, par_all, ticks, requests = [], [], [], [], []
         for _ in range(rounds):
             started = time.perf_counter()
             for project in projects:
@@ -143,6 +150,10 @@ def scale(nodes: int, count: int, rounds: int) -> dict[str, Any]:
             with ThreadPoolExecutor(len(projects)) as pool:
                 list(pool.map(fetch, threads, projects))
             par.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            with ThreadPoolExecutor(len(projects)) as pool:
+                list(pool.map(both, threads, projects))
+            par_all.append(time.perf_counter() - started)
             before = requests_served(emu.url)
             ticks.append(child.tick())
             requests.append(requests_served(emu.url) - before)
@@ -151,6 +162,7 @@ def scale(nodes: int, count: int, rounds: int) -> dict[str, Any]:
             "projects": count,
             "seq": median(seq),
             "par": median(par),
+            "par_all": median(par_all),
             "tick": median([t["wall"] for t in ticks]),
             "cpu": median([t["cpu"] for t in ticks]),
             "first_tick": first["wall"],
@@ -179,6 +191,8 @@ def scale_table(results: list[dict[str, Any]]) -> str:
                 r["tick"],
                 r["tick"] / r["seq"],
                 r["tick"] / r["par"],
+                r["par_all"],
+                r["tick"] / r["par_all"],
                 r["cpu"],
                 f"{r['requests']} / {r['minimum']}",
                 r["changed"],
@@ -195,6 +209,8 @@ def scale_table(results: list[dict[str, Any]]) -> str:
             "bot tick s",
             "tick/seq",
             "tick/par",
+            "bare par, +queues s",
+            "tick/par+queues",
             "tick CPU s",
             "requests/min.",
             "models built",

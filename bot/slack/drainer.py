@@ -44,6 +44,10 @@ def row_of(message: dict[str, Any]) -> int | None:
 class OutboxDrainer:
     """Sends what the outbox holds, in order per channel, about one message a second per channel.
 
+    Slack allows a channel one message a second "with short bursts": each channel has a bucket of
+    `burst` sends that refills at one per `pace_seconds`, so the incidents one tick finds go out
+    together while a long run of them still averages one a second.
+
     429 waits for Retry-After; 5xx and connection errors back off; a message is marked sent only
     after Slack accepted it. A message Slack refuses for good (say, an archived channel) is set
     aside with its error logged, so it cannot hold up the rest of its channel forever.
@@ -70,6 +74,7 @@ class OutboxDrainer:
         watch: WatchStore,
         metrics: Metrics | None = None,
         pace_seconds: float = 1.0,
+        burst: int = 3,
         max_backoff_seconds: float = 300.0,
         *,
         recover_from_history: bool = False,
@@ -81,7 +86,8 @@ class OutboxDrainer:
         self.metrics = metrics
         self.pace = timedelta(seconds=pace_seconds)
         self.max_backoff = max_backoff_seconds
-        self._last_write: dict[str, datetime] = {}
+        self.burst = max(1, burst)
+        self._bucket: dict[str, tuple[float, datetime]] = {}  # channel -> (sends left, when)
         self._lock = threading.Lock()
         self.recover_from_history = recover_from_history
         # A claim younger than this, not ours, may be a send in flight elsewhere (longer than
@@ -115,20 +121,28 @@ class OutboxDrainer:
                 (item.thread_outbox is not None and not item.thread_ts)
                 or (item.method == "chat.update" and not item.target_ts)
             )
-            last = self._last_write.get(channel)
-            if (
-                item.next_attempt_at > now
-                or waiting_for_parent
-                or (last is not None and now - last < self.pace)
-            ):
+            if item.next_attempt_at > now or waiting_for_parent or not self._may_send(channel, now):
                 held.add(channel)  # later rows of this channel wait too: order is kept
                 continue
             if self._send(item, now):
                 sent += 1
-            held.add(channel)
+            else:
+                held.add(channel)
         if self.metrics is not None:
             self.metrics.outbox_depth.set(self.watch.depth())
         return sent
+
+    # The drain job's start time jitters by a few ms around its interval: without this slack, a
+    # channel whose bucket is 0.99 full would wait one whole extra interval.
+    JITTER = 0.1
+
+    def _level(self, channel: str, now: datetime) -> float:
+        """Sends the channel's bucket holds now."""
+        left, since = self._bucket.get(channel, (float(self.burst), now))
+        return min(float(self.burst), left + (now - since) / self.pace)
+
+    def _may_send(self, channel: str, now: datetime) -> bool:
+        return self._level(channel, now) + self.JITTER >= 1
 
     def _send(self, item: OutboxItem, now: datetime) -> bool:
         if item.parent_lost and item.method == "chat.update":
@@ -142,7 +156,7 @@ class OutboxDrainer:
             args["metadata"] = outbox_metadata(item.id)
         if item.thread_ts and item.method != "chat.update":
             args["thread_ts"] = item.thread_ts
-        self._last_write[item.channel] = now
+        self._bucket[item.channel] = (self._level(item.channel, now) - 1, now)
         self.watch.claim(item.id, now)
         try:
             response = self.client.api_call(item.method, json=args)
