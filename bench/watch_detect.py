@@ -75,7 +75,7 @@ def _schedule(
     hot = rng.sample(projects, HOT)
     storm = [name for p in hot for name in victims[p][:5]]
     quiet = [p for p in projects if p not in hot]
-    plan = []
+    plan: list[tuple[float, str, bool]] = []
     for i in range(count):
         at = rng.uniform(WARMUP + 120, minutes * 60 - 130)
         is_hot = i % 5 != 4  # four in five where the trouble is
