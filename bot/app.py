@@ -240,7 +240,7 @@ def build(settings: Settings, *, clock: Clock = utcnow, tpu: Any = None) -> Bot:
         metrics.approvals.labels(status="pending").set(pending)
         for status in (ApprovalStatus.APPROVED, ApprovalStatus.EXECUTING):
             metrics.approvals.labels(status=status.value).set(store.count_approvals(status))
-        if report is not None and report.events:
+        if watch_store.depth():
             # What the tick found is committed: send it now, not at the drainer's next second.
             jobs.wake("drain_outbox")
         return report

@@ -67,13 +67,21 @@ class Jobs:
         return result
 
     def wake(self, name: str) -> None:
-        """Run a job as soon as a worker is free instead of at its next interval (no-op when the
-        scheduler is not running, as in tests that call `run`). Best effort: a run already under
-        way is not doubled, and the interval remains the fallback."""
+        """Run a job once more, now, besides its interval (no-op when the scheduler is not
+        running, as in tests that call `run`). A one-off job of its own: moving the periodic
+        one would be skipped while it runs (max_instances) and would shift its schedule. The
+        job must be safe to run twice at once (the drainer holds its own lock)."""
         with self._scheduler_lock:
             if self._scheduler is None:
                 return
-            self._scheduler.modify_job(name, next_run_time=datetime.now(self._scheduler.timezone))
+            self._scheduler.add_job(
+                self.run,
+                "date",
+                args=[name],
+                id=f"{name}:wake",
+                replace_existing=True,
+                misfire_grace_time=30,
+            )
 
     def _run_all_now(self, besides: str) -> None:
         """A new leader catches up at once instead of waiting out each job's interval."""

@@ -54,6 +54,9 @@ class OutboxDrainer:
     """
 
     NOT_THERE = frozenset({"not_in_channel", "channel_not_found"})
+    # The drain job's start time jitters by a few ms around its interval: without this slack, a
+    # channel whose bucket is 0.99 full would wait one whole extra interval.
+    JITTER = 0.1
     PERMANENT = frozenset(
         {
             "channel_not_found",
@@ -132,10 +135,6 @@ class OutboxDrainer:
             self.metrics.outbox_depth.set(self.watch.depth())
         return sent
 
-    # The drain job's start time jitters by a few ms around its interval: without this slack, a
-    # channel whose bucket is 0.99 full would wait one whole extra interval.
-    JITTER = 0.1
-
     def _level(self, channel: str, now: datetime) -> float:
         """Sends the channel's bucket holds now."""
         left, since = self._bucket.get(channel, (float(self.burst), now))
@@ -168,6 +167,8 @@ class OutboxDrainer:
             if status == 429:
                 wait = float(exc.response.headers.get("Retry-After", 1) or 1)
                 self.watch.retry_later(item.id, now + timedelta(seconds=wait), "ratelimited")
+                # Back at one a second after Retry-After, not with a burst that asks for another.
+                self._bucket[item.channel] = (0.0, now + timedelta(seconds=wait) - self.pace)
                 self._settled.discard(item.id)
                 return False
             if error in self.NOT_THERE and item.fallback_channel not in (None, item.channel):

@@ -94,6 +94,7 @@ class VersionApi:
         unchanged: list[str] = []
         prints: dict[str, int] = {}
         unreachable: list[str] = []
+        in_queues: list[str] = []
         pages = spot = 0
         fingerprint = self.wire.fingerprint
         for location in locations:
@@ -108,6 +109,8 @@ class VersionApi:
                         scheduling = item.get("schedulingConfig")
                         if scheduling and (scheduling.get("spot") or scheduling.get("preemptible")):
                             spot += 1
+                        if item.get("queuedResource"):
+                            in_queues.append(name)
                         prints[name] = mark = fingerprint(item)
                         if known.get(name) == mark and name not in wanted:
                             unchanged.append(name)
@@ -121,7 +124,13 @@ class VersionApi:
                     raise
                 unreachable.append(parent)
         return NodeChanges(
-            tuple(nodes), tuple(unchanged), prints, tuple(dict.fromkeys(unreachable)), pages, spot
+            tuple(nodes),
+            tuple(unchanged),
+            prints,
+            tuple(dict.fromkeys(unreachable)),
+            pages,
+            spot,
+            in_queues=tuple(in_queues),
         )
 
     def create_node(

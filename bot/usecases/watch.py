@@ -15,7 +15,6 @@ from typing import Any
 
 from bot.core import messages as m
 from bot.core import policy
-from bot.core.models import Node
 from bot.core.names import ResourceName
 from bot.core.records import Incident, IncidentStatus
 from bot.core.watching import diff as health
@@ -24,9 +23,9 @@ from bot.core.watching.diff import EventKind, NodeEvent, Snapshot
 from bot.usecases.context import Deps, log
 from bot.usecases.incidents import change_incident, redraw_digest
 from bot.usecases.watch_fleet import (
-    Fleet,
     Memory,
     TickReport,
+    defer_quick,
     gather,
     list_projects,
     snapshot_changes,
@@ -64,9 +63,6 @@ class Watcher:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
         self.memory = Memory()
-        # Per project, the nodes its queued resources held at their last listing: a quick poll
-        # (nodes only) leaves their story to those resources all the same.
-        self.queue_nodes: dict[str, frozenset[str]] = {}
         cfg = deps.config.watch
         self.pacer: Pacer | None = None
         if cfg.requests_per_minute is not None:
@@ -109,6 +105,7 @@ class Watcher:
         fleet = gather(
             list_projects(deps.tpu, scopes, self.memory.prints, wanted, quick=quick), report
         )
+        report.queues_due = defer_quick(fleet, previous, quick, report.unreachable)
         views: dict[str, queues.NodeView] = {n: previous[n] for n in fleet.unchanged}
         views.update((node.name, node) for node in fleet.nodes)
         queue_tick = queues.queue_events(
@@ -120,7 +117,6 @@ class Watcher:
             listed_projects=report.listed,
             unreachable_zones=report.unreachable | fleet.queue_unreachable,
         )
-        held = self._held_by_queues(fleet, quick)
         events = health.diff(
             previous,
             fleet.nodes,
@@ -128,15 +124,13 @@ class Watcher:
             listed_projects=report.listed,
             own=own,
             open_incidents=set(open_incidents),
-            covered=queue_tick.covered | held,
+            covered=queue_tick.covered,
             unchanged=fleet.unchanged,
         )
         events += queue_tick.events
         report.events = len(events)
         decided = _decide(deps, events, open_incidents, now)
         changed, removed = snapshot_changes(previous, fleet, report)
-        self._remember_queues(report, fleet, queue_tick.covered, held)
-        report.queues_due = _queues_due(held, changed, removed)
         with watch.begin() as conn:
             tick = _Tick(deps, conn, now, open_incidents, report)
             _apply(tick, decided)
@@ -146,39 +140,6 @@ class Watcher:
             watch.put(conn, "last_poll", now.isoformat())
         self.memory.committed(version, changed, removed, fleet.prints)
         return report
-
-    def _held_by_queues(self, fleet: Fleet, quick: Collection[str]) -> set[str]:
-        """On a quick poll, the nodes a queued resource holds (as last listed, or as the node
-        itself says)."""
-        held: set[str] = set()
-        for project in quick:
-            held |= self.queue_nodes.get(project, frozenset())
-        held.update(
-            node.name
-            for node in fleet.nodes
-            if isinstance(node, Node) and node.queued_resource and node.project in quick
-        )
-        return held
-
-    def _remember_queues(
-        self, report: TickReport, fleet: Fleet, covered: set[str], held: set[str]
-    ) -> None:
-        """Which nodes each project's queued resources hold, where they were listed in full."""
-        listed = {p for p in report.listed if not any(q == p for q, _ in fleet.queue_unreachable)}
-        by_project: dict[str, set[str]] = {p: set() for p in listed}
-        for name in covered:
-            project = ResourceName.parse(name).project
-            if project in by_project:
-                by_project[project].add(name)
-        self.queue_nodes.update((p, frozenset(names)) for p, names in by_project.items())
-
-
-def _queues_due(held: set[str], changed: list[Snapshot], removed: list[str]) -> set[str]:
-    """Projects whose quick poll saw a queued resource's node change or go: their queued
-    resources are listed as soon as the budget allows (the resource, not the node, tells that
-    story)."""
-    touched = [snap.name for snap in changed] + removed
-    return {ResourceName.parse(name).project for name in touched if name in held}
 
 
 def _decide(

@@ -40,6 +40,7 @@ class TickReport:
     changed: int = 0  # nodes that became models (new, changed, or with an incident)
     requests: dict[str, int] = field(default_factory=dict)  # per project polled, estimated
     queue_requests: dict[str, int] = field(default_factory=dict)  # of those, queued resources
+    queues_failed: list[str] = field(default_factory=list)  # asked for, not listed
     queues_due: set[str] = field(default_factory=set)  # quick polls that saw a queue's node change
     spot_share: dict[str, float] = field(default_factory=dict)  # per project listed
     waiting: dict[str, int] = field(default_factory=dict)  # queued resources waiting, per project
@@ -72,10 +73,8 @@ class ProjectListing:
     @property
     def queue_requests(self) -> int:
         """What listing its queued resources cost (pages, estimated; 0 when not asked)."""
-        if not self.queues_asked:
+        if not self.queues_asked or self.nodes is None:  # (a failed node listing stops there)
             return 0
-        if self.nodes is None:
-            return 1
         queued = len(self.queued.queued_resources) if self.queued is not None else 0
         return max(1, -(-queued // 1000)) if self.nodes.has_queues else 0
 
@@ -101,7 +100,11 @@ def _list_one(
             listing = tpu.list_nodes(scope.project, scope.locations)
             spot = sum(1 for node in listing.nodes if node.spot or node.preemptible)
             result.nodes = NodeChanges(
-                tuple(listing.nodes), unreachable=tuple(listing.unreachable), pages=1, spot=spot
+                tuple(listing.nodes),
+                unreachable=tuple(listing.unreachable),
+                pages=1,
+                spot=spot,
+                in_queues=tuple(node.name for node in listing.nodes if node.queued_resource),
             )
     except TpuError as exc:
         result.error = exc.message
@@ -191,6 +194,7 @@ class Fleet:
     prints: dict[str, int] = field(default_factory=dict)
     queued: list[QueuedResource] = field(default_factory=list)
     queue_unreachable: set[tuple[str, str]] = field(default_factory=set)
+    in_queues: set[str] = field(default_factory=set)  # listed nodes a queued resource made
 
 
 def gather(listings: list[ProjectListing], report: TickReport) -> Fleet:
@@ -210,6 +214,7 @@ def gather(listings: list[ProjectListing], report: TickReport) -> Fleet:
         fleet.nodes.extend(one.nodes.nodes)
         fleet.unchanged.extend(one.nodes.unchanged)
         fleet.prints.update(one.nodes.fingerprints)
+        fleet.in_queues.update(one.nodes.in_queues)
         report.spot_share[project] = one.nodes.spot / max(1, one.nodes.listed)
         for location in one.nodes.unreachable:
             report.unreachable.add((project, location.rsplit("/", 1)[-1]))
@@ -218,6 +223,7 @@ def gather(listings: list[ProjectListing], report: TickReport) -> Fleet:
             fleet.queue_unreachable.add((project, "-"))
             continue
         if one.queued is None:
+            report.queues_failed.append(project)
             log.warning("watch: queued resources of %s not listed: %s", project, one.queued_error)
             fleet.queue_unreachable.add((project, "-"))
             continue
@@ -229,6 +235,41 @@ def gather(listings: list[ProjectListing], report: TickReport) -> Fleet:
     report.changed = len(fleet.nodes)
     report.queued = len(fleet.queued)
     return fleet
+
+
+def defer_quick(
+    fleet: Fleet,
+    previous: Mapping[str, Snapshot],
+    quick: Collection[str],
+    unreachable: Collection[tuple[str, str]],
+) -> set[str]:
+    """On a quick poll (nodes only), nothing is concluded about a queued resource's nodes (their
+    resource tells their story, and it was not listed) nor about nodes gone (whose they were is
+    not known): they keep their snapshots and fingerprints, to be judged by the next full poll.
+    The quick projects where such a node changed or went: their queued resources are due."""
+    if not quick:
+        return set()
+    prefixes = tuple(f"projects/{project}/" for project in quick)
+    held = {name for name in fleet.in_queues if name.startswith(prefixes)}
+    due: set[str] = set()
+    kept: list[Node | Snapshot] = []
+    for node in fleet.nodes:
+        if node.name not in held:
+            kept.append(node)
+            continue
+        due.add(node.project)
+        fleet.prints.pop(node.name, None)  # still "changed" next time: the full poll judges it
+        if node.name in previous:
+            fleet.unchanged.append(node.name)
+    fleet.nodes = kept
+    listed = set(fleet.unchanged)
+    listed.update(node.name for node in fleet.nodes)
+    for name, snap in previous.items():
+        if name.startswith(prefixes) and name not in listed:
+            fleet.unchanged.append(name)  # gone, or in a zone that did not answer: kept as is
+            if health.reachable(snap, unreachable):
+                due.add(snap.project)
+    return due
 
 
 def snapshot_changes(

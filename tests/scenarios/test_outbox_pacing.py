@@ -99,3 +99,19 @@ def test_a_reply_waits_for_its_parent_inside_a_burst(
     reply = next(m for m in messages if m.text == "reply")
     assert reply.thread_ts == root_message.ts
     assert [m.text for m in messages if not m.thread_ts] == ["root", "after"]
+
+
+def test_after_a_rate_limit_the_channel_comes_back_one_at_a_time(
+    drainer: OutboxDrainer, watch: WatchStore, slack: LocalSlack, clock: FakeClock
+) -> None:
+    for i in range(5):
+        enqueue(watch, clock, ALERTS, f"m{i}")
+    slack.workspace.fail(1, status=429, retry_after=3, methods=("chat.postMessage",))
+    assert drainer.drain(clock()) == 0  # ratelimited: the channel waits for Retry-After
+    clock.advance(2)
+    assert drainer.drain(clock()) == 0
+    clock.advance(1)
+    assert drainer.drain(clock()) == 1  # then one, not a burst that asks for another 429
+    clock.advance(1)
+    assert drainer.drain(clock()) == 1
+    assert texts(slack, ALERTS) == ["m0", "m1"]

@@ -208,33 +208,69 @@ def test_maintenance_is_announced_started_and_ended_in_one_thread(fleet: Stack) 
     assert len(roots(fleet)) == before + 1
 
 
+def queued_vm(stack: Stack, besides: str = "") -> dict[str, Any]:
+    """A READY VM of PROJECT that a queued resource (not `besides`) made."""
+    for name in stack.emulator.node_names(PROJECT):
+        node = stack.emulator.v2_get_node(name)
+        if node.get("queuedResource") not in (None, "", besides) and node["state"] == "READY":
+            return node
+    raise AssertionError("no such VM in the seeded fleet")
+
+
 def test_a_quick_poll_leaves_queued_resources_to_their_own_listing(fleet: Stack) -> None:
     """On a budget, early polls list nodes only: a queued VM's trouble waits for its request's
-    listing (asked for at once), and nothing is concluded about requests meanwhile."""
+    listing (asked for at once), and nothing is concluded about requests meanwhile. A fresh
+    watcher (a new leader) knows which nodes are a request's from the listing itself."""
     deps = fleet.bot.dispatcher.deps
-    watcher = Watcher(deps)
-    watcher.poll(fleet.clock())  # a full poll: it learns which nodes the requests hold
     open_before = set(deps.watch.open_incidents())
     standing = sorted(
         n for n in open_before if n.startswith(f"projects/{PROJECT}/") and "/queuedResources/" in n
     )
     assert standing  # the seeded fleet has a suspended or failed request in every project
     fleet.emulator.inject_queued(standing[0], {"state": "ACTIVE"})
-    node = next(
-        fleet.emulator.v2_get_node(name)
-        for name in fleet.emulator.node_names(PROJECT)
-        if fleet.emulator.v2_get_node(name).get("queuedResource") not in (None, "", standing[0])
-        and fleet.emulator.v2_get_node(name)["state"] == "READY"
-    )
+    node = queued_vm(fleet, besides=standing[0])
     fleet.emulator.inject(node["name"], {"state": "PREEMPTED", "health": ""})
     fleet.clock.advance(5)
+    watcher = Watcher(deps)
     quick = watcher.poll(fleet.clock(), [PROJECT], quick=[PROJECT])
     assert quick.listed == [PROJECT] and quick.queue_requests[PROJECT] == 0
     assert quick.decisions["open"] == 0 and quick.queues_due == {PROJECT}
     assert set(deps.watch.open_incidents()) == open_before
+    assert watcher.memory.snapshots[node["name"]].state == "READY"  # held back, not concluded
     fleet.clock.advance(5)
     full = watcher.poll(fleet.clock(), [PROJECT])
     assert full.queue_requests[PROJECT] >= 1 and not full.queues_due
     after = set(deps.watch.open_incidents())
-    assert after - open_before == {node["queuedResource"]}
+    assert after - open_before == {node["queuedResource"]}  # one story, told by the request
     assert standing[0] not in after
+
+
+def test_when_queued_resources_cannot_be_listed_their_nodes_tell_their_own_story(
+    fleet: Stack,
+) -> None:
+    deps = fleet.bot.dispatcher.deps
+    watcher = Watcher(deps)
+    node = queued_vm(fleet)
+    fleet.emulator.inject(node["name"], {"state": "PREEMPTED", "health": ""})
+    fleet.clock.advance(5)
+    assert watcher.poll(fleet.clock(), [PROJECT], quick=[PROJECT]).decisions["open"] == 0
+    fleet.emulator.set_faults(
+        {"errorRate": 1.0, "errorCode": 403, "methods": ["v2.queuedResources.list"]}
+    )
+    fleet.clock.advance(5)
+    full = watcher.poll(fleet.clock(), [PROJECT])
+    assert full.queues_failed == [PROJECT]
+    assert node["name"] in deps.watch.open_incidents()  # not swallowed by the quick poll
+
+
+def test_a_node_gone_on_a_quick_poll_is_concluded_by_the_full_one(fleet: Stack) -> None:
+    deps = fleet.bot.dispatcher.deps
+    watcher = Watcher(deps)
+    node = vm(fleet, queued=False)
+    fleet.emulator.delete_node(node["name"], None)
+    fleet.clock.advance(60)  # the deletion finishes
+    quick = watcher.poll(fleet.clock(), [PROJECT], quick=[PROJECT])
+    assert node["name"] in watcher.memory.snapshots and quick.queues_due == {PROJECT}
+    fleet.clock.advance(5)
+    watcher.poll(fleet.clock(), [PROJECT])
+    assert node["name"] not in watcher.memory.snapshots

@@ -27,6 +27,7 @@ class NodeChanges:
     pages: int = 0  # requests the listing took
     spot: int = 0  # listed nodes that are spot or preemptible
     has_queues: bool = True  # the project's API lists queued resources (a request of its own)
+    in_queues: tuple[str, ...] = ()  # listed nodes a queued resource made (changed or not)
 
     @property
     def listed(self) -> int:

@@ -28,7 +28,7 @@ class ProjectState:
     cost: int = 2  # requests a full poll takes (nodes pages + queued-resource pages)
     heat: float = 0.0  # 0: quiet; more: trouble more likely there
     quick_cost: int | None = None  # requests of a nodes-only poll; None: every poll is full
-    last_quick: datetime | None = None  # the last poll of either kind, if later than last_polled
+    last_quick: datetime | None = None  # the last quick (nodes-only) poll
     queues_due: bool = False  # a quick poll saw a queued resource's node change: list them soon
 
     @property
@@ -38,6 +38,7 @@ class ProjectState:
 
     @property
     def last_any(self) -> datetime | None:
+        """The last poll of either kind: early polls are timed from it."""
         if self.last_quick is None or self.last_polled is None:
             return self.last_polled
         return max(self.last_polled, self.last_quick)
@@ -117,6 +118,35 @@ def intervals(
     return result
 
 
+@dataclass
+class _Minute:
+    """What the 60 s windows around `now` hold while a plan is made: spent, owed to deadlines,
+    and chosen now."""
+
+    now: datetime
+    budget: float
+    spent: Sequence[tuple[datetime, int]]
+    owed: dict[str, list[tuple[datetime, int]]]
+    full: set[str]
+    now_cost: int
+
+    def fits(self, candidate: ProjectState, in_full: bool) -> bool:
+        # Polled in full now, a project's own deadlines move out of the next minute.
+        future = [
+            x
+            for project, owed in self.owed.items()
+            if project not in self.full and (project != candidate.project or not in_full)
+            for x in owed
+        ]
+        cost = candidate.cost if in_full else candidate.early_cost
+        return _peak(self.now, self.spent, future) + self.now_cost + cost <= self.budget
+
+    def take(self, candidate: ProjectState, in_full: bool) -> None:
+        self.now_cost += candidate.cost if in_full else candidate.early_cost
+        if in_full:
+            self.full.add(candidate.project)
+
+
 def plan(
     now: datetime,
     states: Sequence[ProjectState],
@@ -138,24 +168,10 @@ def plan(
 
     # Due by deadline: the next tick would be too late.
     must = [s for s in states if s.last_polled is None or s.last_polled + limit <= now + step]
-    chosen = {s.project for s in must}
     owed = {s.project: [(at, s.cost) for at in _deadlines(s, now, limit, step)] for s in states}
-    now_cost = sum(s.cost for s in must)
-    over = _peak(now, spent, []) + now_cost > budget
-
-    full = set(chosen)
-
-    def fits(candidate: ProjectState, in_full: bool) -> bool:
-        # Polled in full now, a project's own deadlines move out of the next minute.
-        future = [
-            x
-            for s in states
-            if s.project not in full and (s is not candidate or not in_full)
-            for x in owed[s.project]
-        ]
-        cost = candidate.cost if in_full else candidate.early_cost
-        return _peak(now, spent, future) + now_cost + cost <= budget
-
+    minute = _Minute(now, budget, spent, owed, {s.project for s in must}, sum(s.cost for s in must))
+    over = _peak(now, spent, []) + minute.now_cost > budget
+    chosen = set(minute.full)
     # Due early: its interval is up (to the nearest tick: waiting for the tick after would poll
     # it later than planned every time), or its queued resources are.
     hot = [
@@ -173,12 +189,10 @@ def plan(
         )
         # A quick poll leaves the deadline where it is; when the deadlines ahead leave no room
         # (polls bunched together), a full one may fit where a quick one does not, and moves it.
-        if quick and fits(s, in_full=False):
-            chosen.add(s.project)
-            now_cost += s.early_cost
-        elif fits(s, in_full=True):
-            chosen.add(s.project)
-            full.add(s.project)
-            now_cost += s.cost
+        for in_full in (False, True) if quick else (True,):
+            if minute.fits(s, in_full):
+                minute.take(s, in_full)
+                chosen.add(s.project)
+                break
     order = [s.project for s in states if s.project in chosen]
-    return Plan(tuple(order), target, over, frozenset(full))
+    return Plan(tuple(order), target, over, frozenset(minute.full))
