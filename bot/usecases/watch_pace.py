@@ -111,20 +111,19 @@ class Pacer:
         for project, requests in report.requests.items():
             self.spent.append((now, requests))
             if project in full:
-                self.last[project] = now  # its deadline poll was made, whatever it found
+                # Listed or failed, the attempt is made: a failing listing waits for the next
+                # deadline rather than taking the spare budget every tick (meanwhile the nodes
+                # a quick poll holds back are judged by that full poll, on their own if need be).
+                self.last[project] = now
+                self.queues_due.discard(project)
             else:
                 self.last_quick[project] = now
             if project in report.failed_projects:
                 continue  # what it costs is not known from a failed listing
             queue_requests = report.queue_requests.get(project, 0)
             self.node_cost[project] = requests - queue_requests
-            if project in full:
-                # Listed or failed, the attempt is made: a failing listing waits for the next
-                # deadline rather than taking the spare budget every tick (meanwhile the nodes
-                # a quick poll holds back are judged by that full poll, on their own if need be).
-                self.queues_due.discard(project)
-                if project not in report.queues_failed:
-                    self.queue_cost[project] = queue_requests
+            if project in full and project not in report.queues_failed:
+                self.queue_cost[project] = queue_requests
         self.queues_due |= report.queues_due
         self.spot.update(report.spot_share)
         self.waiting.update(report.waiting)
