@@ -1,13 +1,17 @@
-"""Helpers shared by the benchmarks: start processes, read their memory, print tables."""
+"""Helpers shared by the benchmarks: start processes, read their memory, talk to the emulator's
+admin API, print tables."""
 
 from __future__ import annotations
 
+import json
 import re
 import statistics
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass
@@ -24,6 +28,20 @@ class Process:
         self.popen.wait(timeout=10)
         if self.popen.stdout is not None:
             self.popen.stdout.close()
+
+
+def post_json(url: str, body: Any) -> None:
+    """POST a JSON body (the emulator's admin calls: inject, faults)."""
+    request = urllib.request.Request(
+        url, json.dumps(body).encode(), {"Content-Type": "application/json"}, method="POST"
+    )
+    urllib.request.urlopen(request, timeout=60).close()
+
+
+def requests_served(url: str) -> int:
+    """Every API request the emulator answered so far (its admin calls are not counted)."""
+    with urllib.request.urlopen(url + "/emulator/v1/stats", timeout=60) as response:
+        return sum(json.loads(response.read())["requests"].values())
 
 
 def start_emulator(*args: str) -> Process:

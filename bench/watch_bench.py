@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,7 @@ from googleapiclient import discovery
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import median, start_emulator, table
+from bench.common import median, requests_served, start_emulator, table
 from bench.watch_detect import detection, detection_table
 from localslack import BOT_TOKEN, SIGNING_SECRET, LocalSlack
 from tpu_emulator.catalog import project_names
@@ -61,12 +60,6 @@ def fetch(svc: Any, project: str, collection: str = "nodes") -> tuple[int, int]:
         pages += 1
         request = resource.list_next(request, response)
     return items, pages
-
-
-def requests_served(url: str) -> int:
-    """Every API request the emulator answered so far (its admin calls are not counted)."""
-    with urllib.request.urlopen(url + "/emulator/v1/stats", timeout=60) as response:
-        return sum(json.loads(response.read())["requests"].values())
 
 
 class Child:

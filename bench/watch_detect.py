@@ -18,19 +18,17 @@ out). Requests per sliding 60 s come from each emulator's stats.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import sys
 import tempfile
-import urllib.request
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import Process, percentile, start_emulator, table
+from bench.common import Process, percentile, post_json, requests_served, start_emulator, table
 from bench.watch_world import world
 from bot.tpu.client import TpuClient
 from bot.usecases.watch import Watcher
@@ -42,19 +40,7 @@ WARMUP = 35 * 60  # the seeded fleet's own incidents, found at the start, are no
 HOT = 4
 
 
-def _post(url: str, body: Any) -> None:
-    request = urllib.request.Request(
-        url, json.dumps(body).encode(), {"Content-Type": "application/json"}, method="POST"
-    )
-    urllib.request.urlopen(request, timeout=60).close()
-
-
-def _requests(url: str) -> int:
-    with urllib.request.urlopen(url + "/emulator/v1/stats", timeout=60) as response:
-        return sum(json.loads(response.read())["requests"].values())
-
-
-def _victims(url: str, projects: list[str]) -> dict[str, list[str]]:
+def spot_victims(url: str, projects: list[str]) -> dict[str, list[str]]:
     """Per project, READY and HEALTHY spot or preemptible nodes outside any queued resource."""
     client = TpuClient(url, retries=0, timeout=60)
     found = {}
@@ -98,22 +84,22 @@ def _run(
     pending = list(plan)
     for second in range(0, minutes * 60, STEP):
         if second == WARMUP:
-            _post(
+            post_json(
                 emu.url + "/emulator/v1/inject",
                 {"names": storm, "state": "PREEMPTED", "health": ""},
             )
         while pending and pending[0][0] <= second:
-            _post(
+            post_json(
                 emu.url + f"/emulator/v1/{pending.pop(0)[1]}:inject",
                 {"state": "PREEMPTED", "health": ""},
             )
-        before = _requests(emu.url)
+        before = requests_served(emu.url)
         if tick(T0 + timedelta(seconds=second)) is not None:
             names = opened()
             for at, name, _ in plan:
                 if at <= second and name not in found and name in names:
                     found[name] = second - at
-        spent.append((second, _requests(emu.url) - before))
+        spent.append((second, requests_served(emu.url) - before))
     window = max(sum(n for at, n in spent if start <= at < start + 60) for start, _ in spent)
     return {"latency": found, "max_per_minute": window}
 
@@ -123,12 +109,14 @@ def detection(nodes: int, count: int, detections: int, minutes: int) -> dict[str
     fixed_emu, budget_emu = start_emulator(*args), start_emulator(*args)
     projects = project_names(count)
     try:
-        storm, plan = _schedule(projects, _victims(fixed_emu.url, projects), detections, minutes)
+        storm, plan = _schedule(
+            projects, spot_victims(fixed_emu.url, projects), detections, minutes
+        )
         fixed_deps = world(fixed_emu.url, projects, tempfile.mktemp(suffix=".db"))
-        before = _requests(fixed_emu.url)
+        before = requests_served(fixed_emu.url)
         fixed = Watcher(fixed_deps)
         fixed.poll(T0 - timedelta(seconds=60))  # the snapshots both start from
-        sweep = _requests(fixed_emu.url) - before
+        sweep = requests_served(fixed_emu.url) - before
         budget_deps = world(
             budget_emu.url,
             projects,

@@ -46,9 +46,9 @@ import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import Process, median, percentile, start_emulator, table
+from bench.common import Process, median, percentile, post_json, start_emulator, table
 from bench.watch_bench import bot_env
-from bench.watch_detect import _post, _victims
+from bench.watch_detect import spot_victims
 from devstack.waiting import eventually
 from localslack import LocalSlack
 from tpu_emulator.catalog import project_names
@@ -197,7 +197,7 @@ def inject(
     for node in victims:
         time.sleep(rng.uniform(*gaps))
         sent = time.time()
-        _post(emu.url + f"/emulator/v1/{node}:inject", {"state": "PREEMPTED", "health": ""})
+        post_json(emu.url + f"/emulator/v1/{node}:inject", {"state": "PREEMPTED", "health": ""})
         done.append(Injection(node, sent, time.time()))
     return done
 
@@ -258,7 +258,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     projects = project_names(args.projects)
     bot = None
     try:
-        victims = plan(_victims(emu.url, projects), args.injections, rng)
+        victims = plan(spot_victims(emu.url, projects), args.injections, rng)
         bot = start_bot(Path(tempfile.mkdtemp()), emu, slack, projects, args.poll)
         settle(bot, args.poll)
         before = len(_sends(slack))
