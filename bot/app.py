@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,6 +19,7 @@ from slack_sdk import WebClient
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import ConfigError, Settings
+from bot.core.liveness import Replica
 from bot.core.policy import groups_in
 from bot.core.records import ApprovalStatus
 from bot.runtime.httpserver import RunningServer, ServerLimits, serve_in_thread
@@ -28,6 +31,7 @@ from bot.slack.chat import Outbox, make_web_client
 from bot.slack.directory import SlackDirectory
 from bot.slack.drainer import OutboxDrainer
 from bot.slack.listeners import WorkPool, build_app, register
+from bot.storage.liveness import ReplicaLiveness
 from bot.storage.store import Store
 from bot.storage.watch_store import WatchStore
 from bot.tpu.client import TpuClient, make_credentials
@@ -214,7 +218,9 @@ def build(settings: Settings, *, clock: Clock = utcnow, tpu: Any = None) -> Bot:
     client = make_web_client(env.SLACK_BOT_TOKEN.get_secret_value(), env.SLACK_API_URL)
     directory = SlackDirectory(client, groups_in(config.roles))
     watch_store = WatchStore(store)
-    deps = Deps(config, tpu, store, directory, watch_store, Outbox(watch_store))
+    replica = Replica(env.TPUBOT_REPLICA_ID or socket.gethostname(), uuid.uuid4().hex[:12])
+    liveness = ReplicaLiveness(store, replica, timedelta(seconds=2 * config.watch.lease_seconds))
+    deps = Deps(config, tpu, store, directory, watch_store, Outbox(watch_store), liveness=liveness)
     dispatcher = Dispatcher(deps)
     drainer = _drainer(settings, watch_store, metrics)
     secret = None if settings.socket_mode else env.SLACK_SIGNING_SECRET
@@ -223,6 +229,9 @@ def build(settings: Settings, *, clock: Clock = utcnow, tpu: Any = None) -> Bot:
     register(app, dispatcher, clock, work, metrics)
     # Replicas share the database; the one holding the lease runs the scheduled jobs.
     jobs = Jobs(clock, metrics, Lease(store, config.watch.lease_seconds))
+    # Every replica beats; an attempt claimed by one known dead is taken over at once.
+    lease = config.watch.lease_seconds
+    jobs.add("heartbeat", max(1.0, lease / 3), liveness.beat, leader_only=False)
     jobs.add("expire_approvals", 30, partial(approvals.expire, deps))
     # Approved requests left behind (a crash, a failover, an API outage) are finished here.
     jobs.add("resume_approvals", 15, partial(approvals.resume, deps))

@@ -198,6 +198,9 @@ class Environment(BaseSettings):
     TPUBOT_CONFIG: str = "./tpubot.yaml"
     TPUBOT_DATABASE_URL: str = "sqlite:///./tpubot.db"
     TPUBOT_LOG_LEVEL: str = "INFO"
+    # This replica's name, stable across its restarts and unique among live replicas (the pod
+    # name; default: the host name). An attempt its earlier boot claimed is taken over at once.
+    TPUBOT_REPLICA_ID: str | None = Field(default=None, min_length=1, max_length=120)
     PORT: int = 3000
     # The HTTP server (HTTP mode). Slack's payloads are well under the body limit; an idle or
     # half-sent connection is closed after the idle timeout; the connection limit caps sockets.

@@ -78,10 +78,13 @@ def start_replicas(
     tpu_url: str,
     database_url: str,
     config: dict[str, Any],
+    first_index: int = 0,
 ) -> list[Replica]:
+    """`count` serve processes named replica-<first_index>... (TPUBOT_REPLICA_ID): the same
+    name again is a restart of that replica."""
     (workdir / "tpubot.yaml").write_text(yaml.safe_dump(config))
     replicas = []
-    for index in range(count):
+    for index in range(first_index, first_index + count):
         port = free_port()
         env = {
             **os.environ,
@@ -92,6 +95,7 @@ def start_replicas(
             "TPUBOT_CONFIG": str(workdir / "tpubot.yaml"),
             "TPUBOT_DATABASE_URL": database_url,
             "PORT": str(port),
+            "TPUBOT_REPLICA_ID": f"replica-{index}",
         }
         # Each replica's log stays in `workdir` (a test's tmp_path): a failure can be read.
         with open(workdir / f"replica-{index}.log", "ab") as log:

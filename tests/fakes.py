@@ -24,7 +24,7 @@ from bot.core.models import (
     TensorFlowVersion,
 )
 from bot.core.operations import Operation
-from bot.core.records import Approval, ApprovalStatus
+from bot.core.records import Approval, ApprovalStatus, ThreadRoot
 from bot.storage.store import Store
 from bot.usecases.ports import AlreadyExists, FailedPrecondition, NotFound
 
@@ -251,6 +251,7 @@ class Sent:
     target_outbox: int | None = None
     target_ts: str | None = None
     user: str = ""
+    or_in_thread: ThreadRoot | None = None  # an ephemeral's other way to its person
 
 
 @dataclass
@@ -278,9 +279,16 @@ class RecordingOutbox:
         return self._add("post", channel, message, thread_outbox=thread_outbox, thread_ts=thread_ts)
 
     def ephemeral(
-        self, conn: Any, channel: str, user: str, message: m.Message, *, now: datetime
+        self,
+        conn: Any,
+        channel: str,
+        user: str,
+        message: m.Message,
+        *,
+        now: datetime,
+        or_in_thread: ThreadRoot | None = None,
     ) -> int:
-        return self._add("ephemeral", channel, message, user=user)
+        return self._add("ephemeral", channel, message, user=user, or_in_thread=or_in_thread)
 
     def update(
         self,

@@ -73,6 +73,7 @@ class Approval:
     next_attempt_at: datetime | None = None  # approved: when to (re)try
     attempt_at: datetime | None = None  # executing: when the current attempt was claimed
     last_error: str = ""
+    attempt_owner: str = ""  # executing: which replica (and boot) claimed it (core.liveness)
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,19 @@ class Digest:
 
 
 @dataclass(frozen=True)
+class ThreadRoot:
+    """The root of a thread: its channel, and its outbox row (until Slack has it) or its ts."""
+
+    channel: str
+    outbox: int | None = None
+    ts: str | None = None
+
+    @property
+    def known(self) -> bool:
+        return self.outbox is not None or bool(self.ts)
+
+
+@dataclass(frozen=True)
 class OutboxItem:
     """A Slack write waiting in the store; thread/target refer to other rows until they are sent."""
 
@@ -171,3 +185,12 @@ class OutboxItem:
     last_error: str = ""
     fallback_channel: str | None = None
     parent_lost: bool = False  # the message it replies to or edits was set aside, never sent
+    # A private note's other way to its person: a reply in this thread (of fallback_channel).
+    fallback_thread_outbox: int | None = None
+    fallback_thread_ts: str | None = None
+
+    @property
+    def unordered(self) -> bool:
+        """A private note (chat.postEphemeral) has no place in its channel's order: it never
+        holds up the channel's messages, and they never hold it up."""
+        return self.method == "chat.postEphemeral"

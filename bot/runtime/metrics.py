@@ -54,5 +54,15 @@ class Metrics:
             registry=r,
         )
 
+        self.outbox_set_aside = Counter(
+            "tpubot_outbox_set_aside",
+            "Outbox rows Slack would never take (or given up on), set aside unsent",
+            ["method", "reason"],
+            registry=r,
+        )
+        self.pruned = Counter(
+            "tpubot_pruned_rows", "Rows deleted by the retention job", ["table"], registry=r
+        )
+
     def tpu_call(self, method: str, status: str) -> None:
         self.tpu_calls.labels(method=method, status=status).inc()

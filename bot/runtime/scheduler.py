@@ -27,21 +27,32 @@ class Jobs:
         self.metrics = metrics
         self.lease = lease
         self._jobs: dict[str, tuple[Callable[[datetime], Any], float]] = {}
+        self._everywhere: set[str] = set()  # jobs every replica runs, leader or not
         self.last_success: dict[str, datetime] = {}
         self._scheduler: BackgroundScheduler | None = None
         # APScheduler's shutdown holds its job-store lock while it waits for running jobs; a job
         # that then modifies jobs (a new leader catching up) would wait for it forever.
         self._scheduler_lock = threading.Lock()
 
-    def add(self, name: str, every_seconds: float, job: Callable[[datetime], Any]) -> None:
+    def add(
+        self,
+        name: str,
+        every_seconds: float,
+        job: Callable[[datetime], Any],
+        *,
+        leader_only: bool = True,
+    ) -> None:
+        """A periodic job; by default only the replica holding the lease runs it."""
         self._jobs[name] = (job, every_seconds)
+        if not leader_only:
+            self._everywhere.add(name)
         self.metrics.job_interval.labels(job=name).set(every_seconds)
 
     def run(self, name: str) -> Any:
         job, _ = self._jobs[name]
         started = time.perf_counter()
         now = self.clock()
-        if self.lease is not None:
+        if self.lease is not None and name not in self._everywhere:
             leader = self.lease.held(now)
             self.metrics.leader.set(1 if leader else 0)
             if not leader:
@@ -90,7 +101,7 @@ class Jobs:
                 return
             now = datetime.now(self._scheduler.timezone)
             for name in self._jobs:
-                if name != besides:  # that one is running right now
+                if name != besides and name not in self._everywhere:  # not running right now
                     self._scheduler.modify_job(name, next_run_time=now)
 
     def start(self) -> None:

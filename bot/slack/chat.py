@@ -14,6 +14,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from sqlalchemy.engine import Connection
 
 from bot.core.messages import Message
+from bot.core.records import ThreadRoot
 from bot.slack import blocks as render
 from bot.storage.watch_store import WatchStore
 
@@ -57,15 +58,27 @@ class Outbox:
         )
 
     def ephemeral(
-        self, conn: Connection, channel: str, user: str, message: Message, *, now: datetime
+        self,
+        conn: Connection,
+        channel: str,
+        user: str,
+        message: Message,
+        *,
+        now: datetime,
+        or_in_thread: ThreadRoot | None = None,
     ) -> int:
-        """Only `user` sees it (chat.postEphemeral); Slack keeps no ts for these."""
+        """Only `user` sees it (chat.postEphemeral); Slack keeps no ts for these. If Slack
+        refuses it for good, the drainer tells them in `or_in_thread` instead."""
+        thread = or_in_thread if or_in_thread is not None and or_in_thread.known else None
         return self.watch.enqueue(
             conn,
             channel=channel,
             payload={**render.render(message), "user": user},
             now=now,
             method="chat.postEphemeral",
+            fallback_channel=thread.channel if thread else None,
+            fallback_thread_outbox=thread.outbox if thread else None,
+            fallback_thread_ts=(thread.ts or None) if thread else None,
         )
 
     def update(

@@ -9,9 +9,11 @@ looked for in the channel's recent history once, when the token may read it
 
 from __future__ import annotations
 
+import enum
 import logging
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +22,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.core.records import OutboxItem
 from bot.runtime.metrics import Metrics
+from bot.slack.blocks.notes import told_in_thread
 from bot.storage.watch_store import WatchStore
 
 log = logging.getLogger(__name__)
@@ -41,6 +44,44 @@ def row_of(message: dict[str, Any]) -> int | None:
     return row if isinstance(row, int) else None
 
 
+class Sent(enum.Enum):
+    """How one send ended, for the pass that made it."""
+
+    OK = "ok"  # Slack took it
+    HELD = "held"  # not now: later rows of its channel wait, to keep the order
+    DONE = "done"  # not sent and never will be (set aside, moved): the channel goes on
+    STOP = "stop"  # Slack refuses the token itself: nothing else can go this pass
+
+
+# Slack errors that may pass (besides HTTP 429 and 5xx, and connection errors): its documented
+# transient errors. Every other error is final for that message.
+TRANSIENT = frozenset(
+    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
+# The token itself is refused: no message can go until it is fixed (a rotation, a reinstall), so
+# none is set aside for it; the drainer pauses and retries with backoff, within the caps.
+TOKEN_REFUSED = frozenset(
+    {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
+)
+NOT_THERE = frozenset({"not_in_channel", "channel_not_found"})
+
+
+@dataclass(frozen=True)
+class Caps:
+    """When a row that keeps failing is given up on (set aside, logged, counted)."""
+
+    max_attempts: int = 30
+    max_age: timedelta = timedelta(hours=24)
+
+    def exceeded(self, item: OutboxItem, now: datetime) -> str | None:
+        if item.attempts >= self.max_attempts:
+            return f"gave up after {item.attempts} attempts ({item.last_error or 'failed'})"
+        if now - item.created_at > self.max_age:
+            hours = self.max_age.total_seconds() / 3600
+            return f"gave up: older than {hours:g} h ({item.last_error or 'not sent'})"
+        return None
+
+
 class OutboxDrainer:
     """Sends what the outbox holds, in order per channel, about one message a second per channel.
 
@@ -48,28 +89,16 @@ class OutboxDrainer:
     `burst` sends that refills at one per `pace_seconds`, so the incidents one tick finds go out
     together while a long run of them still averages one a second.
 
-    429 waits for Retry-After; 5xx and connection errors back off; a message is marked sent only
-    after Slack accepted it. A message Slack refuses for good (say, an archived channel) is set
-    aside with its error logged, so it cannot hold up the rest of its channel forever.
+    Only what can succeed later is retried: 429 waits for Retry-After; 5xx, connection errors and
+    Slack's transient errors back off. Every other refusal sets the row aside at once (logged,
+    counted), and so does a row past its attempt or age cap: nothing holds up a channel forever.
+    Private notes are unordered: they never hold up their channel, nor wait behind it; one Slack
+    refuses is told in its request's thread instead, with a mention, where it has one.
     """
 
-    NOT_THERE = frozenset({"not_in_channel", "channel_not_found"})
     # The drain job's start time jitters by a few ms around its interval: without this slack, a
     # channel whose bucket is 0.99 full would wait one whole extra interval.
     JITTER = 0.1
-    PERMANENT = frozenset(
-        {
-            "channel_not_found",
-            "is_archived",
-            "invalid_blocks",
-            "msg_too_long",
-            "not_in_channel",
-            "message_not_found",
-            "cant_update_message",
-            "invalid_auth",
-            "account_inactive",
-        }
-    )
 
     def __init__(
         self,
@@ -83,6 +112,7 @@ class OutboxDrainer:
         recover_from_history: bool = False,
         claim_grace_seconds: float = 30.0,
         lookback_seconds: float = 120.0,
+        caps: Caps | None = None,
     ) -> None:
         self.client = client
         self.watch = watch
@@ -90,6 +120,7 @@ class OutboxDrainer:
         self.pace = timedelta(seconds=pace_seconds)
         self.max_backoff = max_backoff_seconds
         self.burst = max(1, burst)
+        self.caps = caps or Caps()
         self._bucket: dict[str, tuple[float, datetime]] = {}  # channel -> (sends left, when)
         self._lock = threading.Lock()
         self.recover_from_history = recover_from_history
@@ -109,31 +140,53 @@ class OutboxDrainer:
             return self._drain(now)
 
     def _drain(self, now: datetime) -> int:
-        items = self.watch.pending()
+        items = self.watch.pending(now)
         claims = self.watch.claims()
         held: set[str] = set()
         if any(item.id in claims for item in items):
             held = self._settle_claims(items, claims, now)
-            items = self.watch.pending()
+            items = self.watch.pending(now)
         sent = 0
         for item in items:
-            channel = item.channel
-            if channel in held:
+            if item.unordered:
+                outcome = self._note(item, now)
+            elif item.channel in held:
                 continue
-            waiting_for_parent = not item.parent_lost and (
-                (item.thread_outbox is not None and not item.thread_ts)
-                or (item.method == "chat.update" and not item.target_ts)
-            )
-            if item.next_attempt_at > now or waiting_for_parent or not self._may_send(channel, now):
-                held.add(channel)  # later rows of this channel wait too: order is kept
-                continue
-            if self._send(item, now):
-                sent += 1
             else:
-                held.add(channel)
+                outcome = self._next_in_channel(item, now)
+                if outcome is Sent.HELD:
+                    held.add(item.channel)  # later rows of this channel wait: order is kept
+            sent += outcome is Sent.OK
+            if outcome is Sent.STOP:
+                break
         if self.metrics is not None:
             self.metrics.outbox_depth.set(self.watch.depth())
         return sent
+
+    def _note(self, item: OutboxItem, now: datetime) -> Sent:
+        """A private note: due ones only (pending() leaves out the rest), no channel pacing."""
+        give_up = self.caps.exceeded(item, now)
+        if give_up is not None:
+            self._set_aside(item, now, give_up)
+            return Sent.DONE
+        return self._send(item, now)
+
+    def _next_in_channel(self, item: OutboxItem, now: datetime) -> Sent:
+        waiting_for_parent = not item.parent_lost and (
+            (item.thread_outbox is not None and not item.thread_ts)
+            or (item.method == "chat.update" and not item.target_ts)
+        )
+        if waiting_for_parent:
+            return Sent.HELD
+        if item.next_attempt_at > now:
+            return Sent.HELD
+        give_up = self.caps.exceeded(item, now)
+        if give_up is not None:
+            self._set_aside(item, now, give_up)
+            return Sent.DONE
+        if not self._may_send(item.channel, now):
+            return Sent.HELD
+        return self._send(item, now)
 
     def _level(self, channel: str, now: datetime) -> float:
         """Sends the channel's bucket holds now."""
@@ -143,11 +196,7 @@ class OutboxDrainer:
     def _may_send(self, channel: str, now: datetime) -> bool:
         return self._level(channel, now) + self.JITTER >= 1
 
-    def _send(self, item: OutboxItem, now: datetime) -> bool:
-        if item.parent_lost and item.method == "chat.update":
-            # The message to edit was never posted: nothing to edit, and nothing to wait for.
-            self._set_aside(item, now, "the message it edits was never posted")
-            return False
+    def _args(self, item: OutboxItem) -> dict[str, Any]:
         args: dict[str, Any] = {"channel": item.channel, **item.payload}
         if item.method == "chat.update":
             args["ts"] = item.target_ts
@@ -155,56 +204,94 @@ class OutboxDrainer:
             args["metadata"] = outbox_metadata(item.id)
         if item.thread_ts and item.method != "chat.update":
             args["thread_ts"] = item.thread_ts
-        self._bucket[item.channel] = (self._level(item.channel, now) - 1, now)
+        return args
+
+    def _send(self, item: OutboxItem, now: datetime) -> Sent:
+        if item.parent_lost and item.method == "chat.update":
+            # The message to edit was never posted: nothing to edit, and nothing to wait for.
+            self._set_aside(item, now, "the message it edits was never posted")
+            return Sent.DONE
+        if not item.unordered:
+            self._bucket[item.channel] = (self._level(item.channel, now) - 1, now)
         self.watch.claim(item.id, now)
         try:
-            response = self.client.api_call(item.method, json=args)
+            response = self.client.api_call(item.method, json=self._args(item))
         except SlackApiError as exc:
             self._settled.add(item.id)
-            error = str(exc.response.get("error", ""))
-            status = int(exc.response.status_code)
-            self._count(item.method, error or str(status))
-            if status == 429:
-                wait = float(exc.response.headers.get("Retry-After", 1) or 1)
-                self.watch.retry_later(item.id, now + timedelta(seconds=wait), "ratelimited")
-                # Back at one a second after Retry-After, not with a burst that asks for another.
-                self._bucket[item.channel] = (0.0, now + timedelta(seconds=wait) - self.pace)
+            outcome = self._refused(item, exc, now)
+            if outcome is not Sent.HELD or int(exc.response.status_code) == 429:
                 self._settled.discard(item.id)
-                return False
-            if error in self.NOT_THERE and item.fallback_channel not in (None, item.channel):
-                # Not invited where the user typed: tell the story where the bot always is.
-                log.warning("outbox %s: %s in %s; moving it", item.id, error, item.channel)
-                self.watch.reroute(item.id, str(item.fallback_channel))
-                self._settled.discard(item.id)
-                return False
-            if status < 500 and error in self.PERMANENT:
-                self._set_aside(item, now, error)
-                self._settled.discard(item.id)
-                return False
-            # A 5xx may come after Slack posted it: the claim stays, to look before resending.
-            self._backoff(item, now, error or f"HTTP {status}")
-            return False
+            return outcome
         except (SlackClientError, OSError) as exc:
             self._settled.add(item.id)
             self._count(item.method, "unreachable")
             self._backoff(item, now, exc.__class__.__name__)
-            return False
+            return Sent.HELD
         self._settled.add(item.id)
         self._count(item.method, "ok")
         ts = str(response.get("ts") or item.target_ts or "")
         self.watch.mark_sent(item.id, ts, now)
         self._settled.discard(item.id)
-        return True
+        return Sent.OK
 
-    def _set_aside(self, item: OutboxItem, now: datetime, error: str) -> None:
-        log.error("outbox %s: Slack refused it for good (%s); set aside", item.id, error)
-        self.watch.mark_sent(item.id, "", now)
-        self.watch.retry_later(item.id, now, f"refused: {error}")
+    def _refused(self, item: OutboxItem, exc: SlackApiError, now: datetime) -> Sent:
+        """Slack answered with an error: retry what may pass, set aside everything else."""
+        error = str(exc.response.get("error", ""))
+        status = int(exc.response.status_code)
+        self._count(item.method, error or str(status))
+        if status == 429:
+            wait = float(exc.response.headers.get("Retry-After", 1) or 1)
+            when = now + timedelta(seconds=wait)
+            self.watch.retry_later(item.id, when, "ratelimited", counts=False)
+            if not item.unordered:
+                # Back at one a second after Retry-After, not with a burst that asks for another.
+                self._bucket[item.channel] = (0.0, when - self.pace)
+            return Sent.HELD
+        if error in NOT_THERE and item.fallback_channel not in (None, item.channel):
+            # Not invited where the user typed: tell the story where the bot always is.
+            log.warning("outbox %s: %s in %s; moving it", item.id, error, item.channel)
+            self.watch.reroute(item.id, str(item.fallback_channel))
+            return Sent.DONE
+        if error in TOKEN_REFUSED:
+            log.error("outbox: Slack refuses the bot token (%s); pausing the outbox", error)
+            self._backoff(item, now, error, keep_claim=False)
+            return Sent.STOP
+        if status >= 500 or error in TRANSIENT:
+            # This may come after Slack posted it: the claim stays, to look before resending.
+            self._backoff(item, now, error or f"HTTP {status}")
+            return Sent.HELD
+        self._set_aside(item, now, error or f"HTTP {status}")
+        return Sent.DONE
 
-    def _backoff(self, item: OutboxItem, now: datetime, error: str) -> None:
+    def _set_aside(self, item: OutboxItem, now: datetime, why: str) -> None:
+        """Never to be sent: recorded with why, logged, counted; a private note's person is told
+        in its request's thread instead, in the same transaction."""
+        log.error("outbox %s (%s): set aside unsent: %s", item.id, item.method, why)
+        if self.metrics is not None:
+            reason = why.split(" ", 1)[0] if not why.startswith("gave up") else "gave up"
+            self.metrics.outbox_set_aside.labels(method=item.method, reason=reason[:40]).inc()
+        with self.watch.begin() as conn:
+            self.watch.set_aside(item.id, now, why, conn=conn)
+            person = str(item.payload.get("user") or "")
+            thread = item.fallback_thread_outbox, item.fallback_thread_ts
+            if item.unordered and person and item.fallback_channel and any(thread):
+                self.watch.enqueue(
+                    conn,
+                    channel=item.fallback_channel,
+                    payload=told_in_thread(item.payload, person, why),
+                    now=now,
+                    thread_outbox=item.fallback_thread_outbox,
+                    thread_ts=item.fallback_thread_ts,
+                )
+
+    def _backoff(
+        self, item: OutboxItem, now: datetime, error: str, keep_claim: bool = True
+    ) -> None:
         delay = min(self.max_backoff, 2.0 ** min(item.attempts, 10))
         log.warning("outbox %s: %s; retrying in %.0fs", item.id, error, delay)
-        self.watch.retry_later(item.id, now + timedelta(seconds=delay), error, keep_claim=True)
+        self.watch.retry_later(
+            item.id, now + timedelta(seconds=delay), error, keep_claim=keep_claim
+        )
 
     # ----- rows claimed but not recorded -----------------------------------------------------
 
@@ -222,7 +309,8 @@ class OutboxDrainer:
             if item.next_attempt_at > now or (
                 item.id not in self._settled and now - claimed_at < self.claim_grace
             ):
-                held.add(item.channel)  # backing off, or being sent elsewhere right now
+                if not item.unordered:
+                    held.add(item.channel)  # backing off, or being sent elsewhere right now
                 continue
             doubtful.append(item)
         found: dict[int, str] = {}

@@ -108,6 +108,10 @@ class ApprovalRows:
         )
         return self._approvals_where(sa.or_(due, stale))
 
+    def executing_approvals(self) -> list[Approval]:
+        """Every attempt under way, whoever claimed it (crash takeover checks their owners)."""
+        return self._approvals_where(approvals.c.status == ApprovalStatus.EXECUTING.value)
+
     def pending_request(self, action: str, target: str) -> Approval | None:
         """A request for the same action on the same target, still waiting for an approver."""
         found = self._approvals_where(

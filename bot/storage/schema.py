@@ -65,6 +65,9 @@ approvals = sa.Table(
     sa.Column("next_attempt_at", UTCDateTime, nullable=True),
     sa.Column("attempt_at", UTCDateTime, nullable=True),
     sa.Column("last_error", sa.Text, nullable=False, default="", server_default=""),
+    # Added by migration 5: which replica (and which boot of it) claimed the running attempt, so
+    # an attempt whose owner is known dead is taken over at once.
+    sa.Column("attempt_owner", sa.String(200), nullable=False, default="", server_default=""),
 )
 
 operations = sa.Table(
@@ -176,6 +179,10 @@ outbox = sa.Table(
     sa.Column("claimed_at", UTCDateTime, nullable=True),
     # Added by migration 4: where a post goes when the bot is not in its channel.
     sa.Column("fallback_channel", sa.String(64), nullable=True),
+    # Added by migration 5: for a private note (an ephemeral), the thread where its person is
+    # told instead, with a mention, if Slack refuses the note for good (they left the channel).
+    sa.Column("fallback_thread_outbox", sa.Integer, nullable=True),
+    sa.Column("fallback_thread_ts", sa.String(32), nullable=True),
 )
 
 watch_state = sa.Table(
@@ -183,6 +190,8 @@ watch_state = sa.Table(
     metadata,
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
+    # Added by migration 5: when the value was written (long listing queries expire by it).
+    sa.Column("updated_at", UTCDateTime, nullable=True),
 )
 
 leases = sa.Table(
@@ -233,6 +242,13 @@ def _step_4(conn: Connection) -> None:
     add_missing_columns(conn, digests, ["status", "resolved_at", "acked_by", "muted_until"])
 
 
+def _step_5(conn: Connection) -> None:
+    """Attempt owners (crash takeover by liveness), notes told in a thread instead, value ages."""
+    add_missing_columns(conn, approvals, ["attempt_owner"])
+    add_missing_columns(conn, outbox, ["fallback_thread_outbox", "fallback_thread_ts"])
+    add_missing_columns(conn, watch_state, ["updated_at"])
+
+
 # Each step brings the schema from version i to i + 1; never edit a released step.
 MIGRATIONS: list[Callable[[Connection], None]] = [
     lambda conn: metadata.create_all(conn, tables=[approvals, operations, audit], checkfirst=True),
@@ -241,6 +257,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     ),
     _create_leases,
     _step_4,
+    _step_5,
 ]
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from bot.core.liveness import Heartbeat
 from bot.core.records import AuditEntry, TrackedOperation
 from bot.storage.approvals import ApprovalRows
 from bot.storage.schema import (
@@ -164,6 +165,31 @@ class Store(ApprovalRows):
                 .where(leases.c.name == name, leases.c.holder == holder)
                 .values(expires_at=datetime(1970, 1, 1, tzinfo=UTC))
             )
+
+    def beat(self, replica: str, boot: str, now: datetime, ttl: timedelta) -> str | None:
+        """This replica's heartbeat (a row of the leases table, `replica:NAME`, held by its
+        boot). Returns the boot it replaced when that one was still beating: another live
+        process with the same replica name, or this replica's previous boot just killed."""
+        name = f"replica:{replica}"
+        with self._tx() as conn:
+            row = conn.execute(sa.select(leases).where(leases.c.name == name)).first()
+            if row is None:
+                conn.execute(sa.insert(leases).values(name=name, holder=boot, expires_at=now + ttl))
+                return None
+            conn.execute(
+                sa.update(leases)
+                .where(leases.c.name == name)
+                .values(holder=boot, expires_at=now + ttl)
+            )
+        fresh_other = row.holder != boot and row.expires_at > now
+        return str(row.holder) if fresh_other else None
+
+    def heartbeat(self, replica: str) -> Heartbeat | None:
+        with self._tx() as conn:
+            row = conn.execute(
+                sa.select(leases).where(leases.c.name == f"replica:{replica}")
+            ).first()
+        return Heartbeat(row.holder, row.expires_at) if row is not None else None
 
     def lease_holder(self, name: str, now: datetime) -> str | None:
         with self._tx() as conn:

@@ -18,7 +18,7 @@ from bot.core import messages as m
 from bot.core import policy
 from bot.core.messages import Tone
 from bot.core.operations import Operation
-from bot.core.records import Approval, ApprovalStatus, TrackedOperation
+from bot.core.records import Approval, ApprovalStatus, ThreadRoot, TrackedOperation
 from bot.usecases import queue
 from bot.usecases.actions import execute
 from bot.usecases.context import Actor, Deps, log
@@ -66,7 +66,15 @@ def _tell_requester(
     deps: Deps, conn: Any, approval: Approval, text: str, tone: Tone, now: datetime
 ) -> None:
     note = m.Notice(text, tone)
-    deps.outbox.ephemeral(conn, approval.requester_channel, approval.requester, note, now=now)
+    # If they left the channel they typed in, they are told in the request's thread instead.
+    thread = ThreadRoot(
+        approval.channel or deps.config.channels.approvals,
+        approval.root_outbox,
+        approval.message_ts or None,
+    )
+    deps.outbox.ephemeral(
+        conn, approval.requester_channel, approval.requester, note, now=now, or_in_thread=thread
+    )
 
 
 def _what(approval: Approval) -> str:
@@ -135,6 +143,7 @@ def carry_out(deps: Deps, approval: Approval, now: datetime) -> m.Message:
         now=now,
         attempt_at=now,
         attempts=approval.attempts + 1,
+        attempt_owner=deps.liveness.me(),
     )
     if claimed is None:
         return m.Notice("Approved; it is being carried out.", Tone.SUCCESS)
@@ -352,16 +361,11 @@ def expire(deps: Deps, now: datetime) -> int:
 
 def resume(deps: Deps, now: datetime) -> int:
     """The leader's job: carry out approved requests that are due (a retry, or one whose approver's
-    process died before claiming it), and take over attempts that were cut off."""
+    process died before claiming it), and take over attempts that were cut off: at once when the
+    replica that claimed one is known dead (core.liveness), else after the attempt timeout."""
     finished = 0
-    # An attempt claimed longer ago than this and not finished was cut off (crash, failover);
-    # the setting is longer than the TPU client's timeouts and retries, so a live one is spared.
-    stale = timedelta(seconds=deps.config.approvals.attempt_timeout_seconds)
-    for approval in deps.store.approvals_to_resume(now, now - stale):
+    for approval in _to_resume(deps, now):
         if approval.status is ApprovalStatus.EXECUTING:
-            log.warning(
-                "approval %s: attempt from %s was cut off", approval.id, approval.attempt_at
-            )
             taken = deps.store.transition_approval(
                 approval.id,
                 from_status=ApprovalStatus.EXECUTING,
@@ -375,3 +379,21 @@ def resume(deps: Deps, now: datetime) -> int:
         carry_out(deps, approval, now)
         finished += 1
     return finished
+
+
+def _to_resume(deps: Deps, now: datetime) -> list[Approval]:
+    """Approved ones due, and attempts cut off: claimed by a replica known dead, or (the last
+    resort) claimed longer ago than the timeout, which is longer than the TPU client's timeouts
+    and retries, so a live attempt is spared."""
+    stale = timedelta(seconds=deps.config.approvals.attempt_timeout_seconds)
+    found = deps.store.approvals_to_resume(now, now - stale)
+    seen = {a.id for a in found}
+    for approval in found:
+        if approval.status is ApprovalStatus.EXECUTING:
+            log.warning("approval %s: attempt from %s timed out", approval.id, approval.attempt_at)
+    for approval in deps.store.executing_approvals():
+        why = None if approval.id in seen else deps.liveness.why_dead(approval.attempt_owner, now)
+        if why is not None:
+            log.warning("approval %s: attempt cut off: %s; taking it over", approval.id, why)
+            found.append(approval)
+    return found

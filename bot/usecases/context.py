@@ -13,7 +13,7 @@ from bot.core.models import ProjectScope
 from bot.core.policy import Role
 from bot.core.records import AuditEntry
 from bot.usecases.catalog import Catalog
-from bot.usecases.ports import Directory, OutboxPort, Store, TpuApi, WatchStore
+from bot.usecases.ports import Directory, Liveness, OutboxPort, Store, TpuApi, WatchStore
 
 log = logging.getLogger("bot.usecases")
 
@@ -27,6 +27,16 @@ class Actor:
     role: Role
 
 
+class NoLiveness:
+    """Without heartbeats nothing is known dead: cut-off attempts wait for the timeout."""
+
+    def me(self) -> str:
+        return ""
+
+    def why_dead(self, owner: str, now: datetime) -> str | None:
+        return None
+
+
 @dataclass
 class Deps:
     config: BotConfig
@@ -37,6 +47,7 @@ class Deps:
     outbox: OutboxPort
     new_id: Callable[[], str] = field(default=lambda: uuid.uuid4().hex)
     catalog: Catalog = field(default_factory=Catalog)
+    liveness: Liveness = field(default_factory=NoLiveness)
 
     @property
     def scopes(self) -> list[ProjectScope]:

@@ -28,6 +28,7 @@ from bot.core.records import (
     AuditEntry,
     Digest,
     Incident,
+    ThreadRoot,
     TrackedOperation,
 )
 from bot.core.watching.diff import Snapshot
@@ -159,8 +160,19 @@ class OutboxPort(Protocol):
         fallback: str | None = None,
     ) -> int: ...
     def ephemeral(
-        self, conn: Any, channel: str, user: str, message: Message, *, now: datetime
-    ) -> int: ...
+        self,
+        conn: Any,
+        channel: str,
+        user: str,
+        message: Message,
+        *,
+        now: datetime,
+        or_in_thread: ThreadRoot | None = None,
+    ) -> int:
+        """Only `user` sees it; if Slack refuses that for good (they left the channel), they are
+        told in `or_in_thread` instead, with a mention."""
+        ...
+
     def update(
         self,
         conn: Any,
@@ -177,6 +189,13 @@ class Directory(Protocol):
     """Which Slack user groups a user is in."""
 
     def groups_of(self, user: str) -> set[str]: ...
+
+
+class Liveness(Protocol):
+    """Which replica this is, and whether the one that claimed an attempt is known dead."""
+
+    def me(self) -> str: ...
+    def why_dead(self, owner: str, now: datetime) -> str | None: ...
 
 
 # ----- storage ---------------------------------------------------------------------------------
@@ -207,6 +226,7 @@ class Store(Protocol):
     ) -> Approval | None: ...
     def expired_approvals(self, now: datetime) -> list[Approval]: ...
     def approvals_to_resume(self, now: datetime, stale_before: datetime) -> list[Approval]: ...
+    def executing_approvals(self) -> list[Approval]: ...
     def pending_request(self, action: str, target: str) -> Approval | None: ...
     def add_operation(self, op: TrackedOperation, conn: Any = None) -> None: ...
     def get_operation(self, name: str, conn: Any = None) -> TrackedOperation | None: ...

@@ -62,12 +62,17 @@ class World:
     def stops(self) -> int:
         return int(admin(self.server, "stats")["requests"].get("nodes.stop", 0))
 
-    def serve(self, count: int, database_url: str, name: str, **approvals: Any) -> list[Replica]:
-        """`count` serve processes on `database_url`, with `approvals` settings changed."""
+    def serve(
+        self, count: int, database_url: str, name: str, first: int = 0, **approvals: Any
+    ) -> list[Replica]:
+        """`count` serve processes on `database_url`, with `approvals` settings changed; named
+        replica-<first>...: the same name again is a restart of that replica."""
         config = {**CONFIG, "approvals": {**CONFIG["approvals"], **approvals}}
         workdir = self.tmp_path / name
         workdir.mkdir()
-        return start_replicas(count, workdir, self.slack, self.server.url, database_url, config)
+        return start_replicas(
+            count, workdir, self.slack, self.server.url, database_url, config, first
+        )
 
     def bot_messages(self, channel: str) -> list[Message]:
         return [m for m in self.slack.workspace.snapshot(channel) if m.user == BOT_USER]
@@ -233,6 +238,44 @@ def test_sigkill_of_the_leader_between_approve_and_execute(world: World, pg_url:
         (survivor,) = [r for r in replicas if r is not leader]
         world.told_once(request)
         assert survivor.leader
+        final = approval_row(pg_url) or {}
+        assert final.get("status") == "executed" and final.get("attempts") == 2
+    finally:
+        stop_all(replicas)
+
+
+# Crash takeover by liveness: the attempt timeout stays at its default (300 s), so an attempt
+# taken over within the 60 s these tests wait can only have been taken over because its owner
+# was known dead.
+
+
+def test_a_restarted_replica_takes_over_its_earlier_boots_attempt_at_once(world: World) -> None:
+    database_url = f"sqlite:///{world.tmp_path / 'bot.db'}"
+    (first,) = world.serve(1, database_url, "a")
+    again: list[Replica] = []
+    try:
+        request = world.request_stop(first)
+        kill_between_approve_and_execute(world, first, database_url, request)
+        again = world.serve(1, database_url, "b")  # the same replica name, a new boot
+        eventually(lambda: world.stops() >= 1, 60, "the stop, well before the 300 s timeout")
+        world.told_once(request)
+        assert (approval_row(database_url) or {}).get("attempts") == 2
+    finally:
+        stop_all([first, *again])
+
+
+def test_a_standby_killed_mid_attempt_is_taken_over_when_its_heartbeat_lapses(
+    world: World, pg_url: str
+) -> None:
+    replicas = world.serve(2, pg_url, "a")
+    try:
+        leader = eventually(lambda: next((r for r in replicas if r.leader), None), 30, "leader")
+        (standby,) = [r for r in replicas if r is not leader]
+        request = world.request_stop(standby)
+        kill_between_approve_and_execute(world, standby, pg_url, request)
+        eventually(lambda: world.stops() >= 1, 60, "the stop, well before the 300 s timeout")
+        world.told_once(request)
+        assert leader.leader
         final = approval_row(pg_url) or {}
         assert final.get("status") == "executed" and final.get("attempts") == 2
     finally:

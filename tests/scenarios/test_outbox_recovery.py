@@ -143,9 +143,34 @@ def test_an_older_database_gets_the_claim_column(tmp_path: Path) -> None:
         conn.execute(sa.update(schema_version).values(version=3))
     store = Store(url)
     try:
-        assert store.schema_version() == len(MIGRATIONS) == 4
+        assert store.schema_version() == len(MIGRATIONS) == 5
         columns = {c["name"] for c in sa.inspect(store.engine).get_columns(outbox.name)}
         assert "claimed_at" in columns
+    finally:
+        store.close()
+        engine.dispose()
+
+
+def test_a_version_4_database_gets_owners_note_threads_and_value_ages(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    Store(url).close()
+    engine = sa.create_engine(url)
+    dropped = {
+        "approvals": ["attempt_owner"],
+        "outbox": ["fallback_thread_outbox", "fallback_thread_ts"],
+        "watch_state": ["updated_at"],
+    }
+    with engine.begin() as conn:  # as a version-4 database was
+        for table, columns in dropped.items():
+            for column in columns:
+                conn.execute(sa.text(f"ALTER TABLE {table} DROP COLUMN {column}"))
+        conn.execute(sa.update(schema_version).values(version=4))
+    store = Store(url)
+    try:
+        assert store.schema_version() == 5
+        for table, columns in dropped.items():
+            present = {c["name"] for c in sa.inspect(store.engine).get_columns(table)}
+            assert set(columns) <= present, table
     finally:
         store.close()
         engine.dispose()
