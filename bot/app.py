@@ -29,13 +29,13 @@ from bot.runtime.scheduler import Jobs
 from bot.runtime.web import WebApp
 from bot.slack.chat import Outbox, make_web_client
 from bot.slack.directory import SlackDirectory
-from bot.slack.drainer import OutboxDrainer
+from bot.slack.drainer import Caps, OutboxDrainer
 from bot.slack.listeners import WorkPool, build_app, register
 from bot.storage.liveness import ReplicaLiveness
 from bot.storage.store import Store
 from bot.storage.watch_store import WatchStore
 from bot.tpu.client import TpuClient, make_credentials
-from bot.usecases import Deps, Dispatcher, approvals, operations, watch
+from bot.usecases import Deps, Dispatcher, approvals, operations, retention, watch
 
 log = logging.getLogger("bot")
 Clock = Callable[[], datetime]
@@ -195,11 +195,13 @@ def _drainer(settings: Settings, watch_store: WatchStore, metrics: Metrics) -> O
         token=env.SLACK_BOT_TOKEN.get_secret_value(), base_url=env.SLACK_API_URL, timeout=15
     )
     client.retry_handlers = []
+    slack = settings.bot.slack
     return OutboxDrainer(
         client,
         watch_store,
         metrics,
-        recover_from_history=settings.bot.slack.recover_from_history,
+        recover_from_history=slack.recover_from_history,
+        caps=Caps(slack.outbox_max_attempts, timedelta(hours=slack.outbox_max_age_hours)),
     )
 
 
@@ -255,6 +257,14 @@ def build(settings: Settings, *, clock: Clock = utcnow, tpu: Any = None) -> Bot:
         return report
 
     jobs.add("poll_nodes", watcher.every_seconds, poll_nodes)
+
+    def prune(now: datetime) -> dict[str, int]:
+        pruned = retention.prune(deps, now)
+        for table, count in pruned.items():
+            metrics.pruned.labels(table=table).inc(count)
+        return pruned
+
+    jobs.add("prune", 3600, prune)
     jobs.add("drain_outbox", 1, drainer.drain)
     return Bot(
         settings, store, tpu, client, dispatcher, app, metrics, jobs, work, watch_store, clock

@@ -156,6 +156,19 @@ class SlackConfig(_Strict):
     # Look for a post in the channel's recent history before sending it again after a crash;
     # needs channels:history (groups:history for private channels), see docs/reliability.md.
     recover_from_history: bool = False
+    # A message Slack keeps failing for a reason that may pass (5xx, timeouts) is given up on
+    # after this many attempts or this many hours, so it cannot hold up its channel forever.
+    outbox_max_attempts: int = Field(default=30, ge=1, le=1000)
+    outbox_max_age_hours: float = Field(default=24, gt=0, le=24 * 30)
+
+
+class RetentionConfig(_Strict):
+    """How long the leader keeps what is done: sent outbox rows (the roots that incidents,
+    requests and operations still reply to are kept), audit entries, long listing queries."""
+
+    outbox_days: float = Field(default=7, gt=0)
+    audit_days: float = Field(default=90, gt=0)
+    listing_days: float = Field(default=7, gt=0)
 
 
 class BotConfig(_Strict):
@@ -169,6 +182,7 @@ class BotConfig(_Strict):
     watch: WatchConfig = WatchConfig()
     gcp: GcpConfig = GcpConfig()
     slack: SlackConfig = SlackConfig()
+    retention: RetentionConfig = RetentionConfig()
 
     @field_validator("projects")
     @classmethod

@@ -129,6 +129,9 @@ class OutboxDrainer:
         self.claim_grace = timedelta(seconds=claim_grace_seconds)
         self.lookback = timedelta(seconds=lookback_seconds)
         self._settled: set[int] = set()  # rows whose send this drainer saw end
+        # While Slack refuses the token itself, nothing is sent until this time (then one try).
+        self._paused_until: datetime | None = None
+        self._token_refusals = 0
 
     def _count(self, method: str, outcome: str) -> None:
         if self.metrics is not None:
@@ -140,6 +143,8 @@ class OutboxDrainer:
             return self._drain(now)
 
     def _drain(self, now: datetime) -> int:
+        if self._paused_until is not None and now < self._paused_until:
+            return 0
         items = self.watch.pending(now)
         claims = self.watch.claims()
         held: set[str] = set()
@@ -229,6 +234,7 @@ class OutboxDrainer:
             return Sent.HELD
         self._settled.add(item.id)
         self._count(item.method, "ok")
+        self._paused_until, self._token_refusals = None, 0
         ts = str(response.get("ts") or item.target_ts or "")
         self.watch.mark_sent(item.id, ts, now)
         self._settled.discard(item.id)
@@ -253,8 +259,15 @@ class OutboxDrainer:
             self.watch.reroute(item.id, str(item.fallback_channel))
             return Sent.DONE
         if error in TOKEN_REFUSED:
-            log.error("outbox: Slack refuses the bot token (%s); pausing the outbox", error)
-            self._backoff(item, now, error, keep_claim=False)
+            self._token_refusals += 1
+            pause = min(self.max_backoff, 2.0 ** min(self._token_refusals, 10))
+            self._paused_until = now + timedelta(seconds=pause)
+            log.error(
+                "outbox: Slack refuses the bot token (%s); pausing the outbox for %.0fs",
+                error,
+                pause,
+            )
+            self.watch.retry_later(item.id, now, error, counts=False)
             return Sent.STOP
         if status >= 500 or error in TRANSIENT:
             # This may come after Slack posted it: the claim stays, to look before resending.

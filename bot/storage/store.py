@@ -211,6 +211,12 @@ class Store(ApprovalRows):
                 )
             )
 
+    def prune_audit(self, before: datetime) -> int:
+        """Delete audit entries older than `before`; how many went."""
+        with self._tx() as conn:
+            result = conn.execute(sa.delete(audit).where(audit.c.at < before))
+        return int(result.rowcount or 0)
+
     def latest_audit(self, limit: int = 20) -> list[AuditEntry]:
         with self._tx() as conn:
             rows = conn.execute(sa.select(audit).order_by(audit.c.id.desc()).limit(limit)).all()

@@ -148,7 +148,21 @@ class WatchStore(OutboxStore):
             ).scalar()
         return default if value is None else str(value)
 
-    def put(self, conn: Connection | None, key: str, value: str) -> None:
+    def put(
+        self, conn: Connection | None, key: str, value: str, now: datetime | None = None
+    ) -> None:
+        """Keep `value` under `key`; `now` dates it, for values that expire (prune_values)."""
         with within(self.engine, conn) as c:
             c.execute(sa.delete(watch_state).where(watch_state.c.key == key))
-            c.execute(sa.insert(watch_state).values(key=key, value=value))
+            c.execute(sa.insert(watch_state).values(key=key, value=value, updated_at=now))
+
+    def prune_values(self, prefix: str, before: datetime) -> int:
+        """Delete the values under `prefix` written before `before` (or never dated)."""
+        with self.begin() as conn:
+            result = conn.execute(
+                sa.delete(watch_state).where(
+                    watch_state.c.key.startswith(prefix, autoescape=True),
+                    sa.or_(watch_state.c.updated_at.is_(None), watch_state.c.updated_at < before),
+                )
+            )
+        return int(result.rowcount or 0)

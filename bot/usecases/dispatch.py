@@ -41,9 +41,9 @@ def _recreate(deps: Deps, actor: Actor, command: cmd.Recreate, now: datetime) ->
 _TIMED_QUERIES: dict[type, Callable[[Deps, Any, datetime], m.Message]] = {
     cmd.QueueList: queue.list_queued,
     cmd.QueueGet: queue.get_queued,
+    cmd.ListNodes: queries.list_nodes,
 }
 _QUERIES: dict[type, Callable[[Deps, Any], m.Message]] = {
-    cmd.ListNodes: queries.list_nodes,
     cmd.GetNode: queries.get_node,
     cmd.Ops: queries.list_operations,
     cmd.Types: queries.list_types,
@@ -94,7 +94,14 @@ class Dispatcher:
     ) -> m.Message | None:
         """A button or a picked option: the `/tpu` text it carries, through the same path."""
         if text.startswith(queries.REF + " "):
-            text = queries.recall_long(self.deps, text) or ""
+            recalled = queries.recall_long(self.deps, text)
+            if recalled is None:
+                self.deps.audit(now, user, f"click {action}"[:64], text[:200], "expired")
+                return m.Notice(
+                    "This listing is too old to page through; run the command again.",
+                    Tone.WARNING,
+                )
+            text = recalled
         try:
             command = parse(text) if text.strip() else None
         except cmd.UsageError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Iterable
+from datetime import datetime
 
 from bot.core import commands as cmd
 from bot.core import messages as m
@@ -41,7 +42,7 @@ def _summary(nodes: Iterable[Node]) -> list[tuple[str, int]]:
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-def list_nodes(deps: Deps, query: cmd.ListNodes) -> m.Message:
+def list_nodes(deps: Deps, query: cmd.ListNodes, now: datetime) -> m.Message:
     scopes = [s for s in deps.scopes if query.project in (None, s.project)]
     if query.project is not None and not scopes:
         managed = ", ".join(p.id for p in deps.config.projects)
@@ -71,7 +72,7 @@ def list_nodes(deps: Deps, query: cmd.ListNodes) -> m.Message:
         total=len(found),
         page=query.page,
         page_size=m.NODES_PER_PAGE,
-        query=remember_long(deps, query.to_text()),
+        query=remember_long(deps, query.to_text(), now),
         unreachable=tuple(unreachable),
         summary=tuple(_summary(found)),
     )
@@ -115,12 +116,13 @@ REF = "ref"  # a command kept server-side: `ref KEY [more args]`
 _MAX_CARRIED = 1500  # leaves room in Slack's 2,000-character button value for `page=N`
 
 
-def remember_long(deps: Deps, text: str) -> str:
-    """A command too long for a button's value is kept in the store; the button carries its key."""
+def remember_long(deps: Deps, text: str, now: datetime) -> str:
+    """A command too long for a button's value is kept in the store (until the retention job
+    prunes it); the button carries its key."""
     if len(text) <= _MAX_CARRIED:
         return text
     key = hashlib.sha256(text.encode()).hexdigest()[:24]
-    deps.watch.put(None, f"{REF}:{key}", text)
+    deps.watch.put(None, f"{REF}:{key}", text, now)
     return f"{REF} {key}"
 
 

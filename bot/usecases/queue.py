@@ -93,7 +93,7 @@ def list_queued(deps: Deps, query: cmd.QueueList, now: datetime) -> m.Message:
         total=len(found),
         page=query.page,
         page_size=size,
-        query=remember_long(deps, query.to_text()),
+        query=remember_long(deps, query.to_text(), now),
         now=now,
         unreachable=tuple(unreachable),
         summary=tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))),

@@ -12,6 +12,7 @@ from bot.slack.blocks.kit import _message, _section
 from bot.storage.store import Store
 from bot.storage.watch_store import WatchStore
 from bot.usecases.queries import recall_long, remember_long
+from devstack.clock import T0
 from localslack import validate_blocks
 
 
@@ -36,9 +37,9 @@ def test_long_commands_are_kept_server_side_and_recalled(tmp_path: Path) -> None
     store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
     deps: Any = SimpleNamespace(watch=WatchStore(store))
     short = "list project=ml-prod"
-    assert remember_long(deps, short) == short
+    assert remember_long(deps, short, T0) == short
     long_query = "list " + " ".join(f"label.k{i}=" + "v" * 60 for i in range(40))
-    carried = remember_long(deps, long_query)
+    carried = remember_long(deps, long_query, T0)
     assert carried.startswith("ref ") and len(carried) < 100
     assert recall_long(deps, f"{carried} page=2") == f"{long_query} page=2"
     assert recall_long(deps, "ref unknownkey page=2") is None
