@@ -16,7 +16,7 @@ from typing import Any
 
 from google.auth.credentials import Credentials
 
-from bot.core import noderef
+from bot.core import noderef, scope
 from bot.core.models import (
     AcceleratorType,
     Location,
@@ -251,12 +251,7 @@ class TpuClient:
     def resolve(self, text: str, scopes: Sequence[ProjectScope]) -> Node:
         """What a person typed -> the one node it names, among the projects the bot manages."""
         ref = noderef.parse_ref(text)
-        managed = {scope.project: scope for scope in scopes}
-        if ref.project is not None and ref.project not in managed:
-            raise noderef.UnknownNode(
-                f"Project `{ref.project}` is not one this bot manages "
-                f"({', '.join(sorted(managed))})."
-            )
+        scope.require(ref.project, ref.zone, scopes)  # before any call: nothing outside is read
         qualified: NodeName | None = ref.qualified
         if qualified is not None:
             try:
@@ -265,10 +260,10 @@ class TpuClient:
                 pass  # fall through to a listing, which can suggest what was meant
         candidates: list[Node] = []
         partial = False
-        for scope in scopes:
-            if ref.project is not None and scope.project != ref.project:
+        for where in scopes:
+            if ref.project is not None and where.project != ref.project:
                 continue
-            listing = self.list_nodes(scope.project, scope.locations)
+            listing = self.list_nodes(where.project, where.locations)
             candidates.extend(listing.nodes)
             partial = partial or not listing.complete
         return noderef.resolve(ref, candidates, partial=partial)

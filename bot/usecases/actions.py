@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.core import commands as cmd
 from bot.core import messages as m
-from bot.core import policy
+from bot.core import policy, scope
 from bot.core.commands import Verb
 from bot.core.messages import Tone
 from bot.core.models import Node, NodeName, NodeSpec
@@ -209,11 +209,10 @@ def _create(deps: Deps, actor: Actor, command: cmd.Create, now: datetime) -> m.M
                 "Add project=P.",
             )
         project = next(iter(managed))
-    if project not in managed:
-        return m.Notice(f"`{project}` is not a project this bot manages.", Tone.ERROR)
-    locations = managed[project].locations
-    if "-" not in locations and command.zone not in locations:
-        return m.Notice(f"The bot does not manage {command.zone} in {project}.", Tone.ERROR)
+    out_of_scope = scope.problem(project, command.zone, deps.scopes)
+    if out_of_scope is not None:
+        deps.audit(now, actor.user, "create", command.node_id, "out of scope", out_of_scope)
+        return m.Refusal(out_of_scope)
     problem = _impossible_create(deps, project, command, now)
     if problem is not None:
         deps.audit(now, actor.user, "create", command.node_id, "refused", problem)

@@ -15,8 +15,9 @@ from typing import Any
 
 from bot.core import commands as cmd
 from bot.core import messages as m
-from bot.core import policy
+from bot.core import policy, scope
 from bot.core.messages import Tone
+from bot.core.names import ResourceName
 from bot.core.operations import Operation
 from bot.core.records import Approval, ApprovalStatus, ThreadRoot, TrackedOperation
 from bot.usecases import queue
@@ -178,12 +179,25 @@ def _attempt(deps: Deps, approval: Approval, now: datetime) -> m.Message:
         earlier = _earlier_operation(deps, approval)
         if earlier is not None:
             return _executed(deps, approval, earlier, now)
+    out_of_scope = scope.problem(*_project_zone(approval.target), deps.scopes)
+    if out_of_scope is not None:
+        # The configuration changed since the request: the bot no longer acts there.
+        why = f"{out_of_scope} The configuration changed since the request."
+        return _end(deps, approval, ApprovalStatus.REFUSED, why, now)
     verdict = _recheck(deps, approval)
     if not verdict:
         return _end(deps, approval, ApprovalStatus.REFUSED, verdict.reason, now)
     params = dict(approval.params)
     operation = execute(deps, approval.action, approval.target, params, approval.request_id)
     return _executed(deps, approval, operation, now)
+
+
+def _project_zone(target: str) -> tuple[str | None, str | None]:
+    try:
+        name = ResourceName.parse(target)
+    except ValueError:
+        return None, None
+    return name.project, name.zone
 
 
 def _recheck(deps: Deps, approval: Approval) -> policy.Verdict:

@@ -16,6 +16,7 @@ from bot.core import policy
 from bot.core.messages import Tone
 from bot.core.noderef import NodeRefError
 from bot.core.parsing import parse
+from bot.core.scope import OutOfScope
 from bot.usecases import actions, alerts, approvals, queries, queue, queue_requests
 from bot.usecases.context import Actor, Deps
 from bot.usecases.ports import TpuError, Unavailable
@@ -121,6 +122,9 @@ class Dispatcher:
             return m.Refusal(verdict.reason)
         try:
             return self._call(actor, command, text, now)
+        except OutOfScope as exc:
+            deps.audit(now, actor.user, "command", text[:200], "out of scope", exc.message)
+            return m.Refusal(exc.message)
         except NodeRefError as exc:
             deps.audit(now, actor.user, "command", text[:200], "no such node", exc.message)
             words = text.split()

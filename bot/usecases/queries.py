@@ -9,6 +9,7 @@ from datetime import datetime
 
 from bot.core import commands as cmd
 from bot.core import messages as m
+from bot.core import scope
 from bot.core.messages import Tone
 from bot.core.models import UNHEALTHY, UNRECOVERABLE, Node, NodeState
 from bot.usecases.context import Deps
@@ -51,13 +52,15 @@ def list_nodes(deps: Deps, query: cmd.ListNodes, now: datetime) -> m.Message:
         )
     found: list[Node] = []
     unreachable: list[str] = []
-    for scope in scopes:
-        locations = scope.locations
+    if query.zone is not None:
+        scope.require(query.project, query.zone, scopes)
+    for where in scopes:
+        locations = where.locations
         if query.zone is not None:
-            if "-" not in locations and query.zone not in locations:
+            if not scope.covers(where, query.zone):
                 continue
             locations = (query.zone,)
-        listing = deps.tpu.list_nodes(scope.project, locations)
+        listing = deps.tpu.list_nodes(where.project, locations)
         found.extend(n for n in listing.nodes if _matches(n, query))
         unreachable.extend(listing.unreachable)
     found.sort(key=_trouble_first)
@@ -90,21 +93,28 @@ def list_operations(deps: Deps, query: cmd.Ops) -> m.Message:
             o for o in deps.tpu.list_operations(node.project, node.zone) if o.target == node.name
         ]
         return m.OperationList(ops, node.name)
-    ops = [op for scope in deps.scopes for op in deps.tpu.list_operations(scope.project)]
+    ops = [
+        op
+        for where in deps.scopes
+        for op in deps.tpu.list_operations(where.project)
+        if scope.covers(where, scope.zone_of_operation(op.name) or "")
+    ]
     return m.OperationList(ops)
 
 
-def _catalog_project(deps: Deps) -> str:
-    return deps.config.projects[0].id
+def _catalog_project(deps: Deps, zone: str) -> str:
+    """A project the bot manages in `zone`, to read what the zone offers."""
+    scope.require(None, zone, deps.scopes)
+    return next(s.project for s in deps.scopes if scope.covers(s, zone))
 
 
 def list_types(deps: Deps, query: cmd.Types) -> m.Message:
-    types = deps.tpu.list_accelerator_types(_catalog_project(deps), query.zone)
+    types = deps.tpu.list_accelerator_types(_catalog_project(deps, query.zone), query.zone)
     return m.CatalogList(query.zone, "accelerator types", tuple(t.type for t in types))
 
 
 def list_versions(deps: Deps, query: cmd.Versions) -> m.Message:
-    versions = deps.tpu.list_tensorflow_versions(_catalog_project(deps), query.zone)
+    versions = deps.tpu.list_tensorflow_versions(_catalog_project(deps, query.zone), query.zone)
     return m.CatalogList(query.zone, "TensorFlow versions", tuple(v.version for v in versions))
 
 

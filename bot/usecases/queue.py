@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.core import commands as cmd
 from bot.core import messages as m
-from bot.core import policy
+from bot.core import policy, scope
 from bot.core.messages import Tone
 from bot.core.models import AcceleratorConfig, Node, ProjectScope
 from bot.core.noderef import AmbiguousNode, NodeRef, UnknownNode
@@ -59,13 +59,15 @@ def _listing(
 ) -> tuple[list[QueuedResource], list[str]]:
     found: list[QueuedResource] = []
     unreachable: list[str] = []
-    for scope in scopes:
-        locations = scope.locations
+    if zone is not None:
+        scope.require(None, zone, list(scopes))
+    for where in scopes:
+        locations = where.locations
         if zone is not None:
-            if "-" not in locations and zone not in locations:
+            if not scope.covers(where, zone):
                 continue
             locations = (zone,)
-        listing = deps.tpu.list_queued_resources(scope.project, locations)
+        listing = deps.tpu.list_queued_resources(where.project, locations)
         found.extend(q for q in listing.queued_resources if "-" in locations or q.zone in locations)
         unreachable.extend(listing.unreachable)
     return found, unreachable
@@ -102,11 +104,7 @@ def list_queued(deps: Deps, query: cmd.QueueList, now: datetime) -> m.Message:
 
 def resolve_queued(deps: Deps, ref: NodeRef) -> QueuedResource:
     """The one queued resource `ref` names; errors list candidates, like node references."""
-    managed = {s.project for s in deps.scopes}
-    if ref.project is not None and ref.project not in managed:
-        raise UnknownNode(
-            f"Project `{ref.project}` is not one this bot manages ({', '.join(sorted(managed))})."
-        )
+    scope.require(ref.project, ref.zone, deps.scopes)  # before any call
     if ref.project and ref.zone and is_v2(deps, ref.project):
         try:
             return deps.tpu.get_queued_resource(queued_name(ref.project, ref.zone, ref.node_id))
@@ -119,6 +117,7 @@ def resolve_queued(deps: Deps, ref: NodeRef) -> QueuedResource:
         if q.id == ref.node_id and ref.zone in (None, q.zone) and ref.project in (None, q.project)
     ]
     if len(found) == 1:
+        scope.require(found[0].project, found[0].zone, deps.scopes)
         return found[0]
     if found:
         raise AmbiguousNode(

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from bot.core import commands as cmd
 from bot.core import messages as m
-from bot.core import policy
+from bot.core import policy, scope
 from bot.core.commands import Verb
 from bot.core.messages import Tone
 from bot.core.models import UNRECOVERABLE, Node
@@ -83,10 +83,10 @@ def create(deps: Deps, actor: Actor, command: cmd.QueueCreate, now: datetime) ->
 
 def _impossible(deps: Deps, project: str, command: cmd.QueueCreate, now: datetime) -> str | None:
     """Why the API would refuse this request, from its own lists; None when it looks possible."""
-    locations = next(p.locations for p in deps.config.projects if p.id == project)
     zone = command.zone
-    if "-" not in locations and zone not in locations:
-        return f"The bot does not manage {zone} in {project}."
+    out_of_scope = scope.problem(project, zone, deps.scopes)
+    if out_of_scope is not None:
+        return out_of_scope
     types = deps.catalog.types(deps.tpu, project, zone, now)
     if not types:
         return f"{zone} offers no TPUs (or is not a zone); `/tpu types ZONE` lists a zone's."

@@ -292,3 +292,83 @@ def test_not_found_at_execution_fails_not_retried(world: World) -> None:
     assert world.status(approval) is S.FAILED
     world.later(600)
     assert world.resume() == 0 and world.tpu.calls["stop_node"] == 1
+
+
+# ----- issue 18: scope at execution, crash takeover by liveness, notes with another way ---------
+
+
+def test_an_approved_action_outside_the_config_now_is_refused_and_told(world: World) -> None:
+    approval = world.request_stop()
+    narrowed = world.deps.config.model_copy(
+        update={
+            "projects": (
+                world.deps.config.projects[0].model_copy(update={"locations": ("europe-west4-a",)}),
+            )
+        }
+    )
+    world.deps.config = narrowed  # the config changed (a restart) before the approver clicked
+    answer = world.approve(approval)
+    assert "configuration changed" in text(answer)
+    assert world.status(approval) is S.REFUSED and world.tpu.calls["stop_node"] == 0
+    assert any("does not manage" in text(msg) for msg in world.thread(approval))
+
+
+class Liveness:
+    """Which owners are dead, as a test says (the real one reads heartbeats)."""
+
+    def __init__(self, me: str) -> None:
+        self.mine = me
+        self.dead: set[str] = set()
+
+    def me(self) -> str:
+        return self.mine
+
+    def why_dead(self, owner: str, now: object) -> str | None:
+        return "its heartbeat lapsed" if owner in self.dead else None
+
+
+def cut_off_attempt(world: World, owner: str) -> str:
+    """An approved stop whose attempt `owner` claimed and never finished (a crash mid-call)."""
+    world.deps.liveness = Liveness(owner)
+    approval = world.request_stop()
+    world.tpu.fail("get_node", Crash())  # the process dies during the re-check
+    with pytest.raises(Crash):
+        world.approve(approval)
+    claimed = world.approval(approval)
+    assert claimed.status is S.EXECUTING and claimed.attempt_owner == owner
+    return approval.id
+
+
+def test_an_attempt_whose_owner_is_known_dead_is_taken_over_at_once(world: World) -> None:
+    approval_id = cut_off_attempt(world, "replica-a#boot1")
+    survivor = Liveness("replica-b#boot1")
+    world.deps.liveness = survivor
+    world.later(5)  # far inside the 60 s attempt timeout
+    assert world.resume() == 0  # alive, as far as anyone knows: spared
+    survivor.dead.add("replica-a#boot1")
+    assert world.resume() == 1
+    final = world.store.get_approval(approval_id)
+    assert final is not None and final.status is S.EXECUTED
+    assert final.attempt_owner == "replica-b#boot1" and world.tpu.calls["stop_node"] == 1
+
+
+def test_the_attempt_timeout_stays_as_the_last_resort(world: World) -> None:
+    approval_id = cut_off_attempt(world, "replica-a#boot1")
+    world.deps.liveness = Liveness("replica-b#boot1")  # nothing known of replica-a
+    world.later(30)
+    assert world.resume() == 0
+    world.later(31)
+    assert world.resume() == 1
+    final = world.store.get_approval(approval_id)
+    assert final is not None and final.status is S.EXECUTED
+
+
+def test_the_requesters_note_names_the_request_thread_as_its_other_way(world: World) -> None:
+    approval = world.request_stop()
+    world.approve(approval)
+    notes = [s for s in world.outbox.sent if s.kind == "ephemeral"]
+    root = world.approval(approval).root_outbox
+    assert notes and all(s.or_in_thread is not None for s in notes)
+    assert {(s.or_in_thread.channel, s.or_in_thread.outbox) for s in notes if s.or_in_thread} == {
+        ("C0ONCALL", root)
+    }

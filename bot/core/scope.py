@@ -1,0 +1,58 @@
+"""Pure: the one scope check. The bot reads and acts only on the projects and zones the config
+lists (`projects[].locations`); every reference typed, clicked or carried by an approval is held
+to it, and so is every listing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.core.models import ProjectScope
+from bot.core.names import ResourceName
+from bot.core.noderef import UnknownNode
+
+
+class OutOfScope(UnknownNode):
+    """A project or zone the bot does not manage; the message says which it does. To a person,
+    such a TPU is one the bot does not know (an UnknownNode, without candidates)."""
+
+
+def covers(scope: ProjectScope, zone: str) -> bool:
+    return "-" in scope.locations or zone in scope.locations
+
+
+def problem(project: str | None, zone: str | None, scopes: Sequence[ProjectScope]) -> str | None:
+    """Why `project`/`zone` is out of scope (None: within it). Either may be unknown yet (None):
+    a zone alone must be managed in some project."""
+    managed = ", ".join(sorted(s.project for s in scopes)) or "none"
+    if project is not None:
+        scope = next((s for s in scopes if s.project == project), None)
+        if scope is None:
+            return f"Project `{project}` is not one this bot manages ({managed})."
+        if zone is not None and not covers(scope, zone):
+            zones = ", ".join(scope.locations)
+            return f"The bot does not manage {zone} in {project} (only {zones})."
+        return None
+    if zone is not None and not any(covers(s, zone) for s in scopes):
+        return f"The bot manages no project in {zone}."
+    return None
+
+
+def require(project: str | None, zone: str | None, scopes: Sequence[ProjectScope]) -> None:
+    why = problem(project, zone, scopes)
+    if why is not None:
+        raise OutOfScope(why)
+
+
+def require_name(name: str, scopes: Sequence[ProjectScope]) -> None:
+    """A full resource name (`projects/P/locations/Z/...`) must be within scope."""
+    try:
+        parsed = ResourceName.parse(name)
+    except ValueError:
+        raise OutOfScope(f"`{name}` is not a resource the bot manages.") from None
+    require(parsed.project, parsed.zone, scopes)
+
+
+def zone_of_operation(name: str) -> str | None:
+    """`projects/P/locations/Z/operations/O` -> Z."""
+    parts = name.split("/")
+    return parts[3] if len(parts) >= 4 and parts[2] == "locations" else None
