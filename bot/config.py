@@ -21,6 +21,7 @@ _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 _PRINCIPAL = re.compile(r"^(\*|[UWS][A-Z0-9]{2,})$")
 _PROJECT_ID = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$|^[a-z][-a-z0-9.:]{1,62}$")
 _ZONE = re.compile(r"^(-|[a-z]+-[a-z]+\d+-[a-z])$")
+_NETWORK = re.compile(r"^projects/[^/]+/global/networks/[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 # The actions approvals.required_for may name (bot.core.commands.Verb; recreate is as careful as
 # delete or create, requeue as queue-delete or queue-create, unless named itself).
@@ -51,12 +52,23 @@ class ProjectConfig(_Strict):
     locations: tuple[str, ...] = ("-",)
     # v2 sees every node, whichever version made it; v1alpha1 keeps TPU Nodes' reimage.
     api: Literal["v2", "v1alpha1"] = "v2"
+    # Networks of other projects (a shared VPC: `projects/HOST/global/networks/N`) that TPUs of
+    # this project may be created on; the project's own networks are always allowed.
+    networks: tuple[str, ...] = ()
 
     @field_validator("id")
     @classmethod
     def _project_id(cls, value: str) -> str:
         if not _PROJECT_ID.match(value):
             raise ValueError(f"{value!r} is not a GCP project id")
+        return value
+
+    @field_validator("networks")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for network in value:
+            if not _NETWORK.match(network):
+                raise ValueError(f"{network!r} is not projects/P/global/networks/N")
         return value
 
     @field_validator("locations")

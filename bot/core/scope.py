@@ -4,6 +4,7 @@ to it, and so is every listing."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from bot.core.models import ProjectScope
@@ -56,3 +57,35 @@ def zone_of_operation(name: str) -> str | None:
     """`projects/P/locations/Z/operations/O` -> Z."""
     parts = name.split("/")
     return parts[3] if len(parts) >= 4 and parts[2] == "locations" else None
+
+
+# A VPC network, as the TPU API takes it: an id in the node's own project, or a full path.
+_NETWORK_ID = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+_NETWORK_PATH = re.compile(
+    r"^(?:https://www\.googleapis\.com/compute/v1/)?projects/([^/]+)/global/networks/([^/]+)$"
+)
+
+
+def network_problem(network: str, project: str, allowed: Sequence[str] = ()) -> str | None:
+    """Why a node of `project` may not be created on `network` (None: it may). A network of
+    another project (a shared VPC) only when `projects[].networks` lists it."""
+    if not network or _NETWORK_ID.match(network):
+        return None
+    match = _NETWORK_PATH.match(network)
+    if match is None:
+        return (
+            f"`{network}` is not a network: give its name (like `default`) or "
+            "`projects/P/global/networks/N`."
+        )
+    owner, name = match.groups()
+    if not _NETWORK_ID.match(name):
+        return f"`{name}` is not a network name."
+    if owner == project:
+        return None
+    path = f"projects/{owner}/global/networks/{name}"
+    if path in allowed or network in allowed:
+        return None
+    return (
+        f"Network `{name}` belongs to project `{owner}`; the bot creates {project}'s TPUs only on "
+        f"{project}'s networks, or on one an admin lists in `projects[].networks`."
+    )

@@ -233,6 +233,10 @@ def _create(deps: Deps, actor: Actor, command: cmd.Create, now: datetime) -> m.M
 def _impossible_create(deps: Deps, project: str, command: cmd.Create, now: datetime) -> str | None:
     """Why the API would refuse this create, checked against its own lists before anyone is
     asked to approve it; None when it looks possible."""
+    allowed = next((p.networks for p in deps.config.projects if p.id == project), ())
+    network = scope.network_problem(command.network, project, allowed)
+    if network is not None:
+        return network
     zone = command.zone
     types = deps.catalog.types(deps.tpu, project, zone, now)
     if not types:

@@ -10,8 +10,10 @@ from slack_sdk.models.blocks import (
 
 from bot.core import messages as m
 from bot.core.records import ApprovalStatus
+from bot.core.request_fields import fields_of
 from bot.slack.actions import ActionId
 from bot.slack.blocks.kit import (
+    MAX_BLOCKS,
     MAX_HEADER,
     Rendered,
     _button,
@@ -19,6 +21,7 @@ from bot.slack.blocks.kit import (
     _message,
     _plain,
     _section,
+    _sections,
     channel,
     esc,
     ref_text,
@@ -85,6 +88,19 @@ def _action_text(action: str, target: str, params: Any) -> str:
     return text
 
 
+# The card's room for the fields it will send (header, summary, expiry and buttons besides).
+_FIELD_BLOCKS = MAX_BLOCKS - 6
+
+
+def _sent_fields(params: Any) -> list[Block]:
+    """Every field the action will send, one line each: the approver sees all of it."""
+    fields = fields_of(params)
+    if not fields:
+        return []
+    lines = ["*It will send:*"] + [f"• `{esc(path)}`: `{esc(value)}`" for path, value in fields]
+    return _sections(lines, room=_FIELD_BLOCKS)
+
+
 @render.register
 def _(message: m.ApprovalRequest) -> Rendered:
     a = message.approval
@@ -97,6 +113,7 @@ def _(message: m.ApprovalRequest) -> Rendered:
     blocks: list[Block] = [
         HeaderBlock(text=_plain(f"Approval needed: {a.action}", MAX_HEADER)),
         _section("\n".join(lines)),
+        *_sent_fields(a.params),
     ]
     if a.status is ApprovalStatus.PENDING:
         blocks.append(_context(f"Expires {when(a.expires_at)}. Approvers only; not the requester."))
