@@ -218,7 +218,9 @@ def build(settings: Settings, *, clock: Clock = utcnow, tpu: Any = None) -> Bot:
     store = Store(env.TPUBOT_DATABASE_URL)
     tpu = tpu if tpu is not None else _tpu_client(settings, metrics)
     client = make_web_client(env.SLACK_BOT_TOKEN.get_secret_value(), env.SLACK_API_URL)
-    directory = SlackDirectory(client, groups_in(config.roles))
+    directory = SlackDirectory(
+        client, groups_in(config.roles), max_age_seconds=60 * config.slack.group_max_age_minutes
+    )
     watch_store = WatchStore(store)
     replica = Replica(env.TPUBOT_REPLICA_ID or socket.gethostname(), uuid.uuid4().hex[:12])
     liveness = ReplicaLiveness(store, replica, timedelta(seconds=2 * config.watch.lease_seconds))

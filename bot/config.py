@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import unquote
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -171,6 +172,9 @@ class SlackConfig(_Strict):
     # A message Slack keeps failing for a reason that may pass (5xx, timeouts) is given up on
     # after this many attempts or this many hours, so it cannot hold up its channel forever.
     outbox_max_attempts: int = Field(default=30, ge=1, le=1000)
+    # User-group members read from Slack are trusted this long while Slack cannot be asked
+    # again; after that a group counts as empty (the roles it grants are refused).
+    group_max_age_minutes: float = Field(default=60, gt=0, le=24 * 60)
     outbox_max_age_hours: float = Field(default=24, gt=0, le=24 * 30)
 
 
@@ -312,8 +316,20 @@ def secrets_to_mask(environ: Mapping[str, str] | None = None) -> list[str]:
         env = load_environment(environ)
     except ConfigError:
         return []
-    return [
+    found = [
         secret.get_secret_value()
         for secret in (env.SLACK_BOT_TOKEN, env.SLACK_SIGNING_SECRET, env.SLACK_APP_TOKEN)
         if secret is not None
     ]
+    return found + url_password(env.TPUBOT_DATABASE_URL)
+
+
+def url_password(url: str) -> list[str]:
+    """The password in a database URL (`postgresql://user:PASSWORD@host/db`) as written and
+    decoded, to be masked in either form; [] when there is none."""
+    _, sep, rest = url.partition("://")
+    credentials, at, _ = rest.rpartition("@")
+    _, colon, password = credentials.partition(":")
+    if not (sep and at and colon and password):
+        return []
+    return sorted({password, unquote(password)})
