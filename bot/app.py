@@ -8,7 +8,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -19,6 +19,7 @@ from slack_sdk import WebClient
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import ConfigError, Settings
+from bot.core.budget import RequestBudget
 from bot.core.liveness import Replica
 from bot.core.policy import groups_in
 from bot.core.records import ApprovalStatus
@@ -168,8 +169,11 @@ def _in_thread(job: Callable[[], None], name: str) -> threading.Thread:
     return thread
 
 
-def _tpu_client(settings: Settings, metrics: Metrics) -> TpuClient:
-    """The Cloud TPU client, each project routed to its configured API version."""
+def _tpu_client(
+    settings: Settings, metrics: Metrics, budget: RequestBudget | None = None
+) -> TpuClient:
+    """The Cloud TPU client, each project routed to its configured API version; with a budget,
+    the commands' own (the watcher's client has none: the planner paces it)."""
     env, config = settings.env, settings.bot
     credentials = make_credentials(
         env.TPU_API_ENDPOINT,
@@ -183,6 +187,7 @@ def _tpu_client(settings: Settings, metrics: Metrics) -> TpuClient:
         timeout=config.gcp.request_timeout_seconds,
         retries=config.gcp.retries,
         observer=metrics.tpu_call,
+        budget=budget,
     )
 
 
@@ -216,6 +221,8 @@ def build(settings: Settings, *, clock: Clock = utcnow, tpu: Any = None) -> Bot:
         )
     metrics = Metrics()
     store = Store(env.TPUBOT_DATABASE_URL)
+    budget = RequestBudget(config.gcp.command_requests_per_minute)
+    command_tpu = tpu if tpu is not None else _tpu_client(settings, metrics, budget)
     tpu = tpu if tpu is not None else _tpu_client(settings, metrics)
     client = make_web_client(env.SLACK_BOT_TOKEN.get_secret_value(), env.SLACK_API_URL)
     directory = SlackDirectory(
@@ -225,7 +232,9 @@ def build(settings: Settings, *, clock: Clock = utcnow, tpu: Any = None) -> Bot:
     replica = Replica(env.TPUBOT_REPLICA_ID or socket.gethostname(), uuid.uuid4().hex[:12])
     liveness = ReplicaLiveness(store, replica, timedelta(seconds=2 * config.watch.lease_seconds))
     deps = Deps(config, tpu, store, directory, watch_store, Outbox(watch_store), liveness=liveness)
-    dispatcher = Dispatcher(deps)
+    # People's commands spend their own budget of API requests; the jobs (watcher, approvals
+    # resumed, operations followed) use the unbudgeted client.
+    dispatcher = Dispatcher(replace(deps, tpu=command_tpu))
     drainer = _drainer(settings, watch_store, metrics)
     secret = None if settings.socket_mode else env.SLACK_SIGNING_SECRET
     app = build_app(client, secret.get_secret_value() if secret else None)

@@ -163,6 +163,10 @@ class GcpConfig(_Strict):
     credentials_file: str | None = None
     request_timeout_seconds: float = Field(default=30.0, gt=0)
     retries: int = Field(default=4, ge=0, le=10)
+    # Google API requests a minute that people's commands may spend, apart from the watcher's
+    # (watch.requests_per_minute): a flood of listings is answered "try again in N s" and never
+    # spends the quota the watcher needs. Bursts of a tenth of it (at least 10).
+    command_requests_per_minute: int = Field(default=300, ge=1)
 
 
 class SlackConfig(_Strict):

@@ -164,7 +164,10 @@ def start_stack(
     socket_mode: bool = False,
     database_url: str | None = None,
     config: dict[str, Any] | None = None,
+    own_clients: bool = False,
 ) -> Stack:
+    """The stack; `own_clients`: the bot builds its TPU clients from settings, as `serve`
+    does (a budgeted one for commands), instead of sharing one fast-retrying test client."""
     # localslack stamps calls with the test's clock, so pacing can be checked in its seconds.
     slack = LocalSlack(Workspace(clock=lambda: clock().timestamp())).start()
     people(slack)
@@ -188,7 +191,8 @@ def start_stack(
         backoff_seconds=0.001,
         timeout=10,
     )
-    bot = build(settings, clock=clock, tpu=tpu).start(port=0, scheduler=False)
+    bot = build(settings, clock=clock, tpu=None if own_clients else tpu)
+    bot = bot.start(port=0, scheduler=False)
     if socket_mode:
         slack.hub.wait_for_client()
     else:

@@ -17,6 +17,7 @@ from typing import Any
 from google.auth.credentials import Credentials
 
 from bot.core import noderef, scope
+from bot.core.budget import RequestBudget
 from bot.core.models import (
     AcceleratorType,
     Location,
@@ -92,6 +93,7 @@ class TpuClient:
         sleep: Callable[[float], None] = time.sleep,
         request_id: Callable[[], str] = lambda: str(uuid.uuid4()),
         observer: CallObserver | None = None,
+        budget: RequestBudget | None = None,
     ) -> None:
         self.endpoint = endpoint if endpoint.endswith("/") else endpoint + "/"
         self.timeout, self.retries, self.page_size = timeout, retries, page_size
@@ -109,6 +111,7 @@ class TpuClient:
             backoff_seconds=backoff_seconds,
             sleep=sleep,
             observer=observer,
+            budget=budget,
         )
         self.v1alpha1 = V1Alpha1Api(transport, page_size)
         self.v2 = V2Api(transport, page_size)

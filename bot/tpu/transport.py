@@ -20,6 +20,7 @@ from googleapiclient import discovery
 from googleapiclient.errors import HttpError
 from googleapiclient.http import HttpRequest
 
+from bot.core.budget import RequestBudget
 from bot.usecases.ports import (
     AlreadyExists,
     FailedPrecondition,
@@ -27,6 +28,7 @@ from bot.usecases.ports import (
     NotFound,
     PermissionDenied,
     ResourceExhausted,
+    Throttled,
     TpuError,
     Unauthenticated,
     Unavailable,
@@ -123,8 +125,12 @@ class Transport:
         backoff_seconds: float,
         sleep: Callable[[float], None] = time.sleep,
         observer: CallObserver | None = None,
+        budget: RequestBudget | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.endpoint = endpoint
+        self.budget = budget
+        self._clock = clock
         self.timeout = timeout
         self.retries = retries
         self._credentials = credentials
@@ -164,7 +170,17 @@ class Transport:
     def execute(
         self, method: str, request: HttpRequest, http: CountingHttp | None = None
     ) -> dict[str, Any]:
-        """Run one call (with the library's retries); failures become typed errors."""
+        """Run one call (with the library's retries); failures become typed errors. With a
+        budget, a call it has no room for is not sent (Throttled)."""
+        if self.budget is not None:
+            wait = self.budget.take(self._clock())
+            if wait > 0:
+                if self._observer is not None:
+                    self._observer(method, "THROTTLED")
+                raise Throttled(
+                    "the bot's budget of TPU API requests for commands is spent for now",
+                    retry_after=wait,
+                )
         outcome = "ok"
         authorized = google_auth_httplib2.AuthorizedHttp(
             self._credentials, http=http or self.http()

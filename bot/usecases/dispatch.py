@@ -19,7 +19,7 @@ from bot.core.parsing import parse
 from bot.core.scope import OutOfScope
 from bot.usecases import actions, alerts, approvals, queries, queue, queue_requests
 from bot.usecases.context import Actor, Deps
-from bot.usecases.ports import TpuError, Unavailable
+from bot.usecases.ports import Throttled, TpuError, Unavailable
 
 Handler = Callable[[Deps, Actor, Any, datetime], m.Message | None]
 
@@ -132,6 +132,14 @@ class Dispatcher:
             if sub == "queue":
                 sub = "queue get"
             return m.NodeCandidates(exc.message, exc.candidates, sub)
+        except Throttled as exc:
+            deps.audit(now, actor.user, "command", text[:200], "throttled", exc.message)
+            return m.Notice(
+                "The bot is using its whole budget of TPU API requests for commands right now "
+                f"(the watcher keeps its own); nothing was changed. Try again in "
+                f"{max(1, round(exc.retry_after))} s.",
+                Tone.WARNING,
+            )
         except Unavailable as exc:
             deps.audit(now, actor.user, "command", text[:200], "api unavailable", exc.message)
             return m.Notice(

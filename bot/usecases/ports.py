@@ -92,6 +92,17 @@ class NotSupported(TpuError):
     status = "UNIMPLEMENTED"
 
 
+class Throttled(TpuError):
+    """The bot's own budget of API requests for commands is spent for now (the watcher keeps
+    its own): nothing was sent. `retry_after` says when there is room again."""
+
+    status = "UNAVAILABLE"
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message, http=429)
+        self.retry_after = retry_after
+
+
 class Unavailable(TpuError):
     """The API could not be reached or answered 5xx after every retry."""
 
