@@ -293,5 +293,9 @@ class NodesV2Mixin(NodesMixin):
                     {"namespace": "tpu", "key": "runtime-version", "value": node.version},
                 ]
                 items = [i for i in items if f"{i['namespace']}/{i['key']}".startswith(query)]
-                attributes.append({"queryPath": query, "queryValue": {"items": items}})
+                # Empty strings and lists are left out, as Google's proto3 JSON leaves them.
+                value: Json = {"items": items} if items else {}
+                attributes.append(
+                    {"queryPath": query, "queryValue": value} if query else {"queryValue": value}
+                )
             return {"guestAttributes": attributes}
