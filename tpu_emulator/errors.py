@@ -54,22 +54,85 @@ RPC_CODES = {
 }
 
 
-class ApiError(Exception):
-    """An error in Google's vocabulary: HTTP code, canonical status, message."""
+# ErrorInfo.reason per canonical status when the raiser names none (UPPER_SNAKE_CASE, as
+# Google's reasons are; the status itself where no better word exists).
+_REASONS = {
+    "NOT_FOUND": "RESOURCE_NOT_FOUND",
+    "ALREADY_EXISTS": "RESOURCE_ALREADY_EXISTS",
+    "PERMISSION_DENIED": "IAM_PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED": "RATE_LIMIT_EXCEEDED",
+    "UNAVAILABLE": "SERVICE_UNAVAILABLE",
+}
+TPU_DOMAIN = "tpu.googleapis.com"
+ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
+BAD_REQUEST = "type.googleapis.com/google.rpc.BadRequest"
+QUOTA_FAILURE = "type.googleapis.com/google.rpc.QuotaFailure"
 
-    def __init__(self, status: str, message: str, http: int | None = None) -> None:
+
+def quota_failure(subject: str, description: str) -> Json:
+    """A google.rpc.QuotaFailure detail naming the exhausted quota."""
+    return {
+        "@type": QUOTA_FAILURE,
+        "violations": [{"subject": subject, "description": description}],
+    }
+
+
+class ApiError(Exception):
+    """An error in Google's vocabulary: HTTP code, canonical status, message, and the details
+    Google attaches: always a google.rpc.ErrorInfo (reason, domain), a google.rpc.BadRequest
+    for INVALID_ARGUMENT (with the field, when known), a google.rpc.QuotaFailure for a quota."""
+
+    def __init__(
+        self,
+        status: str,
+        message: str,
+        http: int | None = None,
+        *,
+        field: str | None = None,
+        reason: str | None = None,
+        quota: Json | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.http = http if http is not None else STATUS_HTTP.get(status, 500)
+        self.field = field
+        self.reason = reason or _REASONS.get(status, status)
+        self.quota = quota
+        self.metadata = metadata or {}
 
-    def to_json(self) -> Json:
-        return {"error": {"code": self.http, "message": self.message, "status": self.status}}
+    def details(self, domain: str = TPU_DOMAIN) -> list[Json]:
+        info: Json = {"@type": ERROR_INFO, "reason": self.reason, "domain": domain}
+        if self.metadata:
+            info["metadata"] = dict(self.metadata)
+        details = [info]
+        if self.status == "INVALID_ARGUMENT":
+            violation: Json = {"description": self.message}
+            if self.field:
+                violation["field"] = self.field
+            details.append({"@type": BAD_REQUEST, "fieldViolations": [violation]})
+        if self.quota is not None:
+            details.append(dict(self.quota))
+        return details
+
+    def to_json(self, domain: str = TPU_DOMAIN) -> Json:
+        return {
+            "error": {
+                "code": self.http,
+                "message": self.message,
+                "status": self.status,
+                "details": self.details(domain),
+            }
+        }
 
 
-def rpc_status(status: str, message: str) -> Json:
+def rpc_status(status: str, message: str, details: list[Json] | None = None) -> Json:
     """A google.rpc.Status, as operations and queued resources carry failures."""
-    return {"code": RPC_CODES[status], "message": message}
+    body: Json = {"code": RPC_CODES[status], "message": message}
+    if details:
+        body["details"] = details
+    return body
 
 
 def stockout_message(zone: str) -> str:
@@ -90,3 +153,16 @@ def quota_message(project: str, zone: str, accelerator_type: str) -> str:
         f"project {project} in {region}: quota metric "
         f"'tpu.googleapis.com/{family.lower()}_pod' is exhausted."
     )
+
+
+def quota_status(project: str, zone: str, accelerator_type: str) -> Json:
+    """An exhausted quota as an operation or a queued resource carries it: code 8, the quota
+    named in the message, an ErrorInfo and a QuotaFailure among the details."""
+    message = quota_message(project, zone, accelerator_type)
+    family = accelerator_type.split("-", 1)[0].lower()
+    details = [
+        {"@type": ERROR_INFO, "reason": "QUOTA_EXCEEDED", "domain": TPU_DOMAIN},
+        quota_failure(f"project:{project}", message),
+    ]
+    details[0]["metadata"] = {"quota_metric": f"tpu.googleapis.com/{family}_pod"}
+    return rpc_status("RESOURCE_EXHAUSTED", message, details)

@@ -11,7 +11,10 @@ from tpu_emulator.errors import Json
 from tpu_emulator.rules import rfc3339
 
 V1_ALPHA1 = "V1_ALPHA1"
+V1 = "V1"
 V2 = "V2"
+# The API versions whose paths the emulator serves; each shows operations in its own schema.
+APIS = ("v1alpha1", "v1", "v2")
 
 
 def parts(name: str) -> tuple[str, str, str]:
@@ -105,7 +108,7 @@ class Op:
     schema (metadata and response `@type`), while `apiVersion` tells which version started it."""
 
     name: str
-    api: str  # "v1alpha1" or "v2": the version that started it
+    api: str  # "v1alpha1", "v1" or "v2": the version that started it
     verb: str
     target: str
     created: datetime
@@ -121,7 +124,8 @@ class Op:
     cancel_requested: bool = False
 
     def to_json(self, view: str | None = None) -> Json:
-        """The operation as `view` ("v1alpha1" or "v2"; default: its own version) shows it."""
+        """The operation as `view` ("v1alpha1", "v1" or "v2"; default: its own version) shows
+        it."""
         view = view or self.api
         metadata: Json = {
             "@type": f"type.googleapis.com/google.cloud.tpu.{view}.OperationMetadata",
@@ -130,8 +134,8 @@ class Op:
             "verb": self.verb,
             "apiVersion": self.api,
         }
-        # v1alpha1 always wrote cancelRequested; v2 follows proto3 JSON (false left out).
-        if view == "v1alpha1" or self.cancel_requested:
+        # v1alpha1 and v1 always wrote cancelRequested; v2 follows proto3 JSON (false left out).
+        if view != "v2" or self.cancel_requested:
             metadata["cancelRequested"] = self.cancel_requested
         body: Json = {"name": self.name, "metadata": metadata}
         if self.done:

@@ -9,8 +9,8 @@ from datetime import datetime
 
 from tpu_emulator import catalog, wire_v1alpha1, wire_v2
 from tpu_emulator.core import Core
-from tpu_emulator.errors import ApiError, Json, quota_message, rpc_status, stockout_message
-from tpu_emulator.model import V1_ALPHA1, Node, Op
+from tpu_emulator.errors import ApiError, Json, quota_status, rpc_status, stockout_message
+from tpu_emulator.model import APIS, V1, V1_ALPHA1, Node, Op
 from tpu_emulator.rules import NODE_ID, hosts_of, is_pod
 
 EMPTY_TYPE = "type.googleapis.com/google.protobuf.Empty"
@@ -40,17 +40,19 @@ _V1_OUTPUT = {
 
 
 def render(api: str) -> Callable[[Node], Json]:
+    """v1alpha1 and v1 share the Node schema."""
     return wire_v2.node_json if api == "v2" else wire_v1alpha1.node_json
 
 
 def check_node_id(node_id: str | None) -> str:
     if not node_id:
-        raise ApiError("INVALID_ARGUMENT", "nodeId is required.")
+        raise ApiError("INVALID_ARGUMENT", "nodeId is required.", field="nodeId")
     if not NODE_ID.match(node_id):
         raise ApiError(
             "INVALID_ARGUMENT",
             f"Invalid nodeId {node_id!r}: use 1-63 lowercase letters, digits and "
             "hyphens, starting with a letter and not ending with a hyphen.",
+            field="nodeId",
         )
     return node_id
 
@@ -60,14 +62,19 @@ def check_cidr(cidr: str, used: set[str], network: str) -> None:
         block = ipaddress.IPv4Network(cidr, strict=True)
     except ValueError:
         raise ApiError(
-            "INVALID_ARGUMENT", f"cidrBlock {cidr!r} is not a valid IPv4 CIDR block."
+            "INVALID_ARGUMENT",
+            f"cidrBlock {cidr!r} is not a valid IPv4 CIDR block.",
+            field="cidrBlock",
         ) from None
     if block.prefixlen != 29:
-        raise ApiError("INVALID_ARGUMENT", f"cidrBlock {cidr!r} must be a /29 block.")
+        raise ApiError(
+            "INVALID_ARGUMENT", f"cidrBlock {cidr!r} must be a /29 block.", field="cidrBlock"
+        )
     if cidr in used:
         raise ApiError(
             "INVALID_ARGUMENT",
             f"cidrBlock {cidr} is already used by another TPU node in network {network}.",
+            field="cidrBlock",
         )
 
 
@@ -154,7 +161,7 @@ class NodesMixin(Core):
         if zone in self.faults.stockout:
             return rpc_status("RESOURCE_EXHAUSTED", stockout_message(zone))
         if zone in self.faults.quota:
-            return rpc_status("RESOURCE_EXHAUSTED", quota_message(project, zone, accelerator_type))
+            return quota_status(project, zone, accelerator_type)
         return None
 
     def _finish_node_op(self, op: Op, when: datetime) -> None:
@@ -165,7 +172,7 @@ class NodesMixin(Core):
         if op.verb == "delete":
             self._remove(op.target)
             self._node_gone(node)
-            op.responses = {api: {"@type": EMPTY_TYPE} for api in ("v1alpha1", "v2")}
+            op.responses = {api: {"@type": EMPTY_TYPE} for api in APIS}
             return
         if op.verb == "create":
             op.error = self._capacity_error(node.project, node.zone, node.accelerator_type)
@@ -181,8 +188,10 @@ class NodesMixin(Core):
             node.state, node.health = "READY", "HEALTHY"
         if op.verb == "reimage":
             node.version = op.changes["version"]
+        v1_body = wire_v1alpha1.node_json(node)
         op.responses = {
-            "v1alpha1": {"@type": wire_v1alpha1.NODE_TYPE, **wire_v1alpha1.node_json(node)},
+            "v1alpha1": {"@type": wire_v1alpha1.NODE_TYPE, **v1_body},
+            "v1": {"@type": wire_v1alpha1.NODE_TYPE.replace(".v1alpha1.", ".v1."), **v1_body},
             "v2": {"@type": wire_v2.NODE_TYPE, **wire_v2.node_json(node)},
         }
 
@@ -204,8 +213,14 @@ class NodesMixin(Core):
         return self._start_node("v1alpha1", name)
 
     def create_node(
-        self, parent: str, node_id: str | None, request_id: str | None, body: Json
+        self,
+        parent: str,
+        node_id: str | None,
+        request_id: str | None,
+        body: Json,
+        api: str = "v1alpha1",
     ) -> Json:
+        """A TPU Node through v1alpha1 or v1 (v1 has no requestId: the route never passes one)."""
         with self._lock:
             self._advance()
             project, zone = self._location(parent)
@@ -217,14 +232,17 @@ class NodesMixin(Core):
             name = f"{parent}/nodes/{node_id}"
             if name in self._nodes:
                 raise ApiError("ALREADY_EXISTS", f"Resource '{name}' already exists")
-            self._insert(self.v1_node(name, body, "CREATING", self.clock()))
-            op = self._start_op("v1alpha1", "create", name, None)
+            version = V1 if api == "v1" else V1_ALPHA1
+            self._insert(self.v1_node(name, body, "CREATING", self.clock(), version))
+            op = self._start_op(api, "create", name, None)
             if request_id:
                 self._request_ids[(parent, request_id)] = op.name
             return op.to_json()
 
-    def v1_node(self, name: str, body: Json, state: str, created: datetime) -> Node:
-        """A node as v1alpha1 creates it (also how the seeded TPU Nodes are made)."""
+    def v1_node(
+        self, name: str, body: Json, state: str, created: datetime, version: str = V1_ALPHA1
+    ) -> Node:
+        """A node as v1alpha1 (or v1) creates it (also how the seeded TPU Nodes are made)."""
         project = name.split("/")[1]
         network = body.get("network") or "default"
         cidr, endpoints = self._endpoints(
@@ -237,7 +255,7 @@ class NodesMixin(Core):
             version=body["tensorflowVersion"],
             state=state,
             created=created,
-            api_version=V1_ALPHA1,
+            api_version=version,
             cidr=cidr,
             endpoints=endpoints,
             network=network,
@@ -259,7 +277,9 @@ class NodesMixin(Core):
         types, versions = catalog.ZONES.get(zone, ((), ()))
         accelerator_type = body.get("acceleratorType")
         if not accelerator_type:
-            raise ApiError("INVALID_ARGUMENT", "acceleratorType is required.")
+            raise ApiError(
+                "INVALID_ARGUMENT", "acceleratorType is required.", field="acceleratorType"
+            )
         if accelerator_type not in types:
             raise ApiError(
                 "INVALID_ARGUMENT",
@@ -268,7 +288,9 @@ class NodesMixin(Core):
             )
         version = body.get("tensorflowVersion")
         if not version:
-            raise ApiError("INVALID_ARGUMENT", "tensorflowVersion is required.")
+            raise ApiError(
+                "INVALID_ARGUMENT", "tensorflowVersion is required.", field="tensorflowVersion"
+            )
         if version not in versions:
             raise ApiError(
                 "INVALID_ARGUMENT",
@@ -276,22 +298,28 @@ class NodesMixin(Core):
                 f"available: {', '.join(versions)}.",
             )
         if len(str(body.get("description", ""))) > 512:
-            raise ApiError("INVALID_ARGUMENT", "description must be at most 512 characters.")
+            raise ApiError(
+                "INVALID_ARGUMENT",
+                "description must be at most 512 characters.",
+                field="description",
+            )
         cidr = body.get("cidrBlock")
         if cidr and body.get("useServiceNetworking"):
             raise ApiError(
-                "INVALID_ARGUMENT", "cidrBlock must not be set when useServiceNetworking is set."
+                "INVALID_ARGUMENT",
+                "cidrBlock must not be set when useServiceNetworking is set.",
+                field="cidrBlock",
             )
         if cidr:
             network = body.get("network") or "default"
             check_cidr(cidr, self._cidrs.get((project, network), set()), network)
         check_strings(body.get("labels") or {}, "labels")
 
-    def reimage_node(self, name: str, body: Json) -> Json:
+    def reimage_node(self, name: str, body: Json, api: str = "v1alpha1") -> Json:
         with self._lock:
             self._advance()
             node = self._node(name)
-            if node.api_version != V1_ALPHA1:
+            if node.api_version not in (V1_ALPHA1, V1):
                 raise ApiError(
                     "FAILED_PRECONDITION",
                     f"Node {name} is a TPU VM (created through {node.api_version}); reimage is "
@@ -299,7 +327,9 @@ class NodesMixin(Core):
                 )
             version = body.get("tensorflowVersion")
             if not version:
-                raise ApiError("INVALID_ARGUMENT", "tensorflowVersion is required.")
+                raise ApiError(
+                    "INVALID_ARGUMENT", "tensorflowVersion is required.", field="tensorflowVersion"
+                )
             zone = name.split("/")[3]
             if version not in catalog.ZONES.get(zone, ((), ()))[1]:
                 raise ApiError(
@@ -313,6 +343,4 @@ class NodesMixin(Core):
                     f"Node {name} is {node.state}; only a READY node can be reimaged.",
                 )
             node.state = "REIMAGING"
-            return self._start_op(
-                "v1alpha1", "reimage", name, "READY", {"version": version}
-            ).to_json()
+            return self._start_op(api, "reimage", name, "READY", {"version": version}).to_json()

@@ -63,14 +63,24 @@ def resolve_type(zone: str, body: Json) -> str:
     config = body.get("acceleratorConfig")
     by_config = catalog.type_for_config(config) if isinstance(config, dict) else None
     if config and by_config is None:
-        raise ApiError("INVALID_ARGUMENT", f"acceleratorConfig {config} is not a known shape.")
+        raise ApiError(
+            "INVALID_ARGUMENT",
+            f"acceleratorConfig {config} is not a known shape.",
+            field="acceleratorConfig",
+        )
     if by_name and by_config and by_name != by_config:
         raise ApiError(
-            "INVALID_ARGUMENT", "acceleratorType and acceleratorConfig ask for different TPUs."
+            "INVALID_ARGUMENT",
+            "acceleratorType and acceleratorConfig ask for different TPUs.",
+            field="acceleratorType",
         )
     wanted = by_name or by_config
     if not wanted:
-        raise ApiError("INVALID_ARGUMENT", "acceleratorType or acceleratorConfig is required.")
+        raise ApiError(
+            "INVALID_ARGUMENT",
+            "acceleratorType or acceleratorConfig is required.",
+            field="acceleratorType",
+        )
     offered = catalog.v2_types(zone)
     if wanted not in offered:
         raise ApiError(
@@ -92,7 +102,7 @@ def validate_v2_body(zone: str, body: Json) -> str:
     accelerator_type = resolve_type(zone, body)
     version = body.get("runtimeVersion")
     if not version:
-        raise ApiError("INVALID_ARGUMENT", "runtimeVersion is required.")
+        raise ApiError("INVALID_ARGUMENT", "runtimeVersion is required.", field="runtimeVersion")
     allowed = catalog.GENERATIONS[catalog.generation(accelerator_type)][2]
     if version not in allowed:
         raise ApiError(
@@ -102,24 +112,34 @@ def validate_v2_body(zone: str, body: Json) -> str:
         )
     if body.get("networkConfig") and body.get("networkConfigs"):
         raise ApiError(
-            "INVALID_ARGUMENT", "networkConfig and networkConfigs are mutually exclusive."
+            "INVALID_ARGUMENT",
+            "networkConfig and networkConfigs are mutually exclusive.",
+            field="networkConfig",
         )
     if len(str(body.get("description", ""))) > 512:
-        raise ApiError("INVALID_ARGUMENT", "description must be at most 512 characters.")
+        raise ApiError(
+            "INVALID_ARGUMENT", "description must be at most 512 characters.", field="description"
+        )
     check_strings(body.get("labels") or {}, "labels")
     check_strings(body.get("metadata") or {}, "metadata")
     tags = body.get("tags") or []
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-        raise ApiError("INVALID_ARGUMENT", "tags must be a list of strings.")
+        raise ApiError("INVALID_ARGUMENT", "tags must be a list of strings.", field="tags")
     for disk in body.get("dataDisks") or []:
         if not isinstance(disk, dict) or not disk.get("sourceDisk"):
-            raise ApiError("INVALID_ARGUMENT", "dataDisks[].sourceDisk is required.")
+            raise ApiError(
+                "INVALID_ARGUMENT", "dataDisks[].sourceDisk is required.", field="dataDisks"
+            )
         if disk.get("mode", "READ_WRITE") not in _DISK_MODES:
-            raise ApiError("INVALID_ARGUMENT", f"dataDisks[].mode {disk.get('mode')!r}")
+            raise ApiError(
+                "INVALID_ARGUMENT", f"dataDisks[].mode {disk.get('mode')!r}", field="dataDisks"
+            )
     scheduling = body.get("schedulingConfig") or {}
     if scheduling.get("spot") and (scheduling.get("preemptible") or scheduling.get("reserved")):
         raise ApiError(
-            "INVALID_ARGUMENT", "schedulingConfig.spot excludes preemptible and reserved."
+            "INVALID_ARGUMENT",
+            "schedulingConfig.spot excludes preemptible and reserved.",
+            field="schedulingConfig",
         )
     return accelerator_type
 
@@ -209,7 +229,7 @@ class NodesV2Mixin(NodesMixin):
             self._advance()
             paths = [p.strip() for p in (update_mask or "").split(",") if p.strip()]
             if not paths:
-                raise ApiError("INVALID_ARGUMENT", "updateMask is required.")
+                raise ApiError("INVALID_ARGUMENT", "updateMask is required.", field="updateMask")
             node = self._node(name)
             changes: Json = {}
             for path in paths:
@@ -219,6 +239,7 @@ class NodesV2Mixin(NodesMixin):
                         "INVALID_ARGUMENT",
                         f"updateMask path {path!r} is not supported; supported: description, "
                         "tags, labels, metadata, network_config.enable_external_ips.",
+                        field="description",
                     )
                 changes[attr] = self._masked_value(attr, body)
             self._not_busy(name)
@@ -235,7 +256,11 @@ class NodesV2Mixin(NodesMixin):
         if attr == "description":
             value = str(body.get("description") or "")
             if len(value) > 512:
-                raise ApiError("INVALID_ARGUMENT", "description must be at most 512 characters.")
+                raise ApiError(
+                    "INVALID_ARGUMENT",
+                    "description must be at most 512 characters.",
+                    field="description",
+                )
             return value
         if attr == "tags":
             return list(body.get("tags") or [])
@@ -256,7 +281,9 @@ class NodesV2Mixin(NodesMixin):
             wanted = [str(w) for w in body.get("workerIds") or []]
             workers = [str(i) for i in range(len(node.endpoints))]
             if any(w not in workers for w in wanted):
-                raise ApiError("INVALID_ARGUMENT", f"workerIds must be among {workers}.")
+                raise ApiError(
+                    "INVALID_ARGUMENT", f"workerIds must be among {workers}.", field="workerIds"
+                )
             attributes = []
             for worker in wanted or workers:
                 ip = node.endpoints[int(worker)]
@@ -266,5 +293,9 @@ class NodesV2Mixin(NodesMixin):
                     {"namespace": "tpu", "key": "runtime-version", "value": node.version},
                 ]
                 items = [i for i in items if f"{i['namespace']}/{i['key']}".startswith(query)]
-                attributes.append({"queryPath": query, "queryValue": {"items": items}})
+                # Empty strings and lists are left out, as Google's proto3 JSON leaves them.
+                value: Json = {"items": items} if items else {}
+                attributes.append(
+                    {"queryPath": query, "queryValue": value} if query else {"queryValue": value}
+                )
             return {"guestAttributes": attributes}

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import bisect
 
+from tpu_emulator import listfilter
 from tpu_emulator.core import Core
 from tpu_emulator.errors import ApiError, Json, rpc_status
 from tpu_emulator.model import Op
 from tpu_emulator.paging import page
 
 _PREFIX = "projects/"
+# What operations.list can filter on (fields of google.longrunning.Operation).
+_FIELDS = ("name", "done", "metadata", "error", "response")
 
 
 class OperationsMixin(Core):
@@ -36,9 +39,12 @@ class OperationsMixin(Core):
         page_token: str | None,
         partial: bool = False,
         view: str | None = None,
+        filter_: str = "",
     ) -> Json:
         """`partial` (returnPartialSuccess) works across zones only: the unreachable zones'
-        operations are left out and the zones named in `unreachable`."""
+        operations are left out and the zones named in `unreachable`. `filter_` (AIP-160:
+        `done = true`, `metadata.verb = "delete"`...) keeps the operations it matches, as
+        `view` shows them."""
         with self._lock:
             self._advance()
             project, zone = self._location(name, wildcard=True)
@@ -48,9 +54,15 @@ class OperationsMixin(Core):
                     "returnPartialSuccess can only be true when listing across locations ('-').",
                 )
             prefix = f"projects/{project}/locations/" + ("" if zone == "-" else f"{zone}/")
-            names, token = page(
-                self._op_names.get(project, []), prefix, name, page_token, page_size
-            )
+            candidates = self._op_names.get(project, [])
+            if filter_.strip():
+                keep = listfilter.parse(filter_, _FIELDS)
+                candidates = [
+                    n
+                    for n in candidates
+                    if n.startswith(prefix) and keep(self._ops[n].to_json(view))
+                ]
+            names, token = page(candidates, prefix, name, page_token, page_size)
             skipped = sorted(self.faults.unreachable) if partial else []
             names = [n for n in names if n.split("/")[3] not in skipped]
             body: Json = {}

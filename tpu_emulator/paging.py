@@ -26,14 +26,14 @@ def decode_token(token: str, parent: str) -> str:
             raise ValueError
         return str(payload["a"])
     except (ValueError, KeyError, TypeError, binascii.Error):
-        raise ApiError("INVALID_ARGUMENT", "Invalid page token") from None
+        raise ApiError("INVALID_ARGUMENT", "Invalid page token", field="pageToken") from None
 
 
 def page_size(value: int | None) -> int:
     if value is None or value == 0:
         return DEFAULT_PAGE_SIZE
     if value < 0:
-        raise ApiError("INVALID_ARGUMENT", "page_size must not be negative")
+        raise ApiError("INVALID_ARGUMENT", "page_size must not be negative", field="pageSize")
     return min(value, MAX_PAGE_SIZE)
 
 
@@ -54,3 +54,27 @@ def page(
     more = i < len(names) and names[i].startswith(prefix)
     next_token = encode_token({"p": parent, "a": found[-1]}) if more and found else None
     return found, next_token
+
+
+def decode_offset(token: str, key: str) -> int:
+    """The offset an offset token carries; it only works for the query (`key`) it came from."""
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if payload["p"] != key or not isinstance(payload["o"], int) or payload["o"] < 0:
+            raise ValueError
+        return int(payload["o"])
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise ApiError("INVALID_ARGUMENT", "Invalid page token", field="pageToken") from None
+
+
+def page_items(
+    items: list[Json], key: str, token: str | None, size: int | None
+) -> tuple[list[Json], str | None]:
+    """One page of an already filtered and ordered list, by offset (for short lists whose order
+    is not their names' order)."""
+    limit = page_size(size)
+    offset = decode_offset(token, key) if token else 0
+    found = items[offset : offset + limit]
+    more = offset + len(found) < len(items)
+    return found, encode_token({"p": key, "o": offset + len(found)}) if more else None

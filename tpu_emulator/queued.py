@@ -1,5 +1,6 @@
 """Queued resources (v2): a request for TPU VMs that waits in a queue, then provisions them.
 
+CREATING for `transition_seconds` (default 0: the next read already sees ACCEPTED), then
 ACCEPTED for one operation time (or until `validAfter`), then PROVISIONING (its nodes CREATING)
 for another, then ACTIVE (nodes READY). A stocked-out zone keeps it WAITING_FOR_RESOURCES until
 capacity returns or `validUntil` passes (then FAILED); an exhausted quota FAILS it.
@@ -11,8 +12,8 @@ import bisect
 from datetime import datetime, timedelta
 
 from tpu_emulator import wire_v2
-from tpu_emulator.errors import ApiError, Json, quota_message, rpc_status
-from tpu_emulator.model import Node, Op, QueuedResource
+from tpu_emulator.errors import ApiError, Json, quota_status, rpc_status
+from tpu_emulator.model import APIS, Node, Op, QueuedResource
 from tpu_emulator.nodes import EMPTY_TYPE, check_node_id
 from tpu_emulator.nodes_v2 import NodesV2Mixin, validate_v2_body
 from tpu_emulator.rules import parse_duration, parse_time
@@ -29,9 +30,15 @@ def node_ids(qr_id: str, spec: Json) -> list[str]:
     if params is not None:
         count = int(params.get("nodeCount") or 0)
         if count < 2:
-            raise ApiError("INVALID_ARGUMENT", "multisliceParams.nodeCount must be > 1.")
+            raise ApiError(
+                "INVALID_ARGUMENT",
+                "multisliceParams.nodeCount must be > 1.",
+                field="multisliceParams",
+            )
         if spec.get("nodeId"):
-            raise ApiError("INVALID_ARGUMENT", "Set nodeId or multisliceParams, not both.")
+            raise ApiError(
+                "INVALID_ARGUMENT", "Set nodeId or multisliceParams, not both.", field="nodeId"
+            )
         prefix = params.get("nodeIdPrefix") or qr_id
         return [check_node_id(f"{prefix}-{i}") for i in range(count)]
     return [check_node_id(spec.get("nodeId"))]
@@ -43,7 +50,9 @@ def validity(policy: Json, start: datetime) -> tuple[datetime | None, datetime |
     interval = policy.get("validInterval")
     if interval and len(policy) > 1:
         raise ApiError(
-            "INVALID_ARGUMENT", "validInterval excludes the other queueingPolicy bounds."
+            "INVALID_ARGUMENT",
+            "validInterval excludes the other queueingPolicy bounds.",
+            field="queueingPolicy",
         )
     if interval:
         after = parse_time(interval["startTime"], "validInterval.startTime")
@@ -61,11 +70,18 @@ def validity(policy: Json, start: datetime) -> tuple[datetime | None, datetime |
     if "validUntilDuration" in policy:
         until = start + parse_duration(policy["validUntilDuration"], "validUntilDuration")
     if after and until and until <= after:
-        raise ApiError("INVALID_ARGUMENT", "queueingPolicy: valid until must be after valid after.")
+        raise ApiError(
+            "INVALID_ARGUMENT",
+            "queueingPolicy: valid until must be after valid after.",
+            field="queueingPolicy",
+        )
     return after, until
 
 
 class QueuedMixin(NodesV2Mixin):
+    # How long CREATING and SUSPENDING last (the Emulator's constructor sets it).
+    transition_seconds: float = 0.0
+
     # ----- API methods -----------------------------------------------------------------------
 
     def list_queued_resources(self, parent: str, size: int | None, token: str | None) -> Json:
@@ -95,11 +111,11 @@ class QueuedMixin(NodesV2Mixin):
             replayed = self._replay((parent, request_id or ""), request_id)
             if replayed is not None:
                 return replayed
-            qr = self._new_queued(parent, check_node_id(qr_id), body, self.clock())
-            qr.state = "ACCEPTED"
+            now = self.clock()
+            qr = self._new_queued(parent, check_node_id(qr_id), body, now)
             self._add_queued(qr)
             op = self._start_op("v2", "create", qr.name, None)
-            self._schedule_queued(qr, max(op.due, qr.valid_after or op.due))
+            self._pass_through(qr, "CREATING", now)
             if request_id:
                 self._request_ids[(parent, request_id)] = op.name
             return op.to_json()
@@ -159,12 +175,16 @@ class QueuedMixin(NodesV2Mixin):
         if name in self._queued:
             raise ApiError("ALREADY_EXISTS", f"Resource '{name}' already exists")
         if "spot" in body and "guaranteed" in body:
-            raise ApiError("INVALID_ARGUMENT", "spot and guaranteed are mutually exclusive.")
+            raise ApiError(
+                "INVALID_ARGUMENT",
+                "spot and guaranteed are mutually exclusive.",
+                field="guaranteed",
+            )
         if (body.get("guaranteed") or {}).get("minDuration"):
             parse_duration(body["guaranteed"]["minDuration"], "guaranteed.minDuration")
         specs = (body.get("tpu") or {}).get("nodeSpec") or []
         if not specs:
-            raise ApiError("INVALID_ARGUMENT", "tpu.nodeSpec is required.")
+            raise ApiError("INVALID_ARGUMENT", "tpu.nodeSpec is required.", field="nodeSpec")
         specs = [{**s, "node": wire_v2.node_request(s.get("node") or {})} for s in specs]
         names: list[str] = []
         for spec in specs:
@@ -172,11 +192,14 @@ class QueuedMixin(NodesV2Mixin):
                 raise ApiError(
                     "INVALID_ARGUMENT",
                     f"nodeSpec.parent must be {parent}, got {spec.get('parent')!r}",
+                    field="nodeSpec",
                 )
             validate_v2_body(parent.rsplit("/", 1)[1], spec.get("node") or {})
             names += [f"{parent}/nodes/{i}" for i in node_ids(qr_id, spec)]
         if len(set(names)) != len(names):
-            raise ApiError("INVALID_ARGUMENT", "nodeSpec asks for the same node id twice.")
+            raise ApiError(
+                "INVALID_ARGUMENT", "nodeSpec asks for the same node id twice.", field="nodeSpec"
+            )
         taken = [n for n in names if n in self._nodes]
         if taken:
             raise ApiError("ALREADY_EXISTS", f"Resource '{taken[0]}' already exists")
@@ -221,8 +244,23 @@ class QueuedMixin(NodesV2Mixin):
 
     # ----- time ------------------------------------------------------------------------------
 
+    def _pass_through(self, qr: QueuedResource, state: str, when: datetime) -> None:
+        """CREATING or SUSPENDING for `transition_seconds` (at 0 the next step happens now:
+        the state is recorded but no read sees it)."""
+        qr.state = state
+        if self.transition_seconds > 0:
+            self._schedule_queued(qr, when + timedelta(seconds=self.transition_seconds))
+        else:
+            self._step_queued(qr, when)
+
     def _step_queued(self, qr: QueuedResource, when: datetime) -> None:
-        if qr.state == "ACCEPTED":
+        if qr.state == "CREATING":
+            qr.state = "ACCEPTED"
+            accept = qr.created + timedelta(seconds=self.op_seconds)
+            self._schedule_queued(qr, max(when, accept, qr.valid_after or accept))
+        elif qr.state == "SUSPENDING":
+            qr.state, qr.due = "SUSPENDED", None
+        elif qr.state == "ACCEPTED":
             self._try_provision(qr, when)
         elif qr.state == "PROVISIONING":
             qr.state, qr.due = "ACTIVE", None
@@ -237,7 +275,7 @@ class QueuedMixin(NodesV2Mixin):
             self._fail(qr, "the request could not be provisioned before its validUntil time")
         elif zone in self.faults.quota:
             node_type = (qr.specs[0].get("node") or {}).get("acceleratorType", "tpu")
-            self._fail(qr, quota_message(project, zone, str(node_type)))
+            self._fail(qr, quota_status(project, zone, str(node_type)))
         elif qr.held or zone in self.faults.stockout:
             qr.state, qr.due = "WAITING_FOR_RESOURCES", None
             self._waiting.add(qr.name)
@@ -247,9 +285,9 @@ class QueuedMixin(NodesV2Mixin):
             self._make_nodes(qr, "CREATING", when)
             self._schedule_queued(qr, when + timedelta(seconds=self.op_seconds))
 
-    def _fail(self, qr: QueuedResource, why: str) -> None:
+    def _fail(self, qr: QueuedResource, why: str | Json) -> None:
         qr.state, qr.initiator, qr.due = "FAILED", "SERVICE", None
-        qr.failed = rpc_status("RESOURCE_EXHAUSTED", why)
+        qr.failed = why if isinstance(why, dict) else rpc_status("RESOURCE_EXHAUSTED", why)
         self._waiting.discard(qr.name)
 
     def _check_waiting(self, now: datetime) -> None:
@@ -272,7 +310,7 @@ class QueuedMixin(NodesV2Mixin):
                 if name in self._nodes:
                     self._remove(name)
             self._drop_queued(qr)
-            op.responses = {api: {"@type": EMPTY_TYPE} for api in ("v1alpha1", "v2")}
+            op.responses = {api: {"@type": EMPTY_TYPE} for api in APIS}
             return
         if op.verb == "reset":
             for name in qr.node_names:
@@ -281,9 +319,9 @@ class QueuedMixin(NodesV2Mixin):
             qr.state, qr.initiator, qr.failed = "ACCEPTED", "", None
             qr.valid_after, qr.valid_until = validity(qr.policy, when)
             self._schedule_queued(qr, max(when, qr.valid_after or when))
-        # v1alpha1 has no QueuedResource: its view of the result is v2's.
+        # v1alpha1 and v1 have no QueuedResource: their view of the result is v2's.
         result = {"@type": wire_v2.QUEUED_TYPE, **wire_v2.queued_json(qr)}
-        op.responses = {"v1alpha1": result, "v2": result}
+        op.responses = {api: result for api in APIS}
 
     def _cancel_queued_op(self, op: Op) -> None:
         qr = self._queued.get(op.target)
@@ -307,10 +345,12 @@ class QueuedMixin(NodesV2Mixin):
         """Deleting an ACTIVE request's node suspends the request (the user did it)."""
         qr = self._queued.get(node.queued_resource)
         if qr is not None and qr.state in ("ACTIVE", "PROVISIONING"):
-            qr.state, qr.initiator, qr.due = "SUSPENDED", "USER", None
+            qr.initiator, qr.due = "USER", None
+            self._pass_through(qr, "SUSPENDING", self.clock())
 
     def _node_preempted(self, node: Node) -> None:
         """A preempted spot VM suspends its request (the service did it)."""
         qr = self._queued.get(node.queued_resource)
         if qr is not None and qr.state in ("ACTIVE", "PROVISIONING"):
-            qr.state, qr.initiator, qr.due = "SUSPENDED", "SERVICE", None
+            qr.initiator, qr.due = "SERVICE", None
+            self._pass_through(qr, "SUSPENDING", self.clock())

@@ -20,7 +20,9 @@ ROUTES = [
         r"projects/[^/]+/locations",
         "v2.locations.list",
         ("filter", "extraLocationTypes", *LIST),
-        lambda e, n, q, b: e.list_locations(n.rsplit("/locations", 1)[0], *_page(q)),
+        lambda e, n, q, b: e.list_locations(
+            n.rsplit("/locations", 1)[0], *_page(q), q.get("filter", "")
+        ),
     ),
     route("GET", LOC, "v2.locations.get", (), lambda e, n, q, b: e.get_location(n)),
     route(
@@ -110,7 +112,11 @@ ROUTES = [
         "v2.operations.list",
         ("filter", "returnPartialSuccess", *LIST),
         lambda e, n, q, b: e.list_operations(
-            parent_of(n, "operations"), *_page(q), to_bool(q, "returnPartialSuccess"), "v2"
+            parent_of(n, "operations"),
+            *_page(q),
+            to_bool(q, "returnPartialSuccess"),
+            "v2",
+            q.get("filter", ""),
         ),
     ),
     route("GET", _OP, "v2.operations.get", (), lambda e, n, q, b: e.get_operation(n, "v2")),
@@ -130,7 +136,9 @@ for _kind in ("acceleratorTypes", "runtimeVersions"):
             f"{LOC}/{_kind}",
             f"v2.{_kind}.list",
             ("filter", "orderBy", *LIST),
-            lambda e, n, q, b, k=_kind: e.list_offers("v2", k, parent_of(n, k), *_page(q)),
+            lambda e, n, q, b, k=_kind: e.list_offers(
+                "v2", k, parent_of(n, k), *_page(q), q.get("filter", ""), q.get("orderBy", "")
+            ),
         ),
         route(
             "GET",

@@ -1,5 +1,6 @@
-"""The emulator's HTTP face: the v1alpha1 and v2 REST paths of the discovery documents, one
-fleet behind both, and an admin API beside them (never inside them)."""
+"""The emulator's HTTP face: the Cloud TPU API's v1alpha1, v1 and v2 REST paths and Cloud
+Monitoring's v3 ones, as the discovery documents describe them, one fleet behind all, and an
+admin API beside them (never inside them)."""
 
 from __future__ import annotations
 
@@ -9,16 +10,24 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from tpu_emulator import routes_v1alpha1, routes_v2
-from tpu_emulator.errors import ApiError, Json
+from tpu_emulator import routes_v1, routes_v1alpha1, routes_v2, routes_v3
+from tpu_emulator.errors import TPU_DOMAIN, ApiError, Json
 from tpu_emulator.http import RunningServer, serve_in_thread
 from tpu_emulator.routes import SYSTEM_PARAMS, Route
+from tpu_emulator.routes_v3 import REPEATED
 from tpu_emulator.state import Emulator
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
 # URL prefix -> that version's routes.
-VERSIONS: dict[str, list[Route]] = {"v1alpha1": routes_v1alpha1.ROUTES, "v2": routes_v2.ROUTES}
+VERSIONS: dict[str, list[Route]] = {
+    "v1alpha1": routes_v1alpha1.ROUTES,
+    "v1": routes_v1.ROUTES,
+    "v2": routes_v2.ROUTES,
+    "v3": routes_v3.ROUTES,
+}
+# The ErrorInfo domain of each prefix's service (Cloud TPU unless listed).
+DOMAINS = {"v3": "monitoring.googleapis.com"}
 
 
 class EmulatorApp:
@@ -32,8 +41,8 @@ class EmulatorApp:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         path = unquote(environ.get("PATH_INFO", ""))
         http = environ["REQUEST_METHOD"]
+        version = path.split("/", 2)[1] if path.count("/") >= 2 else ""
         try:
-            version = path.split("/", 2)[1] if path.count("/") >= 2 else ""
             if version in VERSIONS:
                 status, body = self._api(version, http, path[len(version) + 2 :], environ)
             elif path.startswith("/emulator/v1/"):
@@ -41,7 +50,7 @@ class EmulatorApp:
             else:
                 raise ApiError("NOT_FOUND", f"The requested URL {path} was not found.")
         except ApiError as exc:
-            status, body = exc.http, exc.to_json()
+            status, body = exc.http, exc.to_json(DOMAINS.get(version, TPU_DOMAIN))
         payload = json.dumps(body).encode()
         start_response(
             f"{status} {'OK' if status == 200 else 'Error'}",
@@ -76,13 +85,19 @@ class EmulatorApp:
         route = next((r for r in matched if r.http == http), None)
         if route is None:
             raise ApiError("UNIMPLEMENTED", f"Method {http} is not allowed here.", http=405)
-        query = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+        # A repeated parameter (groupByFields) arrives once per value: its values are joined
+        # with commas (field paths hold none); any other repeated parameter: the last wins.
+        query = {
+            k: ",".join(v) if k in REPEATED else v[-1]
+            for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()
+        }
         unknown = set(query) - route.params - SYSTEM_PARAMS
         if unknown:
             raise ApiError(
                 "INVALID_ARGUMENT",
                 f'Invalid JSON payload received. Unknown name "{sorted(unknown)[0]}": '
                 "Cannot bind query parameter.",
+                field=sorted(unknown)[0],
             )
         body = self._read_json(environ) if http in ("POST", "PATCH") else {}
         lost = self.emulator.gate(route.method_id, name)

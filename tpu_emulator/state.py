@@ -14,6 +14,7 @@ from tpu_emulator.errors import HTTP_STATUS, ApiError, Json
 from tpu_emulator.faults import Faults
 from tpu_emulator.locations import LocationsMixin
 from tpu_emulator.model import V2, QueuedResource
+from tpu_emulator.monitoring import MonitoringService, UtilizationTable, tpu_api_nodes
 from tpu_emulator.operations import OperationsMixin
 from tpu_emulator.rules import (
     MAINTENANCE_STATUSES,
@@ -32,6 +33,7 @@ __all__ = ["ApiError", "Emulator", "Faults", "Json"]
 
 _HEALTH = {"", "HEALTHY", "DEPRECATED_UNHEALTHY", "TIMEOUT", "UNHEALTHY_TENSORFLOW"}
 _HEALTH |= {"UNHEALTHY_MAINTENANCE"}
+UTILIZATION_KEYS = frozenset({"dutyCycle", "since"})
 _SYMPTOMS = set(catalog.SYMPTOMS) | {"PROJECT_ABUSE"}
 
 
@@ -52,10 +54,17 @@ class Emulator(SeedingMixin, OperationsMixin, LocationsMixin):
         projects: int = 3,
         seed: int = 7,
         clean: bool = False,
+        transition_seconds: float = 0.0,
     ) -> None:
         super().__init__(
             clock=clock, op_seconds=op_seconds, seed=seed, fleet=(fleet, projects, clean)
         )
+        self.transition_seconds = transition_seconds
+        # Injected duty cycles by TPU full name, for every kind of TPU; kept across reset()
+        # as an object (cleared), since the Monitoring service holds it.
+        self.utilization = UtilizationTable()
+        self.monitoring = MonitoringService(self.clock, self.utilization)
+        self.monitoring.add_source(tpu_api_nodes(self))
         self.reset()
 
     # ----- admin -----------------------------------------------------------------------------
@@ -64,6 +73,7 @@ class Emulator(SeedingMixin, OperationsMixin, LocationsMixin):
         """Back to the seeded fleet, no faults, no operations, zero counters."""
         with self._lock:
             self._init_state()
+            self.utilization.clear()
             count, projects, clean = self._fleet_args
             self._projects = self._seed(count, projects, self._seed_value, clean)
 
@@ -76,13 +86,16 @@ class Emulator(SeedingMixin, OperationsMixin, LocationsMixin):
         """`requests` counts calls by method: v1alpha1 keys drop the discovery id's
         `tpu.projects.locations.` prefix (`nodes.list`, `locations.get`), v2 keys add `v2.`
         (`v2.nodes.list`, `v2.queuedResources.reset`, `v2.locations.generateServiceIdentity`).
-        Also the seeded `projects` and how many `nodes` and `queuedResources` exist now."""
+        Monitoring keys are the discovery ids (`monitoring.projects.timeSeries.list`).
+        Also the seeded `projects`, how many `nodes` and `queuedResources` exist now, and the
+        `metricTypes` Monitoring serves."""
         with self._lock:
             return {
                 "requests": dict(self.stats),
                 "projects": list(self._projects),
                 "nodes": len(self._nodes),
                 "queuedResources": len(self._queued),
+                "metricTypes": self.monitoring.metric_types(),
             }
 
     def node_names(self, project: str | None = None) -> list[str]:
@@ -105,7 +118,7 @@ class Emulator(SeedingMixin, OperationsMixin, LocationsMixin):
         if "/queuedResources/" in name:
             return self.inject_queued(name, data)
         allowed = {"state", "health", "healthDescription", "symptoms", "upcomingMaintenance"}
-        unknown = set(data) - allowed
+        unknown = set(data) - allowed - UTILIZATION_KEYS
         if unknown:
             raise ApiError("INVALID_ARGUMENT", f"cannot inject {sorted(unknown)}")
         with self._lock:
@@ -125,7 +138,23 @@ class Emulator(SeedingMixin, OperationsMixin, LocationsMixin):
                 node.symptoms = [self._symptom(item) for item in data["symptoms"] or []]
             if "upcomingMaintenance" in data:
                 node.maintenance = self._maintenance(data["upcomingMaintenance"])
+            self.inject_utilization(name, data)
             return wire_v2.node_json(node) if node.api_version == V2 else node_json(node)
+
+    def inject_utilization(self, name: str, data: Json) -> None:
+        """`{dutyCycle: percent, since?: RFC 3339}`: the TPU's duty cycle from `since` (default
+        now) on. Any kind of TPU: `name` is its full name, checked by the caller."""
+        if "dutyCycle" not in data:
+            if "since" in data:
+                raise ApiError("INVALID_ARGUMENT", "since goes with dutyCycle")
+            return
+        percent = data["dutyCycle"]
+        if isinstance(percent, bool) or not isinstance(percent, int | float):
+            raise ApiError("INVALID_ARGUMENT", "dutyCycle must be a number (percent)")
+        if not 0 <= percent <= 100:
+            raise ApiError("INVALID_ARGUMENT", "dutyCycle must be within [0, 100]")
+        since = parse_time(data["since"], "since") if data.get("since") else self.clock()
+        self.utilization.set(name, float(percent), since)
 
     def _symptom(self, item: Json) -> Json:
         _check("symptomType", item.get("symptomType"), _SYMPTOMS)

@@ -51,6 +51,14 @@ def _scheduling(node: Node) -> Json:
     return {key: True for key, value in flags.items() if value}
 
 
+def _account(account: Json) -> Json:
+    """An empty scope list is left out, as Google's proto3 JSON leaves empty lists."""
+    out: Json = {"email": account["email"]}
+    if account.get("scope"):
+        out["scope"] = list(account["scope"])
+    return out
+
+
 def node_json(node: Node) -> Json:
     """A fresh dict in v2's Node schema; v1alpha1's tensorflowVersion shows as runtimeVersion."""
     account = node.service_account or {
@@ -67,7 +75,7 @@ def node_json(node: Node) -> Json:
         "cidrBlock": node.cidr,
         "networkConfig": _network(node),
         "networkEndpoints": _endpoints(node),
-        "serviceAccount": {"email": account["email"], "scope": list(account.get("scope", []))},
+        "serviceAccount": _account(account),
         "createTime": rfc3339(node.created),
         "apiVersion": node.api_version,
         "schedulingConfig": _scheduling(node),

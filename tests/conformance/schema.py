@@ -1,5 +1,5 @@
 """Responses checked against a discovery document's schemas: no unknown fields, no unknown enum
-values. Shared by the v1alpha1 and v2 conformance tests."""
+values. Shared by the Cloud TPU (v1alpha1, v1, v2) and Cloud Monitoring (v3) conformance tests."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from typing import Any
 import jsonschema
 
 
-def discovery_document(version: str) -> dict[str, Any]:
+def discovery_document(version: str, api: str = "tpu") -> dict[str, Any]:
     return json.loads(
         resources.files("googleapiclient")
-        .joinpath(f"discovery_cache/documents/tpu.{version}.json")
+        .joinpath(f"discovery_cache/documents/{api}.{version}.json")
         .read_text()
     )
 
@@ -45,11 +45,12 @@ def all_method_ids(resource: dict[str, Any]) -> set[str]:
 
 
 class SchemaChecker:
-    """`check(response, "Node")` against one API version's discovery document."""
+    """`check(response, "Node")` against one API version's discovery document (Cloud TPU's
+    unless `api` names another: `SchemaChecker("v3", "monitoring")`)."""
 
-    def __init__(self, version: str) -> None:
+    def __init__(self, version: str, api: str = "tpu") -> None:
         self.version = version
-        self.doc = discovery_document(version)
+        self.doc = discovery_document(version, api)
         self.definitions = {name: _convert(s) for name, s in self.doc["schemas"].items()}
         self._validators: dict[str, jsonschema.Draft7Validator] = {}
 

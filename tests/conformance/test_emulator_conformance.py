@@ -137,9 +137,14 @@ def test_errors_use_googles_json_format(api: Any, call: Any, http: int, status: 
         call(api.projects().locations().nodes()).execute(num_retries=0)
     body = json.loads(caught.value.content)
     assert caught.value.resp.status == http
-    assert set(body["error"]) == {"code", "message", "status"}
+    assert set(body["error"]) == {"code", "message", "status", "details"}
     assert body["error"]["status"] == status and body["error"]["code"] == http
     assert body["error"]["message"]
+    kinds = [d["@type"].rsplit("/", 1)[1] for d in body["error"]["details"]]
+    info = body["error"]["details"][0]
+    assert kinds[0] == "google.rpc.ErrorInfo" and info["domain"] == "tpu.googleapis.com"
+    assert info["reason"].isupper()
+    assert ("google.rpc.BadRequest" in kinds) == (status == "INVALID_ARGUMENT")
 
 
 def test_unknown_query_parameter_is_refused(emulator_server: RunningServer) -> None:

@@ -273,9 +273,13 @@ def test_errors_use_googles_json_format(api: Any, call: Any, http: int, status: 
         call(api.projects().locations()).execute(num_retries=0)
     body = json.loads(caught.value.content)
     assert caught.value.resp.status == http
-    assert set(body["error"]) == {"code", "message", "status"}
+    assert set(body["error"]) == {"code", "message", "status", "details"}
     assert body["error"]["status"] == status and body["error"]["code"] == http
     assert body["error"]["message"]
+    kinds = [d["@type"].rsplit("/", 1)[1] for d in body["error"]["details"]]
+    assert kinds[0] == "google.rpc.ErrorInfo"
+    assert body["error"]["details"][0]["domain"] == "tpu.googleapis.com"
+    assert ("google.rpc.BadRequest" in kinds) == (status == "INVALID_ARGUMENT")
 
 
 def test_v2_has_no_reimage_and_refuses_v1alpha1_parameters(emulator_server: RunningServer) -> None:
