@@ -28,6 +28,7 @@ from bot.runtime.lease import Lease
 from bot.runtime.metrics import Metrics
 from bot.runtime.scheduler import Jobs
 from bot.runtime.web import WebApp
+from bot.slack.carry import ButtonCarrier
 from bot.slack.chat import Outbox, make_web_client
 from bot.slack.directory import SlackDirectory
 from bot.slack.drainer import Caps, OutboxDrainer
@@ -231,7 +232,10 @@ def build(settings: Settings, *, clock: Clock = utcnow, tpu: Any = None) -> Bot:
     watch_store = WatchStore(store)
     replica = Replica(env.TPUBOT_REPLICA_ID or socket.gethostname(), uuid.uuid4().hex[:12])
     liveness = ReplicaLiveness(store, replica, timedelta(seconds=2 * config.watch.lease_seconds))
-    deps = Deps(config, tpu, store, directory, watch_store, Outbox(watch_store), liveness=liveness)
+    outbox, carrier = Outbox(watch_store), ButtonCarrier(watch_store)
+    deps = Deps(
+        config, tpu, store, directory, watch_store, outbox, liveness=liveness, carrier=carrier
+    )
     # People's commands spend their own budget of API requests; the jobs (watcher, approvals
     # resumed, operations followed) use the unbudgeted client.
     dispatcher = Dispatcher(replace(deps, tpu=command_tpu))

@@ -15,6 +15,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.core.commands.spec import Verb
+
 GOOGLE_TPU_ENDPOINT = "https://tpu.googleapis.com/"
 SLACK_API_URL = "https://slack.com/api/"
 
@@ -23,21 +25,6 @@ _PRINCIPAL = re.compile(r"^(\*|[UWS][A-Z0-9]{2,})$")
 _PROJECT_ID = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$|^[a-z][-a-z0-9.:]{1,62}$")
 _ZONE = re.compile(r"^(-|[a-z]+-[a-z]+\d+-[a-z])$")
 _NETWORK = re.compile(r"^projects/[^/]+/global/networks/[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
-
-# The actions approvals.required_for may name (bot.core.commands.Verb; recreate is as careful as
-# delete or create, requeue as queue-delete or queue-create, unless named itself).
-Action = Literal[
-    "stop",
-    "start",
-    "reimage",
-    "delete",
-    "create",
-    "label",
-    "queue-create",
-    "queue-delete",
-    "queue-reset",
-    "requeue",
-]
 
 
 class ConfigError(Exception):
@@ -130,7 +117,10 @@ class RolesConfig(_Strict):
 
 
 class ApprovalsConfig(_Strict):
-    required_for: tuple[Action, ...] = ("stop", "delete", "reimage", "create")
+    # The actions (bot.core.commands.Verb, as the subcommands declare them) that wait for an
+    # approver; recreate is as careful as delete or create, requeue as queue-delete or
+    # queue-create, unless named itself.
+    required_for: tuple[Verb, ...] = (Verb.STOP, Verb.DELETE, Verb.REIMAGE, Verb.CREATE)
     ttl_minutes: int = Field(default=30, ge=1, le=24 * 60)
     # How long an approved action is retried while the TPU API fails, before it ends failed.
     retry_minutes: int = Field(default=10, ge=1, le=24 * 60)

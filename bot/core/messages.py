@@ -13,6 +13,7 @@ from bot.core.models import Node
 from bot.core.operations import Operation
 from bot.core.queued import QueuedResource
 from bot.core.records import Approval, AuditEntry, Digest, Incident, TrackedOperation
+from bot.core.text import Said
 
 NODES_PER_PAGE = 10  # node cards per listing page: 10 cards and their buttons fit Block Kit's 50
 QUEUED_PER_PAGE = 10
@@ -32,15 +33,15 @@ class Tone(enum.StrEnum):
 class Notice:
     """A short plain answer."""
 
-    text: str
+    text: Said
     tone: Tone = Tone.INFO
 
 
 @dataclass(frozen=True)
 class Usage:
-    problem: str
+    problem: Said
     usage: str
-    hint: str = ""
+    hint: Said = ""
 
 
 @dataclass(frozen=True)
@@ -50,14 +51,32 @@ class HelpText:
 
 @dataclass(frozen=True)
 class Refusal:
-    reason: str
+    reason: Said
+
+
+@dataclass(frozen=True)
+class Identity:
+    """`/tpu whoami`: who you are to the bot. `granted` holds each role you have with the config
+    entry that grants it (your id, one of your user groups, or "*")."""
+
+    user: str
+    role: str  # the highest, which decides
+    granted: Sequence[tuple[str, str]]
+    scopes: Sequence[tuple[str, Sequence[str]]]  # (project, its zones; "-" = every zone)
+
+
+def no_such_page(total: int, page: int, size: int) -> Notice | None:
+    """The answer to a page past the end of a listing (None: the page exists)."""
+    if page * size >= total and total:
+        return Notice(f"There is no page {page + 1}: only {-(-total // size)}.", Tone.WARNING)
+    return None
 
 
 @dataclass(frozen=True)
 class NodeCandidates:
     """A reference that named no node or several; the candidates to try."""
 
-    message: str
+    message: Said
     candidates: Sequence[str] = ()
     command: str = "get"
 
@@ -218,7 +237,7 @@ class DigestBatch:
 class WatchNotice:
     """Monitoring degraded or restored, a node gone: a one-off message."""
 
-    text: str
+    text: Said
     tone: Tone = Tone.WARNING
 
 
@@ -227,6 +246,7 @@ Message = (
     | Usage
     | HelpText
     | Refusal
+    | Identity
     | NodeCandidates
     | NodePage
     | NodeDetail
@@ -274,9 +294,3 @@ def capacity_advice(message: str, zone: str = "") -> str | None:
             "project): check its name, or ask without it"
         )
     return None
-
-
-def zone_of(name: str) -> str:
-    """The zone in a resource name (`projects/P/locations/Z/...`); '' when there is none."""
-    parts = name.split("/")
-    return parts[3] if len(parts) > 3 and parts[2] == "locations" else ""

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import enum
 import re
 from dataclasses import dataclass
 
@@ -43,37 +44,92 @@ class NodeName:
         return cls(*match.groups())
 
 
-RESOURCE_NAME = re.compile(r"^projects/([^/]+)/locations/([^/]+)/([A-Za-z]+)/([^/]+)$")
+class Kind(enum.StrEnum):
+    """The collections of zonal resources the bot names (a new kind is a new member)."""
+
+    NODE = "nodes"
+    QUEUED_RESOURCE = "queuedResources"
+    OPERATION = "operations"
+
+    @property
+    def placement(self) -> str:
+        """The path word before the zone: the Cloud TPU API says locations."""
+        return "locations"
+
+
+# projects/P/<placement>/Z/<collection>/ID: the Cloud TPU API's `locations`, Compute's `zones`.
+RESOURCE_NAME = re.compile(r"^projects/([^/]+)/(locations|zones)/([^/]+)/([A-Za-z]+)/([^/]+)$")
 
 
 @dataclass(frozen=True)
 class ResourceName:
-    """Any zonal resource the bot watches: a node or a queued resource."""
+    """Any zonal resource, once: its project, zone, collection and id. Every full name the bot
+    reads is parsed here and nowhere else."""
 
     project: str
     zone: str
-    kind: str  # the collection: nodes, queuedResources
+    kind: str  # the collection: nodes, queuedResources, operations...
     id: str
+    placement: str = "locations"
+
+    @classmethod
+    def of(cls, project: str, zone: str, kind: Kind, id: str) -> ResourceName:
+        return cls(project, zone, kind.value, id, kind.placement)
+
+    @property
+    def full(self) -> str:
+        return f"{self.parent}/{self.kind}/{self.id}"
+
+    @property
+    def parent(self) -> str:
+        return f"projects/{self.project}/{self.placement}/{self.zone}"
 
     @property
     def display(self) -> str:
+        """`P/Z/ID`: what people type."""
         return f"{self.project}/{self.zone}/{self.id}"
 
     @property
     def is_queued_resource(self) -> bool:
-        return self.kind == "queuedResources"
+        return self.kind == Kind.QUEUED_RESOURCE
+
+    @property
+    def is_node(self) -> bool:
+        return self.kind == Kind.NODE
+
+    def sibling(self, kind: Kind, id: str | None = None) -> ResourceName:
+        """The resource of `kind` in the same project and zone (with the same id by default)."""
+        return ResourceName.of(self.project, self.zone, kind, self.id if id is None else id)
 
     @classmethod
     def parse(cls, name: str) -> ResourceName:
         match = RESOURCE_NAME.match(name)
         if not match:
             raise ValueError(f"not a zonal resource name: {name!r}")
-        return cls(*match.groups())
+        project, placement, zone, kind, id = match.groups()
+        return cls(project, zone, kind, id, placement)
+
+    @classmethod
+    def find(cls, name: str) -> ResourceName | None:
+        """`parse`, or None for anything that is not a zonal resource name."""
+        try:
+            return cls.parse(name)
+        except ValueError:
+            return None
+
+
+def zone_of(name: str) -> str:
+    """The zone a full resource name is in ("" if it names none)."""
+    found = ResourceName.find(name)
+    return found.zone if found else ""
+
+
+def project_of(name: str) -> str:
+    found = ResourceName.find(name)
+    return found.project if found else ""
 
 
 def short_name(name: str) -> str:
     """`projects/P/locations/Z/nodes/N` -> `P/Z/N` (what people type); anything else unchanged."""
-    try:
-        return ResourceName.parse(name).display
-    except ValueError:
-        return name
+    found = ResourceName.find(name)
+    return found.display if found else name

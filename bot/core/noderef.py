@@ -9,17 +9,27 @@ from dataclasses import dataclass
 
 from bot.core.models import Node
 from bot.core.names import NODE_ID, NODE_NAME, NodeName
+from bot.core.text import Code, Said, say
 
 _PART = re.compile(r"^[a-z0-9][-a-z0-9.:]*$")
 
-REF_HELP = "NODE is `name`, `zone/name`, `project/zone/name` or `projects/P/locations/Z/nodes/N`"
+REF_HELP = say(
+    "NODE is ",
+    Code("name"),
+    ", ",
+    Code("zone/name"),
+    ", ",
+    Code("project/zone/name"),
+    " or ",
+    Code("projects/P/locations/Z/nodes/N"),
+)
 
 
 class NodeRefError(Exception):
     """The reference does not name exactly one node; `candidates` are full names to offer."""
 
-    def __init__(self, message: str, candidates: Sequence[str] = ()) -> None:
-        super().__init__(message)
+    def __init__(self, message: Said, candidates: Sequence[str] = ()) -> None:
+        super().__init__(str(message))
         self.message = message
         self.candidates = tuple(candidates)
 
@@ -61,21 +71,25 @@ class NodeRef:
         )
 
 
-def parse_ref(text: str) -> NodeRef:
+def parse_ref(text: str, kind: str = "node") -> NodeRef:
+    """What a person typed -> a reference (`kind` names what it refers to in errors)."""
     text = text.strip()
     match = NODE_NAME.match(text)
     parts = list(match.groups())[::-1] if match else text.split("/")[::-1]
     if not text or len(parts) > 3 or not all(parts):
-        raise InvalidNodeRef(f"`{text}` is not a node reference. {REF_HELP}.")
+        raise InvalidNodeRef(say(Code(text), f" is not a {kind} reference. ", REF_HELP, "."))
     node_id, *rest = parts
     if not NODE_ID.match(node_id):
         raise InvalidNodeRef(
-            f"`{node_id}` is not a node name: lowercase letters, digits and hyphens, "
-            "starting with a letter."
+            say(
+                Code(node_id),
+                f" is not a {kind} name: lowercase letters, digits and hyphens, ",
+                "starting with a letter.",
+            )
         )
     for part in rest:
         if not _PART.match(part):
-            raise InvalidNodeRef(f"`{part}` is not a zone or project id. {REF_HELP}.")
+            raise InvalidNodeRef(say(Code(part), " is not a zone or project id. ", REF_HELP, "."))
     zone = rest[0] if rest else None
     project = rest[1] if len(rest) > 1 else None
     return NodeRef(node_id=node_id, zone=zone, project=project)
@@ -91,8 +105,11 @@ def resolve(ref: NodeRef, nodes: Iterable[Node], partial: bool = False) -> Node:
     if len(found) > 1:
         shown = sorted(n.ref.display for n in found)
         raise AmbiguousNode(
-            f"`{ref.node_id}` names {len(found)} nodes; say which one with zone/name "
-            "or project/zone/name.",
+            say(
+                Code(ref.node_id),
+                f" names {len(found)} nodes; say which one with zone/name ",
+                "or project/zone/name.",
+            ),
             shown,
         )
     ids = sorted({n.node_id for n in names})
@@ -102,4 +119,4 @@ def resolve(ref: NodeRef, nodes: Iterable[Node], partial: bool = False) -> Node:
     where = f" in {ref.zone}" if ref.zone else ""
     note = " Some zones did not answer, so the node may be there." if partial else ""
     hint = " Did you mean one of these?" if suggestions else ""
-    raise UnknownNode(f"No node `{ref.node_id}`{where}.{note}{hint}", suggestions)
+    raise UnknownNode(say("No node ", Code(ref.node_id), f"{where}.{note}{hint}"), suggestions)

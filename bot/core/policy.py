@@ -6,76 +6,65 @@ import enum
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from bot.config import ApprovalsConfig, RolesConfig
 from bot.core import commands as cmd
+from bot.core.commands import SUBCOMMANDS, spec_of
 from bot.core.models import Node, NodeState
 from bot.core.queued import STUCK, QueuedResource, QueuedState
+from bot.core.roles import Role
+from bot.core.text import Code, Said, Strong, say
 from bot.core.watching.diff import TROUBLE
 
 
-class Role(enum.IntEnum):
-    """Cumulative: each role can do everything the ones below it can."""
-
-    NONE = 0
-    VIEWER = 1
-    OPERATOR = 2
-    APPROVER = 3
-    ADMIN = 4
+class RoleLists(Protocol):
+    """Who holds each role: Slack user ids, user group ids, or "*" (the config's `roles`)."""
 
     @property
-    def label(self) -> str:
-        return self.name.lower()
+    def viewer(self) -> Sequence[str]: ...
+    @property
+    def operator(self) -> Sequence[str]: ...
+    @property
+    def approver(self) -> Sequence[str]: ...
+    @property
+    def admin(self) -> Sequence[str]: ...
 
 
-def role_of(user: str, groups: Collection[str], roles: RolesConfig) -> Role:
+def role_of(user: str, groups: Collection[str], roles: RoleLists) -> Role:
     """The highest role that lists the user, one of their user groups, or everyone ("*")."""
-    principals = {user, "*", *groups}
+    return max(granted(user, groups, roles), default=(Role.NONE, ""))[0]
+
+
+def granted(user: str, groups: Collection[str], roles: RoleLists) -> list[tuple[Role, str]]:
+    """Every role the user holds, each with the entry of the config that grants it (their own
+    id, one of their user groups, or "*"): the "why" of `/tpu whoami`."""
+    found = []
     for role, members in (
         (Role.ADMIN, roles.admin),
         (Role.APPROVER, roles.approver),
         (Role.OPERATOR, roles.operator),
         (Role.VIEWER, roles.viewer),
     ):
-        if principals & set(members):
-            return role
-    return Role.NONE
+        for principal in (user, *sorted(groups), "*"):
+            if principal in members:
+                found.append((role, principal))
+                break
+    return found
 
 
-def groups_in(roles: RolesConfig) -> set[str]:
+def groups_in(roles: RoleLists) -> set[str]:
     """The user group ids the roles name: whose members must be looked up."""
     every = (*roles.viewer, *roles.operator, *roles.approver, *roles.admin)
     return {p for p in every if p.startswith("S")}
 
 
 def required_role(command: cmd.Command) -> Role:
-    if isinstance(command, cmd.Decide):
-        return Role.APPROVER
-    if isinstance(command, (*cmd.MUTATIONS, cmd.Audit, cmd.Acknowledge, cmd.Mute)):
-        return Role.OPERATOR
-    return Role.VIEWER
-
-
-_PHRASES = {
-    cmd.Verb.LABEL: "label nodes",
-    cmd.Verb.QUEUE_CREATE: "create queued resources",
-    cmd.Verb.QUEUE_DELETE: "delete queued resources",
-    cmd.Verb.QUEUE_RESET: "reset queued resources",
-    cmd.Verb.REQUEUE: "delete and requeue",
-}
+    return spec_of(command).role
 
 
 def describe(command: cmd.Command) -> str:
     """What a command does, for a refusal ("You need the operator role to stop nodes")."""
-    if isinstance(command, cmd.MUTATIONS):
-        verb = cmd.ACTION_OF[type(command)]
-        return _PHRASES.get(verb, f"{verb} nodes")
-    if isinstance(command, cmd.Decide):
-        return "approve or deny requests"
-    if isinstance(command, cmd.Acknowledge | cmd.Mute):
-        return "acknowledge or mute alerts"
-    return "read the audit log" if isinstance(command, cmd.Audit) else "view nodes"
+    return spec_of(command).does
 
 
 @dataclass(frozen=True)
@@ -83,7 +72,7 @@ class Verdict:
     """A yes or no, with the reason to log and to tell the person."""
 
     allowed: bool
-    reason: str
+    reason: Said
 
     def __bool__(self) -> bool:
         return self.allowed
@@ -91,21 +80,27 @@ class Verdict:
 
 def authorize(role: Role, needed: Role, what: str) -> Verdict:
     if role >= needed:
-        return Verdict(True, f"{role.label} may {what}")
-    return Verdict(
-        False,
-        f"You need the *{needed.label}* role to {what}"
-        + (f"; you have *{role.label}*." if role > Role.NONE else "; you have no role here."),
+        return Verdict(True, say(f"{role.label} may {what}"))
+    have = (
+        say("; you have ", Strong(role.label), ".")
+        if role > Role.NONE
+        else "; you have no role here."
     )
+    return Verdict(False, say("You need the ", Strong(needed.label), f" role to {what}", have))
 
 
-def needs_approval(action: str, config: ApprovalsConfig) -> bool:
-    if action == "recreate":  # a delete and a create: as careful as the more careful of the two
-        return "delete" in config.required_for or "create" in config.required_for
-    if action == "requeue":  # the same for a queued resource (or a spot VM) and its new request
-        careful = ("requeue", "delete", "queue-delete", "queue-create")
-        return any(verb in config.required_for for verb in careful)
-    return action in config.required_for
+class ApprovalRules(Protocol):
+    """Which actions wait for an approver (the config's `approvals`)."""
+
+    @property
+    def required_for(self) -> Collection[str]: ...
+
+
+def needs_approval(action: str, rules: ApprovalRules) -> bool:
+    """Whether `action` (a Verb) waits for an approver, by the subcommand's approval keys."""
+    spec = next((s for s in SUBCOMMANDS if s.verb == action), None)
+    keys = spec.approval_keys if spec is not None else (action,)
+    return any(key in rules.required_for for key in keys)
 
 
 def can_decide(
@@ -211,8 +206,12 @@ def precheck_queued(
     if action == "queue-delete" and holds_nodes and not force:
         return Verdict(
             False,
-            f"The request is {state.value} and has {nodes} node(s): deleting it deletes them. "
-            "Add `force` to do that.",
+            say(
+                f"The request is {state.value} and has {nodes} node(s): deleting it deletes "
+                "them. Add ",
+                Code("force"),
+                " to do that.",
+            ),
         )
     return Verdict(True, f"{state.value} allows {action}")
 

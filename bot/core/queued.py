@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from bot.core.models import AcceleratorConfig, _TolerantEnum
 from bot.core.operations import OperationError
@@ -138,6 +139,60 @@ class QueuedResourceRequest:
     reservation: str = ""
     valid_until_seconds: float | None = None
     valid_after_seconds: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The request as approvals store it (JSON), and as its card lists it field by field."""
+        specs = []
+        for spec in self.node_specs:
+            body: dict[str, Any] = {
+                "parent": spec.parent,
+                "nodeId": spec.node_id,
+                "acceleratorType": spec.accelerator_type,
+                "runtimeVersion": spec.software_version,
+                "labels": dict(spec.labels),
+                "description": spec.description,
+                "multisliceCount": spec.multislice_count,
+                "multislicePrefix": spec.multislice_prefix,
+            }
+            if spec.accelerator_config is not None:
+                config = spec.accelerator_config
+                body["acceleratorConfig"] = {"type": config.type, "topology": config.topology}
+            specs.append(body)
+        return {
+            "nodeSpecs": specs,
+            "spot": self.spot,
+            "guaranteed": self.guaranteed,
+            "reservation": self.reservation,
+            "validUntilSeconds": self.valid_until_seconds,
+        }
+
+    @classmethod
+    def from_dict(cls, body: Mapping[str, Any]) -> QueuedResourceRequest:
+        specs = []
+        for spec in body.get("nodeSpecs", []):
+            config = spec.get("acceleratorConfig")
+            specs.append(
+                QueuedNodeSpec(
+                    parent=spec["parent"],
+                    node_id=spec.get("nodeId", ""),
+                    accelerator_type=spec.get("acceleratorType", ""),
+                    accelerator_config=AcceleratorConfig(config["type"], config["topology"])
+                    if config
+                    else None,
+                    software_version=spec.get("runtimeVersion", ""),
+                    labels=spec.get("labels") or {},
+                    description=spec.get("description", ""),
+                    multislice_count=int(spec.get("multisliceCount") or 0),
+                    multislice_prefix=spec.get("multislicePrefix", ""),
+                )
+            )
+        return cls(
+            node_specs=tuple(specs),
+            spot=bool(body.get("spot")),
+            guaranteed=bool(body.get("guaranteed")),
+            reservation=body.get("reservation", ""),
+            valid_until_seconds=body.get("validUntilSeconds"),
+        )
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from bot.core.models import ProjectScope
 from bot.core.names import ResourceName
 from bot.core.noderef import UnknownNode
+from bot.core.text import Code, Said, say
 
 
 class OutOfScope(UnknownNode):
@@ -21,14 +22,14 @@ def covers(scope: ProjectScope, zone: str) -> bool:
     return "-" in scope.locations or zone in scope.locations
 
 
-def problem(project: str | None, zone: str | None, scopes: Sequence[ProjectScope]) -> str | None:
+def problem(project: str | None, zone: str | None, scopes: Sequence[ProjectScope]) -> Said | None:
     """Why `project`/`zone` is out of scope (None: within it). Either may be unknown yet (None):
     a zone alone must be managed in some project."""
     managed = ", ".join(sorted(s.project for s in scopes)) or "none"
     if project is not None:
         scope = next((s for s in scopes if s.project == project), None)
         if scope is None:
-            return f"Project `{project}` is not one this bot manages ({managed})."
+            return say("Project ", Code(project), f" is not one this bot manages ({managed}).")
         if zone is not None and not covers(scope, zone):
             zones = ", ".join(scope.locations)
             return f"The bot does not manage {zone} in {project} (only {zones})."
@@ -39,6 +40,7 @@ def problem(project: str | None, zone: str | None, scopes: Sequence[ProjectScope
 
 
 def require(project: str | None, zone: str | None, scopes: Sequence[ProjectScope]) -> None:
+    """Raise OutOfScope (what the bot manages instead) unless within scope."""
     why = problem(project, zone, scopes)
     if why is not None:
         raise OutOfScope(why)
@@ -49,14 +51,8 @@ def require_name(name: str, scopes: Sequence[ProjectScope]) -> None:
     try:
         parsed = ResourceName.parse(name)
     except ValueError:
-        raise OutOfScope(f"`{name}` is not a resource the bot manages.") from None
+        raise OutOfScope(say(Code(name), " is not a resource the bot manages.")) from None
     require(parsed.project, parsed.zone, scopes)
-
-
-def zone_of_operation(name: str) -> str | None:
-    """`projects/P/locations/Z/operations/O` -> Z."""
-    parts = name.split("/")
-    return parts[3] if len(parts) >= 4 and parts[2] == "locations" else None
 
 
 # A VPC network, as the TPU API takes it: an id in the node's own project, or a full path.
@@ -66,26 +62,36 @@ _NETWORK_PATH = re.compile(
 )
 
 
-def network_problem(network: str, project: str, allowed: Sequence[str] = ()) -> str | None:
+def network_problem(network: str, project: str, allowed: Sequence[str] = ()) -> Said | None:
     """Why a node of `project` may not be created on `network` (None: it may). A network of
     another project (a shared VPC) only when `projects[].networks` lists it."""
     if not network or _NETWORK_ID.match(network):
         return None
     match = _NETWORK_PATH.match(network)
     if match is None:
-        return (
-            f"`{network}` is not a network: give its name (like `default`) or "
-            "`projects/P/global/networks/N`."
+        return say(
+            Code(network),
+            " is not a network: give its name (like ",
+            Code("default"),
+            ") or ",
+            Code("projects/P/global/networks/N"),
+            ".",
         )
     owner, name = match.groups()
     if not _NETWORK_ID.match(name):
-        return f"`{name}` is not a network name."
+        return say(Code(name), " is not a network name.")
     if owner == project:
         return None
     path = f"projects/{owner}/global/networks/{name}"
     if path in allowed or network in allowed:
         return None
-    return (
-        f"Network `{name}` belongs to project `{owner}`; the bot creates {project}'s TPUs only on "
-        f"{project}'s networks, or on one an admin lists in `projects[].networks`."
+    return say(
+        "Network ",
+        Code(name),
+        " belongs to project ",
+        Code(owner),
+        f"; the bot creates {project}'s TPUs only on {project}'s networks, or on one an admin ",
+        "lists in ",
+        Code("projects[].networks"),
+        ".",
     )

@@ -1,4 +1,4 @@
-"""What people do to an alert: acknowledge it, mute it, or recreate a preempted node."""
+"""What people do to an alert: acknowledge it, or mute it."""
 
 from __future__ import annotations
 
@@ -6,13 +6,12 @@ from datetime import datetime, timedelta
 
 from bot.core import commands as cmd
 from bot.core import messages as m
-from bot.core import policy
-from bot.core.commands import Verb
 from bot.core.messages import Tone
 from bot.core.records import Digest, Incident, IncidentStatus
-from bot.usecases import actions
+from bot.core.text import Code, say
 from bot.usecases.context import Actor, Deps
 from bot.usecases.incidents import change_digest, change_incident
+from bot.usecases.registry import Outcome, handles
 
 MUTE_FOR = timedelta(hours=1)
 
@@ -37,38 +36,24 @@ def _change(deps: Deps, alert: Incident | Digest, now: datetime, **values: objec
         return alert.node
 
 
-def acknowledge(deps: Deps, actor: Actor, command: cmd.Acknowledge, now: datetime) -> m.Message:
+@handles(cmd.Acknowledge)
+def acknowledge(deps: Deps, actor: Actor, command: cmd.Acknowledge, now: datetime) -> Outcome:
     found = _open_alert(deps, command.incident_id)
     if isinstance(found, m.Notice):
-        deps.audit(now, actor.user, "acknowledge", command.incident_id, "no open alert")
-        return found
+        return Outcome(found, "no open alert", command.incident_id, action="acknowledge")
     what = _change(deps, found, now, acked_by=actor.user)
-    deps.audit(now, actor.user, "acknowledge", what, "ok")
-    return m.Notice(f"Acknowledged `{what}`; the alert now shows it is yours.", Tone.SUCCESS)
+    said = say("Acknowledged ", Code(what), "; the alert now shows it is yours.")
+    return Outcome(m.Notice(said, Tone.SUCCESS), "ok", what, action="acknowledge")
 
 
-def mute(deps: Deps, actor: Actor, command: cmd.Mute, now: datetime) -> m.Message:
+@handles(cmd.Mute)
+def mute(deps: Deps, actor: Actor, command: cmd.Mute, now: datetime) -> Outcome:
     found = _open_alert(deps, command.incident_id)
     if isinstance(found, m.Notice):
-        deps.audit(now, actor.user, "mute", command.incident_id, "no open alert")
-        return found
+        return Outcome(found, "no open alert", command.incident_id, action="mute")
     until = now + MUTE_FOR
     what = _change(deps, found, now, muted_until=until)
-    deps.audit(now, actor.user, "mute", what, "ok", f"until {until.isoformat()}")
-    return m.Notice(
-        f"Muted `{what}` for {int(MUTE_FOR.total_seconds() // 3600)} h: "
-        "no more posts about it until then.",
-        Tone.SUCCESS,
-    )
-
-
-def recreate(deps: Deps, actor: Actor, command: cmd.Recreate, now: datetime) -> m.Message | None:
-    """Delete and create the same node again, through the approval flow."""
-    node = deps.tpu.resolve(command.node.text, deps.scopes)
-    check = policy.precheck(Verb.RECREATE, node)
-    if not check:
-        deps.audit(now, actor.user, Verb.RECREATE, node.name, "refused", check.reason)
-        return m.Notice(check.reason, Tone.ERROR)
-    params = {"spec": node.spec.as_dict()}
-    reason = f"recreate after {node.state.value.lower()}"
-    return actions.request(deps, actor, Verb.RECREATE, node.name, node, params, reason, now)
+    hours = int(MUTE_FOR.total_seconds() // 3600)
+    said = say("Muted ", Code(what), f" for {hours} h: no more posts about it until then.")
+    detail = f"until {until.isoformat()}"
+    return Outcome(m.Notice(said, Tone.SUCCESS), "ok", what, detail, "mute")

@@ -17,24 +17,15 @@ from bot.core import commands as cmd
 from bot.core import messages as m
 from bot.core import policy, scope
 from bot.core.messages import Tone
-from bot.core.names import ResourceName
+from bot.core.names import ResourceName, zone_of
 from bot.core.operations import Operation
 from bot.core.records import Approval, ApprovalStatus, ThreadRoot, TrackedOperation
-from bot.usecases import queue
-from bot.usecases.actions import execute
+from bot.core.text import Code, Said, User, say
+from bot.usecases import queued
 from bot.usecases.context import Actor, Deps, log
 from bot.usecases.ports import NotFound, TpuError
-
-# The API verb of each action's first call (a recreate and a requeue start with the delete; a
-# label is v2's nodes.patch, whose operations say `update`).
-_API_VERB = {
-    cmd.Verb.RECREATE: "delete",
-    cmd.Verb.REQUEUE: "delete",
-    cmd.Verb.QUEUE_CREATE: "create",
-    cmd.Verb.QUEUE_DELETE: "delete",
-    cmd.Verb.QUEUE_RESET: "reset",
-    cmd.Verb.LABEL: "update",
-}
+from bot.usecases.registry import Outcome, handles
+from bot.usecases.requests import API_VERB, earlier_operation, execute
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -64,7 +55,7 @@ def _reply(deps: Deps, conn: Any, approval: Approval, message: m.Message, now: d
 
 
 def _tell_requester(
-    deps: Deps, conn: Any, approval: Approval, text: str, tone: Tone, now: datetime
+    deps: Deps, conn: Any, approval: Approval, text: Said, tone: Tone, now: datetime
 ) -> None:
     note = m.Notice(text, tone)
     # If they left the channel they typed in, they are told in the request's thread instead.
@@ -78,19 +69,22 @@ def _tell_requester(
     )
 
 
-def _what(approval: Approval) -> str:
-    return f"{approval.action} `{approval.target}`"
+def _what(approval: Approval) -> Said:
+    return say(f"{approval.action} ", Code(approval.target))
 
 
 # ----- decide ---------------------------------------------------------------------------------
 
 
-def decide(deps: Deps, actor: Actor, approval_id: str, approve: bool, now: datetime) -> m.Message:
+@handles(cmd.Decide)
+def decide(deps: Deps, actor: Actor, command: cmd.Decide, now: datetime) -> Outcome:
+    """Approve or deny a pending request; an approval is carried out at once."""
+    approve, approval_id = command.approve, command.approval_id
     approval = deps.store.get_approval(approval_id)
     verb = "approve" if approve else "deny"
     if approval is None:
-        deps.audit(now, actor.user, verb, approval_id, "unknown request")
-        return m.Notice("There is no such request.", Tone.ERROR)
+        answer = m.Notice("There is no such request.", Tone.ERROR)
+        return Outcome(answer, "unknown request", approval_id, action=verb)
     verdict = policy.can_decide(
         user=actor.user,
         role=actor.role,
@@ -100,8 +94,7 @@ def decide(deps: Deps, actor: Actor, approval_id: str, approve: bool, now: datet
         now=now,
     )
     if not verdict:
-        deps.audit(now, actor.user, verb, approval.target, "refused", verdict.reason)
-        return m.Refusal(verdict.reason)
+        return Outcome(m.Refusal(verdict.reason), "refused", approval.target, verdict.reason, verb)
     to_status = ApprovalStatus.APPROVED if approve else ApprovalStatus.DENIED
     with deps.watch.begin() as conn:
         won = deps.store.transition_approval(
@@ -117,19 +110,23 @@ def decide(deps: Deps, actor: Actor, approval_id: str, approve: bool, now: datet
         if won is not None:
             _redraw(deps, conn, won, now)
             if not approve:
-                _reply(deps, conn, won, m.Notice(f"Denied by <@{actor.user}>.", Tone.WARNING), now)
-                text = f"<@{actor.user}> denied your request to {_what(won)}."
+                denied = m.Notice(say("Denied by ", User(actor.user), "."), Tone.WARNING)
+                _reply(deps, conn, won, denied, now)
+                text = say(User(actor.user), " denied your request to ", _what(won), ".")
                 _tell_requester(deps, conn, won, text, Tone.WARNING, now)
     if won is None:
         # Another approver (or a double click) got there first: nothing more to do.
         current = deps.store.get_approval(approval_id)
         state = current.status.value if current else "gone"
-        deps.audit(now, actor.user, verb, approval.target, "too late", state)
-        return m.Notice(f"This request is already {state}.", Tone.WARNING)
-    deps.audit(now, actor.user, verb, won.target, to_status.value)
+        answer = m.Notice(f"This request is already {state}.", Tone.WARNING)
+        return Outcome(answer, "too late", approval.target, state, verb)
     if not approve:
-        return m.Notice("Denied.", Tone.SUCCESS)
-    return carry_out(deps, won, now)
+        return Outcome(m.Notice("Denied.", Tone.SUCCESS), to_status.value, won.target, action=verb)
+    # The decision is audited first; carrying it out then audits what the API did, as it does
+    # when the leader's job resumes a request.
+    return Outcome(
+        None, to_status.value, won.target, action=verb, then=lambda: carry_out(deps, won, now)
+    )
 
 
 # ----- carry out ------------------------------------------------------------------------------
@@ -151,7 +148,7 @@ def carry_out(deps: Deps, approval: Approval, now: datetime) -> m.Message:
     try:
         return _attempt(deps, claimed, now)
     except TpuError as exc:
-        advice = m.capacity_advice(exc.message, m.zone_of(claimed.target))
+        advice = m.capacity_advice(exc.message, zone_of(claimed.target))
         if exc.status == "RESOURCE_EXHAUSTED" and advice is not None:
             # Out of capacity or quota: trying again in a minute will not help; say what will.
             return _end(deps, claimed, ApprovalStatus.FAILED, advice, now)
@@ -182,7 +179,7 @@ def _attempt(deps: Deps, approval: Approval, now: datetime) -> m.Message:
     out_of_scope = scope.problem(*_project_zone(approval.target), deps.scopes)
     if out_of_scope is not None:
         # The configuration changed since the request: the bot no longer acts there.
-        why = f"{out_of_scope} The configuration changed since the request."
+        why = say(out_of_scope, " The configuration changed since the request.")
         return _end(deps, approval, ApprovalStatus.REFUSED, why, now)
     verdict = _recheck(deps, approval)
     if not verdict:
@@ -203,8 +200,8 @@ def _project_zone(target: str) -> tuple[str | None, str | None]:
 def _recheck(deps: Deps, approval: Approval) -> policy.Verdict:
     """Is the node (or queued resource) still as the requester saw it?"""
     verb = cmd.Verb(approval.action)
-    if verb.on_queued_resource or "/queuedResources/" in approval.target:
-        return queue.recheck(deps, approval)
+    if verb.on_queued_resource or ResourceName.parse(approval.target).is_queued_resource:
+        return queued.recheck(deps, approval)
     try:
         current = deps.tpu.get_node(approval.target)
     except NotFound:
@@ -218,18 +215,11 @@ def _recheck(deps: Deps, approval: Approval) -> policy.Verdict:
 
 
 def _earlier_operation(deps: Deps, approval: Approval) -> Operation | None:
-    verb = _API_VERB.get(cmd.Verb(approval.action), approval.action)
-    project, zone = approval.target.split("/")[1], approval.target.split("/")[3]
+    verb = API_VERB.get(cmd.Verb(approval.action), approval.action)
     since = approval.decided_at or approval.created_at
-    found = [
-        op
-        for op in deps.tpu.list_operations(project, zone)
-        if op.target == approval.target
-        and op.verb == verb
-        and (op.create_time is None or op.create_time >= since)
-        and _not_anothers(deps, approval, op)
-    ]
-    return max(found, key=lambda op: op.name) if found else None
+    return earlier_operation(
+        deps, approval.target, verb, since, lambda op: _not_anothers(deps, approval, op)
+    )
 
 
 def _not_anothers(deps: Deps, approval: Approval, operation: Operation) -> bool:
@@ -263,8 +253,11 @@ def _executed(deps: Deps, approval: Approval, operation: Operation, now: datetim
             deps.store.add_operation(_tracked(deps, approval, operation, now), conn=conn)
         _reply(deps, conn, done, started, now)
         _redraw(deps, conn, done, now)
-        text = (
-            f"<@{approval.decided_by}> approved your request to {_what(approval)}; it has started."
+        text = say(
+            User(approval.decided_by),
+            " approved your request to ",
+            _what(approval),
+            "; it has started.",
         )
         _tell_requester(deps, conn, done, text, Tone.SUCCESS, now)
     deps.audit(
@@ -326,7 +319,7 @@ def _retry_later(deps: Deps, approval: Approval, error: TpuError, now: datetime)
 
 
 def _end(
-    deps: Deps, approval: Approval, status: ApprovalStatus, why: str, now: datetime
+    deps: Deps, approval: Approval, status: ApprovalStatus, why: Said, now: datetime
 ) -> m.Message:
     with deps.watch.begin() as conn:
         ended = deps.store.transition_approval(
@@ -334,18 +327,18 @@ def _end(
             from_status=ApprovalStatus.EXECUTING,
             to_status=status,
             now=now,
-            outcome=why[:2000],
+            outcome=str(why)[:2000],
             expect_attempt_at=approval.attempt_at,
             conn=conn,
         )
         if ended is None:
             return m.Notice("This request was finished by someone else.", Tone.WARNING)
         _redraw(deps, conn, ended, now)
-        _reply(deps, conn, ended, m.Notice(f"Not run: {why}", Tone.ERROR), now)
-        text = f"Your request to {_what(approval)} was approved but not run: {why}"
+        _reply(deps, conn, ended, m.Notice(say("Not run: ", why), Tone.ERROR), now)
+        text = say("Your request to ", _what(approval), " was approved but not run: ", why)
         _tell_requester(deps, conn, ended, text, Tone.ERROR, now)
     deps.audit(now, approval.decided_by, approval.action, approval.target, status.value, why)
-    return m.Notice(f"Approved, but not run: {why}", Tone.ERROR)
+    return m.Notice(say("Approved, but not run: ", why), Tone.ERROR)
 
 
 # ----- scheduled: expire and resume -----------------------------------------------------------
@@ -366,7 +359,7 @@ def expire(deps: Deps, now: datetime) -> int:
             if ended is None:
                 continue
             _redraw(deps, conn, ended, now)
-            text = f"Your request to {_what(approval)} expired before an approver decided."
+            text = say("Your request to ", _what(approval), " expired before an approver decided.")
             _tell_requester(deps, conn, ended, text, Tone.WARNING, now)
         closed += 1
         deps.audit(now, "-", f"expire {approval.action}", approval.target, "expired")

@@ -12,8 +12,17 @@ from bot.config import BotConfig
 from bot.core.models import ProjectScope
 from bot.core.policy import Role
 from bot.core.records import AuditEntry
+from bot.core.text import Said
 from bot.usecases.catalog import Catalog
-from bot.usecases.ports import Directory, Liveness, OutboxPort, Store, TpuApi, WatchStore
+from bot.usecases.ports import (
+    Carrier,
+    Directory,
+    Liveness,
+    OutboxPort,
+    Store,
+    TpuApi,
+    WatchStore,
+)
 
 log = logging.getLogger("bot.usecases")
 
@@ -37,6 +46,19 @@ class NoLiveness:
         return None
 
 
+class PlainCarrier:
+    """Buttons carry any text as it is (what tests on fakes use; the bot's is bot.slack.carry)."""
+
+    def carry(self, text: str, now: datetime) -> str:
+        return text
+
+    def recall(self, carried: str) -> str | None:
+        return carried
+
+    def prune(self, before: datetime) -> int:
+        return 0
+
+
 @dataclass
 class Deps:
     config: BotConfig
@@ -48,13 +70,14 @@ class Deps:
     new_id: Callable[[], str] = field(default=lambda: uuid.uuid4().hex)
     catalog: Catalog = field(default_factory=Catalog)
     liveness: Liveness = field(default_factory=NoLiveness)
+    carrier: Carrier = field(default_factory=PlainCarrier)
 
     @property
     def scopes(self) -> list[ProjectScope]:
         return [ProjectScope(p.id, p.locations) for p in self.config.projects]
 
     def audit(
-        self, now: datetime, user: str, action: str, target: str, outcome: str, detail: str = ""
+        self, now: datetime, user: str, action: str, target: str, outcome: str, detail: Said = ""
     ) -> None:
-        self.store.audit(AuditEntry(now, user, action, target, outcome, detail))
+        self.store.audit(AuditEntry(now, user, action, target, outcome, str(detail)))
         log.info("audit user=%s action=%s target=%s outcome=%s", user, action, target, outcome)

@@ -1,79 +1,41 @@
 """One path for every command and every click: parse, authorize, run, audit, map errors.
 
 A button carries the `/tpu` text it runs, so a click and a typed command meet here and go through
-exactly the same checks; nothing in a payload is trusted beyond being text to parse.
+exactly the same checks; nothing in a payload is trusted beyond being text to parse. Every
+subcommand is declared once (`bot.core.commands`) and run by the use case registered for it
+(`bot.usecases.registry`); every outcome is audited here, whichever way it went.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from bot.core import commands as cmd
 from bot.core import messages as m
 from bot.core import policy
 from bot.core.messages import Tone
 from bot.core.noderef import NodeRefError
-from bot.core.parsing import parse
 from bot.core.scope import OutOfScope
-from bot.usecases import actions, alerts, approvals, queries, queue, queue_requests
+from bot.core.text import say
+
+# The use cases register their handlers when imported.
+from bot.usecases import alerts, approvals, nodes, queries, queued  # noqa: F401
 from bot.usecases.context import Actor, Deps
 from bot.usecases.ports import Throttled, TpuError, Unavailable
-
-Handler = Callable[[Deps, Actor, Any, datetime], m.Message | None]
-
-
-def _help(deps: Deps, actor: Actor, command: cmd.Help, now: datetime) -> m.Message:
-    return m.HelpText(command.topic)
+from bot.usecases.registry import HANDLERS, Outcome, missing
 
 
-def _decide(deps: Deps, actor: Actor, command: cmd.Decide, now: datetime) -> m.Message:
-    return approvals.decide(deps, actor, command.approval_id, command.approve, now)
-
-
-def _recreate(deps: Deps, actor: Actor, command: cmd.Recreate, now: datetime) -> m.Message | None:
-    if command.runtime is not None:
-        return queue_requests.recreate_on_runtime(deps, actor, command, now)
-    return alerts.recreate(deps, actor, command, now)
-
-
-# Queries that need the time (ages).
-_TIMED_QUERIES: dict[type, Callable[[Deps, Any, datetime], m.Message]] = {
-    cmd.QueueList: queue.list_queued,
-    cmd.QueueGet: queue.get_queued,
-    cmd.ListNodes: queries.list_nodes,
-}
-_QUERIES: dict[type, Callable[[Deps, Any], m.Message]] = {
-    cmd.GetNode: queries.get_node,
-    cmd.Ops: queries.list_operations,
-    cmd.Types: queries.list_types,
-    cmd.Versions: queries.list_versions,
-    cmd.Audit: queries.audit_log,
-}
-# Commands whose use case writes its own audit entry (what was requested, started, decided).
-_SELF_AUDITED: dict[type, Handler] = {
-    cmd.Stop: actions.mutate,
-    cmd.Start: actions.mutate,
-    cmd.Reimage: queue_requests.reimage,
-    cmd.Delete: actions.mutate,
-    cmd.Create: actions.mutate,
-    cmd.Recreate: _recreate,
-    cmd.Label: queue_requests.label,
-    cmd.QueueCreate: queue_requests.create,
-    cmd.QueueDelete: queue_requests.delete,
-    cmd.QueueReset: queue_requests.reset,
-    cmd.Requeue: queue_requests.requeue,
-    cmd.Decide: _decide,
-    cmd.Acknowledge: alerts.acknowledge,
-    cmd.Mute: alerts.mute,
-}
+class IncompleteRegistry(Exception):
+    """A declared subcommand has no use case to run it."""
 
 
 class Dispatcher:
     """What the Slack listeners call, for commands and clicks alike."""
 
     def __init__(self, deps: Deps) -> None:
+        unhandled = missing()
+        if unhandled:
+            raise IncompleteRegistry(f"no use case runs: {', '.join(unhandled)}")
         self.deps = deps
 
     def actor(self, user: str, channel: str) -> Actor:
@@ -84,7 +46,7 @@ class Dispatcher:
     def command(self, user: str, channel: str, text: str, now: datetime) -> m.Message | None:
         """`/tpu text` typed by `user` in `channel`: the answer to show them (None: posted)."""
         try:
-            command = parse(text)
+            command = cmd.parse(text)
         except cmd.UsageError as exc:
             self.deps.audit(now, user, "command", text[:200], "usage error", exc.problem)
             return m.Usage(exc.problem, exc.usage, exc.hint)
@@ -94,77 +56,62 @@ class Dispatcher:
         self, user: str, channel: str, text: str, now: datetime, action: str = "click"
     ) -> m.Message | None:
         """A button or a picked option: the `/tpu` text it carries, through the same path."""
-        if text.startswith(queries.REF + " "):
-            recalled = queries.recall_long(self.deps, text)
-            if recalled is None:
-                self.deps.audit(now, user, f"click {action}"[:64], text[:200], "expired")
-                return m.Notice(
-                    "This listing is too old to page through; run the command again.",
-                    Tone.WARNING,
-                )
-            text = recalled
+        recalled = self.deps.carrier.recall(text)
+        if recalled is None:
+            self.deps.audit(now, user, f"click {action}"[:64], text[:200], "expired")
+            return m.Notice(
+                "This listing is too old to page through; run the command again.", Tone.WARNING
+            )
         try:
-            command = parse(text) if text.strip() else None
+            command = cmd.parse(recalled) if recalled.strip() else None
         except cmd.UsageError:
             command = None
         if command is None or isinstance(command, cmd.Help):
             self.deps.audit(now, user, f"click {action}"[:64], text[:200], "bad payload")
             return m.Notice("That button does not carry anything the bot can do.", Tone.ERROR)
-        return self.run(self.actor(user, channel), command, text, now)
+        return self.run(self.actor(user, channel), command, recalled, now)
 
-    def run(self, actor: Actor, command: cmd.Command, text: str, now: datetime) -> m.Message | None:
-        deps = self.deps
-        verdict = policy.authorize(
-            actor.role, policy.required_role(command), policy.describe(command)
-        )
+    def run(self, actor: Actor, command: object, text: str, now: datetime) -> m.Message | None:
+        spec = cmd.spec_of(command)
+        verdict = policy.authorize(actor.role, spec.role, spec.does)
         if not verdict:
-            deps.audit(now, actor.user, "command", text[:200], "refused", verdict.reason)
-            return m.Refusal(verdict.reason)
+            outcome = Outcome(m.Refusal(verdict.reason), "refused", detail=verdict.reason)
+        else:
+            outcome = self._call(actor, command, text, now)
+        action = outcome.action or (spec.verb if spec.verb and outcome.target else "command")
+        target = outcome.target or text[:200]
+        self.deps.audit(now, actor.user, action, target, outcome.outcome, outcome.detail)
+        return outcome.then() if outcome.then is not None else outcome.answer
+
+    def _call(self, actor: Actor, command: object, text: str, now: datetime) -> Outcome:
         try:
-            return self._call(actor, command, text, now)
+            return HANDLERS[type(command)](self.deps, actor, command, now)
         except OutOfScope as exc:
-            deps.audit(now, actor.user, "command", text[:200], "out of scope", exc.message)
-            return m.Refusal(exc.message)
+            return Outcome(m.Refusal(exc.message), "out of scope", detail=exc.message)
         except NodeRefError as exc:
-            deps.audit(now, actor.user, "command", text[:200], "no such node", exc.message)
             words = text.split()
             sub = words[0] if words else "get"
             if sub == "queue":
                 sub = "queue get"
-            return m.NodeCandidates(exc.message, exc.candidates, sub)
+            answer: m.Message = m.NodeCandidates(exc.message, exc.candidates, sub)
+            return Outcome(answer, "no such node", detail=exc.message)
         except Throttled as exc:
-            deps.audit(now, actor.user, "command", text[:200], "throttled", exc.message)
-            return m.Notice(
+            answer = m.Notice(
                 "The bot is using its whole budget of TPU API requests for commands right now "
                 f"(the watcher keeps its own); nothing was changed. Try again in "
                 f"{max(1, round(exc.retry_after))} s.",
                 Tone.WARNING,
             )
+            return Outcome(answer, "throttled", detail=exc.message)
         except Unavailable as exc:
-            deps.audit(now, actor.user, "command", text[:200], "api unavailable", exc.message)
-            return m.Notice(
+            answer = m.Notice(
                 "The TPU API is not answering right now; nothing was changed. "
                 "Try again in a minute.",
                 Tone.ERROR,
             )
+            return Outcome(answer, "api unavailable", detail=exc.message)
         except TpuError as exc:
-            deps.audit(now, actor.user, "command", text[:200], f"api {exc.status}", exc.message)
-            return _refused_by_api(exc, text)
-
-    def _call(
-        self, actor: Actor, command: cmd.Command, text: str, now: datetime
-    ) -> m.Message | None:
-        handler = _SELF_AUDITED.get(type(command))
-        if handler is not None:
-            return handler(self.deps, actor, command, now)
-        if isinstance(command, cmd.Help):
-            answer: m.Message = _help(self.deps, actor, command, now)
-        elif type(command) in _TIMED_QUERIES:
-            answer = _TIMED_QUERIES[type(command)](self.deps, command, now)
-        else:
-            answer = _QUERIES[type(command)](self.deps, command)
-        self.deps.audit(now, actor.user, "command", text[:200], "ok")
-        return answer
+            return Outcome(_refused_by_api(exc, text), f"api {exc.status}", detail=exc.message)
 
 
 def _refused_by_api(exc: TpuError, text: str) -> m.Message:
@@ -173,4 +120,4 @@ def _refused_by_api(exc: TpuError, text: str) -> m.Message:
     advice = m.capacity_advice(exc.message, zone) if exc.status == "RESOURCE_EXHAUSTED" else None
     if advice is not None:
         return m.Notice(advice[0].upper() + advice[1:] + ".", Tone.ERROR)
-    return m.Notice(f"The TPU API refused: {exc.message} ({exc.status})", Tone.ERROR)
+    return m.Notice(say("The TPU API refused: ", exc.message, f" ({exc.status})"), Tone.ERROR)

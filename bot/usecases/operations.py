@@ -13,12 +13,16 @@ from typing import Any
 
 from bot.core import messages as m
 from bot.core.commands import Verb
-from bot.core.operations import Operation
 from bot.core.records import TrackedOperation
-from bot.usecases import queue
-from bot.usecases.actions import create_from_spec, second_step_key
 from bot.usecases.context import Deps, log
 from bot.usecases.ports import NotFound, TpuError
+from bot.usecases.queued import requeue_target
+from bot.usecases.requests import (
+    create_from_spec,
+    create_queued,
+    earlier_operation,
+    second_step_key,
+)
 
 
 def track(deps: Deps, now: datetime) -> int:
@@ -96,8 +100,8 @@ def _create_after_delete(
     body = dict(params[key])
     try:
         if tracked.verb == Verb.REQUEUE:
-            target, verb = queue.requeue_target(tracked.target), Verb.QUEUE_CREATE
-            operation = queue.create_queued(deps, target, body, request_id)
+            target, verb = requeue_target(tracked.target), Verb.QUEUE_CREATE
+            operation = create_queued(deps, target, body, request_id)
         else:
             target, verb = tracked.target, Verb.CREATE
             operation = create_from_spec(deps, target, body, request_id)
@@ -105,7 +109,9 @@ def _create_after_delete(
         # v2 node creates take no requestId: a lost answer, retried, meets its own node (as
         # ALREADY_EXISTS, or its address in use). Adopt the create that made it since the
         # delete started, if there is one.
-        adopted = None if exc.retryable else _own_create(deps, target, tracked.created_at)
+        adopted = None
+        if not exc.retryable:
+            adopted = earlier_operation(deps, target, "create", tracked.created_at)
         if adopted is None:
             log.warning("%s %s: create not started: %s", tracked.verb, target, exc.message)
             return None
@@ -121,18 +127,6 @@ def _create_after_delete(
         created_at=now,
         approval_id=tracked.approval_id,
     )
-
-
-def _own_create(deps: Deps, target: str, since: datetime) -> Operation | None:
-    parts = target.split("/")
-    found = [
-        op
-        for op in deps.tpu.list_operations(parts[1], parts[3])
-        if op.target == target
-        and op.verb == "create"
-        and (op.create_time is None or op.create_time >= since)
-    ]
-    return max(found, key=lambda op: op.name) if found else None
 
 
 def _first_step(deps: Deps, tracked: TrackedOperation) -> tuple[dict[str, Any], str]:

@@ -196,6 +196,21 @@ class OutboxPort(Protocol):
     ) -> int: ...
 
 
+class Carrier(Protocol):
+    """Puts a command's text on a button: text that fits travels as it is; longer text is kept
+    by the bot and the button carries a key (Slack limits what a button's value holds)."""
+
+    def carry(self, text: str, now: datetime) -> str: ...
+    def recall(self, carried: str) -> str | None:
+        """What came back from a button -> the command's text; None when the kept text is gone
+        (pruned)."""
+        ...
+
+    def prune(self, before: datetime) -> int:
+        """Forget kept texts older than `before`; how many."""
+        ...
+
+
 class Directory(Protocol):
     """Which Slack user groups a user is in."""
 

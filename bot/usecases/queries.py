@@ -1,18 +1,36 @@
-"""Read-only use cases: list, get, ops, types, versions, audit."""
+"""Read-only use cases: help, whoami, list, get, ops, types, versions, audit."""
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 
 from bot.core import commands as cmd
 from bot.core import messages as m
-from bot.core import scope
-from bot.core.messages import Tone
+from bot.core import policy, scope
+from bot.core.commands.meta import WhoAmI
 from bot.core.models import UNHEALTHY, UNRECOVERABLE, Node, NodeState
-from bot.usecases.context import Deps
+from bot.core.names import zone_of
+from bot.usecases.context import Actor, Deps
+from bot.usecases.registry import Outcome, handles
+
+
+@handles(cmd.Help)
+def help_text(deps: Deps, actor: Actor, command: cmd.Help, now: datetime) -> Outcome:
+    return Outcome(m.HelpText(command.topic))
+
+
+@handles(WhoAmI)
+def whoami(deps: Deps, actor: Actor, command: WhoAmI, now: datetime) -> Outcome:
+    """Your roles and why (the config entry that grants each), and where you may act."""
+    groups = deps.directory.groups_of(actor.user)
+    granted = policy.granted(actor.user, groups, deps.config.roles)
+    scopes = tuple((s.project, tuple(s.locations)) for s in deps.scopes)
+    identity = m.Identity(
+        actor.user, actor.role.label, tuple((r.label, why) for r, why in granted), scopes
+    )
+    return Outcome(identity)
 
 
 def _matches(node: Node, query: cmd.ListNodes) -> bool:
@@ -43,17 +61,12 @@ def _summary(nodes: Iterable[Node]) -> list[tuple[str, int]]:
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-def list_nodes(deps: Deps, query: cmd.ListNodes, now: datetime) -> m.Message:
+@handles(cmd.ListNodes)
+def list_nodes(deps: Deps, actor: Actor, query: cmd.ListNodes, now: datetime) -> Outcome:
     scopes = [s for s in deps.scopes if query.project in (None, s.project)]
-    if query.project is not None and not scopes:
-        managed = ", ".join(p.id for p in deps.config.projects)
-        return m.Notice(
-            f"`{query.project}` is not a project this bot manages ({managed}).", Tone.ERROR
-        )
+    scope.require(query.project, query.zone, deps.scopes)
     found: list[Node] = []
     unreachable: list[str] = []
-    if query.zone is not None:
-        scope.require(query.project, query.zone, scopes)
     for where in scopes:
         locations = where.locations
         if query.zone is not None:
@@ -64,42 +77,43 @@ def list_nodes(deps: Deps, query: cmd.ListNodes, now: datetime) -> m.Message:
         found.extend(n for n in listing.nodes if _matches(n, query))
         unreachable.extend(listing.unreachable)
     found.sort(key=_trouble_first)
+    missing = m.no_such_page(len(found), query.page, m.NODES_PER_PAGE)
+    if missing is not None:
+        return Outcome(missing, "no such page")
     start = query.page * m.NODES_PER_PAGE
-    if start >= len(found) and found:
-        return m.Notice(
-            f"There is no page {query.page + 1}: only {-(-len(found) // m.NODES_PER_PAGE)}.",
-            Tone.WARNING,
-        )
-    return m.NodePage(
+    page = m.NodePage(
         nodes=found[start : start + m.NODES_PER_PAGE],
         total=len(found),
         page=query.page,
         page_size=m.NODES_PER_PAGE,
-        query=remember_long(deps, query.to_text(), now),
+        query=deps.carrier.carry(query.to_text(), now),
         unreachable=tuple(unreachable),
         summary=tuple(_summary(found)),
     )
+    return Outcome(page)
 
 
-def get_node(deps: Deps, query: cmd.GetNode) -> m.Message:
+@handles(cmd.GetNode)
+def get_node(deps: Deps, actor: Actor, query: cmd.GetNode, now: datetime) -> Outcome:
     node = deps.tpu.resolve(query.node.text, deps.scopes)
-    return m.NodeDetail(node, tuple(deps.store.operations_for(node.name, limit=5)))
+    return Outcome(m.NodeDetail(node, tuple(deps.store.operations_for(node.name, limit=5))))
 
 
-def list_operations(deps: Deps, query: cmd.Ops) -> m.Message:
+@handles(cmd.Ops)
+def list_operations(deps: Deps, actor: Actor, query: cmd.Ops, now: datetime) -> Outcome:
     if query.node is not None:
         node = deps.tpu.resolve(query.node.text, deps.scopes)
         ops = [
             o for o in deps.tpu.list_operations(node.project, node.zone) if o.target == node.name
         ]
-        return m.OperationList(ops, node.name)
+        return Outcome(m.OperationList(ops, node.name))
     ops = [
         op
         for where in deps.scopes
         for op in deps.tpu.list_operations(where.project)
-        if scope.covers(where, scope.zone_of_operation(op.name) or "")
+        if scope.covers(where, zone_of(op.name))
     ]
-    return m.OperationList(ops)
+    return Outcome(m.OperationList(ops))
 
 
 def _catalog_project(deps: Deps, zone: str) -> str:
@@ -108,37 +122,19 @@ def _catalog_project(deps: Deps, zone: str) -> str:
     return next(s.project for s in deps.scopes if scope.covers(s, zone))
 
 
-def list_types(deps: Deps, query: cmd.Types) -> m.Message:
+@handles(cmd.Types)
+def list_types(deps: Deps, actor: Actor, query: cmd.Types, now: datetime) -> Outcome:
     types = deps.tpu.list_accelerator_types(_catalog_project(deps, query.zone), query.zone)
-    return m.CatalogList(query.zone, "accelerator types", tuple(t.type for t in types))
+    return Outcome(m.CatalogList(query.zone, "accelerator types", tuple(t.type for t in types)))
 
 
-def list_versions(deps: Deps, query: cmd.Versions) -> m.Message:
+@handles(cmd.Versions)
+def list_versions(deps: Deps, actor: Actor, query: cmd.Versions, now: datetime) -> Outcome:
     versions = deps.tpu.list_tensorflow_versions(_catalog_project(deps, query.zone), query.zone)
-    return m.CatalogList(query.zone, "TensorFlow versions", tuple(v.version for v in versions))
+    found = tuple(v.version for v in versions)
+    return Outcome(m.CatalogList(query.zone, "TensorFlow versions", found))
 
 
-def audit_log(deps: Deps, query: cmd.Audit) -> m.Message:
-    return m.AuditList(tuple(deps.store.latest_audit(query.limit)))
-
-
-REF = "ref"  # a command kept server-side: `ref KEY [more args]`
-_MAX_CARRIED = 1500  # leaves room in Slack's 2,000-character button value for `page=N`
-
-
-def remember_long(deps: Deps, text: str, now: datetime) -> str:
-    """A command too long for a button's value is kept in the store (until the retention job
-    prunes it); the button carries its key."""
-    if len(text) <= _MAX_CARRIED:
-        return text
-    key = hashlib.sha256(text.encode()).hexdigest()[:24]
-    deps.watch.put(None, f"{REF}:{key}", text, now)
-    return f"{REF} {key}"
-
-
-def recall_long(deps: Deps, text: str) -> str | None:
-    """`ref KEY rest` -> the stored command + rest; None when the key is unknown."""
-    _, _, tail = text.partition(" ")
-    key, _, rest = tail.partition(" ")
-    stored = deps.watch.get(f"{REF}:{key}", "")
-    return f"{stored} {rest}".strip() if stored else None
+@handles(cmd.Audit)
+def audit_log(deps: Deps, actor: Actor, query: cmd.Audit, now: datetime) -> Outcome:
+    return Outcome(m.AuditList(tuple(deps.store.latest_audit(query.limit))))

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from bot.usecases.context import Deps, log
-from bot.usecases.queries import REF
 
 
 def prune(deps: Deps, now: datetime) -> dict[str, int]:
@@ -15,7 +14,7 @@ def prune(deps: Deps, now: datetime) -> dict[str, int]:
     pruned = {
         "outbox": deps.watch.prune(now - timedelta(days=keep.outbox_days)),
         "audit": deps.store.prune_audit(now - timedelta(days=keep.audit_days)),
-        "listings": deps.watch.prune_values(f"{REF}:", now - timedelta(days=keep.listing_days)),
+        "listings": deps.carrier.prune(now - timedelta(days=keep.listing_days)),
     }
     if any(pruned.values()):
         log.info("retention: pruned %s", ", ".join(f"{n} {t}" for t, n in pruned.items()))

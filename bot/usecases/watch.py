@@ -17,6 +17,7 @@ from bot.core import messages as m
 from bot.core import policy
 from bot.core.names import ResourceName
 from bot.core.records import Incident, IncidentStatus
+from bot.core.text import Code, say
 from bot.core.watching import diff as health
 from bot.core.watching import queues
 from bot.core.watching.diff import EventKind, NodeEvent, Snapshot
@@ -267,7 +268,7 @@ def _open(tick: _Tick, event: NodeEvent, decision: policy.Decision) -> None:
 
 def _notice(tick: _Tick, event: NodeEvent, decision: policy.Decision) -> None:
     name = ResourceName.parse(event.name)
-    text = f"`{name.display}` {event.kind.value}: {decision.reason}."
+    text = say(Code(name.display), f" {event.kind.value}: {decision.reason}.")
     channel = _channel(tick.deps, event.node)
     tick.deps.outbox.post(tick.conn, channel, m.WatchNotice(text), now=tick.now)
 

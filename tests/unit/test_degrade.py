@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
 from bot.core import messages as m
 from bot.slack.blocks import render
 from bot.slack.blocks.kit import _message, _section
+from bot.slack.carry import ButtonCarrier
 from bot.storage.store import Store
 from bot.storage.watch_store import WatchStore
-from bot.usecases.queries import recall_long, remember_long
 from devstack.clock import T0
 from localslack import validate_blocks
 
@@ -35,12 +33,12 @@ def test_more_than_fifty_blocks_are_cut_with_a_note() -> None:
 
 def test_long_commands_are_kept_server_side_and_recalled(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    deps: Any = SimpleNamespace(watch=WatchStore(store))
+    carrier = ButtonCarrier(WatchStore(store))
     short = "list project=ml-prod"
-    assert remember_long(deps, short, T0) == short
+    assert carrier.carry(short, T0) == short
     long_query = "list " + " ".join(f"label.k{i}=" + "v" * 60 for i in range(40))
-    carried = remember_long(deps, long_query, T0)
+    carried = carrier.carry(long_query, T0)
     assert carried.startswith("ref ") and len(carried) < 100
-    assert recall_long(deps, f"{carried} page=2") == f"{long_query} page=2"
-    assert recall_long(deps, "ref unknownkey page=2") is None
+    assert carrier.recall(f"{carried} page=2") == f"{long_query} page=2"
+    assert carrier.recall("ref unknownkey page=2") is None
     store.close()

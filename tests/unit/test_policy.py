@@ -21,6 +21,7 @@ from bot.core.policy import (
     required_role,
     role_of,
 )
+from bot.slack.blocks.kit import md
 from devstack.clock import T0
 
 ROLES = RolesConfig(
@@ -83,7 +84,7 @@ def test_can_decide(
     verdict = can_decide(
         user=user, role=role, requester="U1", status=status, expires_at=expires, now=NOW
     )  # type: ignore[arg-type]
-    assert bool(verdict) is allowed and reason in verdict.reason
+    assert bool(verdict) is allowed and reason in md(verdict.reason)
 
 
 def n(

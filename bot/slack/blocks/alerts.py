@@ -23,6 +23,7 @@ from bot.slack.blocks.kit import (
     _section,
     _sections,
     esc,
+    md,
     render,
     user,
     when,
@@ -199,5 +200,5 @@ def _(message: m.DigestBatch) -> Rendered:
 
 @render.register
 def _(message: m.WatchNotice) -> Rendered:
-    text = _TONES.get(message.tone, "") + message.text
+    text = _TONES.get(message.tone, "") + md(message.text)
     return _message(text, [_section(text)])

@@ -5,8 +5,8 @@ from slack_sdk.models.blocks import (
     HeaderBlock,
 )
 
-from bot.core import commands
 from bot.core import messages as m
+from bot.core.commands import NODE_HELP, QUEUE_HELP, SUBCOMMANDS, Names, Subcommand
 from bot.core.names import short_name
 from bot.core.operations import Operation
 from bot.slack.blocks.kit import (
@@ -21,6 +21,7 @@ from bot.slack.blocks.kit import (
     _sections,
     clip,
     esc,
+    md,
     render,
     user,
     when,
@@ -29,43 +30,70 @@ from bot.slack.blocks.kit import (
 
 @render.register
 def _(message: m.Notice) -> Rendered:
-    text = _TONES.get(message.tone, "") + message.text
+    text = _TONES.get(message.tone, "") + md(message.text)
     return _message(text, [_section(text)])
 
 
 @render.register
 def _(message: m.Usage) -> Rendered:
-    text = f":grey_question: {message.problem}\nUsage: `{message.usage}`"
+    text = f":grey_question: {md(message.problem)}\nUsage: `{message.usage}`"
     if message.hint:
-        text += f"\n{message.hint}"
+        text += f"\n{md(message.hint)}"
     return _message(text, [_section(text), _context("`/tpu help` lists every command.")])
+
+
+def _help_line(spec: Subcommand, indent: str = "") -> str:
+    return f"`{spec.usage}`\n{indent}{spec.summary}"
 
 
 @render.register
 def _(message: m.HelpText) -> Rendered:
     if message.topic:
-        topics = [k for k in commands.USAGE if k == message.topic or k.startswith("queue ")]
-        if message.topic != "queue":
-            topics = [message.topic]
-        text = "\n".join(f"`{commands.USAGE[t]}`\n{commands.SUMMARY[t]}" for t in topics)
-        if message.topic in ("get", "stop", "start", "reimage", "delete", "ops", "label"):
-            text += f"\n{commands.NODE_HELP}"
-        if message.topic.startswith("queue") or message.topic == "requeue":
-            text += f"\n{commands.QUEUE_HELP}"
+        group = [s for s in SUBCOMMANDS if s.name.startswith(f"{message.topic} ")]
+        topics = group or [s for s in SUBCOMMANDS if s.name == message.topic]
+        text = "\n".join(_help_line(s) for s in topics)
+        names = {s.names for s in topics}
+        if Names.NODE in names:
+            text += f"\n{md(NODE_HELP)}"
+        if Names.QUEUED in names:
+            text += f"\n{md(QUEUE_HELP)}"
         return _message(text, [_section(text)])
-    lines = [f"`{commands.USAGE[k]}`\n      {commands.SUMMARY[k]}" for k in commands.USAGE]
+    lines = [_help_line(s, "      ") for s in SUBCOMMANDS]
     blocks: list[Block] = [
         HeaderBlock(text=_plain("/tpu: Cloud TPU nodes from Slack", MAX_HEADER)),
         *_sections(lines, MAX_BLOCKS - 3),
-        _context(commands.NODE_HELP, "Destructive actions may wait for an approver."),
+        _context(md(NODE_HELP), "Destructive actions may wait for an approver."),
     ]
-    return _message("/tpu commands: " + ", ".join(commands.USAGE), blocks)
+    return _message("/tpu commands: " + ", ".join(s.name for s in SUBCOMMANDS), blocks)
 
 
 @render.register
 def _(message: m.Refusal) -> Rendered:
-    text = f":no_entry: {message.reason}"
+    text = f":no_entry: {md(message.reason)}"
     return _message(text, [_section(text)])
+
+
+@render.register
+def _(message: m.Identity) -> Rendered:
+    roles = [f"*{esc(role)}* (granted by {_principal(why)})" for role, why in message.granted]
+    lines = [
+        f"{user(message.user)}: you act as *{esc(message.role)}*.",
+        "Your roles: " + ("; ".join(roles) if roles else "none: ask an admin to add you."),
+        "Where you may act:",
+        *[
+            f"• {esc(project)}: "
+            + ("every zone" if "-" in zones else ", ".join(esc(z) for z in zones))
+            for project, zones in message.scopes
+        ],
+    ]
+    text = "\n".join(lines)
+    return _message(text, [_section(text)])
+
+
+def _principal(entry: str) -> str:
+    if entry == "*":
+        return "everyone"
+    return f"<!subteam^{entry}>" if entry.startswith("S") else user(entry)
 
 
 def _operation_line(op: Operation) -> str:

@@ -16,6 +16,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.core.models import UNHEALTHY, UNRECOVERABLE, Node, NodeState
+from bot.core.text import Channel, Code, Part, Said, Strong, User
 
 MAX_BLOCKS = 50
 MAX_VALUE = 2000  # a button's value
@@ -33,6 +34,27 @@ Rendered = dict[str, Any]
 def esc(text: str) -> str:
     """Escape what Slack's mrkdwn treats as control characters."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def md(said: Said) -> str:
+    """What the bot says, in mrkdwn: the one place its parts get their Slack look."""
+    if isinstance(said, str):
+        return said
+    return "".join(_part(part) for part in said.parts)
+
+
+def _part(part: Part) -> str:
+    if isinstance(part, str):
+        return part
+    if isinstance(part, Code):
+        return f"`{esc(part.text)}`"
+    if isinstance(part, User):
+        return user(part.id)
+    if isinstance(part, Channel):
+        return channel(part.id)
+    if isinstance(part, Strong):
+        return f"*{esc(part.text)}*"
+    return esc(part.text)
 
 
 def clip(text: str, limit: int) -> str:

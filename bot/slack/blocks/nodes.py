@@ -32,6 +32,7 @@ from bot.slack.blocks.kit import (
     _section,
     clip,
     esc,
+    md,
     ref_text,
     render,
     status_text,
@@ -180,7 +181,7 @@ def node_section(node: Node) -> SectionBlock:
 
 @render.register
 def _(message: m.NodeCandidates) -> Rendered:
-    text = f":mag: {esc(message.message)}"
+    text = f":mag: {md(message.message)}"
     blocks: list[Block] = [_section(text)]
     if message.candidates:
         shown = message.candidates[:20]

@@ -9,6 +9,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.core import messages as m
+from bot.core.names import zone_of
 from bot.core.records import ApprovalStatus
 from bot.core.request_fields import fields_of
 from bot.slack.actions import ActionId
@@ -189,7 +190,7 @@ def _(message: m.OperationUpdate) -> Rendered:
     else:
         advice = None
         if op.error_code == m.RESOURCE_EXHAUSTED:
-            advice = m.capacity_advice(op.error_message, m.zone_of(op.target))
+            advice = m.capacity_advice(op.error_message, zone_of(op.target))
         if advice is not None:
             text = f":x: {verb} of {target} failed: {esc(advice)}."
         else:
