@@ -51,19 +51,23 @@ def block_problems(blocks: Any, surface: Surface = Surface.MESSAGE) -> list[str]
             if block_id in ids:
                 found.add(Rule.BLOCK_ID_UNIQUE, f"{pointer}/block_id")
             ids.add(block_id)
+        before = len(found.errors)
         _CHECKS.get(block["type"], _nothing)(block, found, pointer)
-        if block["type"] not in OWN:
-            _sdk_check(block, found, pointer)
+        if block["type"] not in OWN and len(found.errors) == before:
+            _sdk_check(block, found, pointer)  # one answer per problem, ours first
     _per_message(blocks, found)
     return found.errors
 
 
 def _per_message(blocks: list[Any], found: Problems) -> None:
-    for kind, rule in (("table", Rule.TABLES_IN_MESSAGE), ("data_visualization", None)):
+    """One table and two charts a message: the first one too many is named."""
+    for kind, rule in (
+        ("table", Rule.TABLES_IN_MESSAGE),
+        ("data_visualization", Rule.CHARTS_IN_MESSAGE),
+    ):
         places = [i for i, b in enumerate(blocks) if isinstance(b, dict) and b.get("type") == kind]
-        allowed = limit(rule or Rule.CHARTS_IN_MESSAGE)
-        if len(places) > allowed:
-            found.add(rule or Rule.CHARTS_IN_MESSAGE, f"/blocks/{places[allowed]}")
+        if len(places) > limit(rule):
+            found.add(rule, f"/blocks/{places[limit(rule)]}")
 
 
 def _sdk_check(block: Json, found: Problems, pointer: str) -> None:
@@ -72,7 +76,7 @@ def _sdk_check(block: Json, found: Problems, pointer: str) -> None:
         parsed = Block.parse(block)
         if parsed is not None:
             parsed.validate_json()
-    except (SlackObjectFormationError, TypeError, AttributeError, KeyError) as exc:
+    except (SlackObjectFormationError, TypeError, ValueError, AttributeError, KeyError) as exc:
         found.other(str(exc).split("\n")[0] or "invalid block", pointer)
 
 
