@@ -8,6 +8,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections import deque
 from typing import Any
 from urllib.parse import urlencode
 
@@ -39,8 +40,8 @@ class LocalSlack:
         self.signing_secret = signing_secret
         self.hub = SocketModeHub()
         self.bot_url: str | None = None  # the bot's /slack/events, for HTTP mode
-        self.deliveries: list[tuple[Json, Delivery]] = []  # what was sent the bot, its answer
-        self._lock = threading.Lock()
+        # What was sent to the bot and how it answered, the latest thousand.
+        self.deliveries: deque[tuple[Json, Delivery]] = deque(maxlen=1000)
         self._extra_app = extra_app
         self._http: RunningServer | None = None
         self._ws: Any = None
@@ -123,8 +124,7 @@ class LocalSlack:
             delivery = self.hub.deliver(kind, payload)
         else:
             delivery = self.signed_post(body, **signing)
-        with self._lock:
-            self.deliveries.append((payload, delivery))
+        self.deliveries.append((payload, delivery))  # deque.append is atomic
         return delivery
 
     def slash(
