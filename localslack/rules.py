@@ -145,6 +145,8 @@ RULES: dict[Rule, Facts] = {
     Rule.EPHEMERAL_USER_NOT_IN_CHANNEL: Facts(
         "user_not_in_channel", f"{REF}/methods/chat.postEphemeral"
     ),  # "Intended recipient is not in the specified channel."
+    # Listed in the method's errors; apps report it for ephemerals where the bot is not (prox#30,
+    # lockbot#11). That chat:write.public does not lift it for ephemerals is an assumption.
     Rule.EPHEMERAL_BOT_NOT_IN_PUBLIC: Facts("not_in_channel", f"{REF}/methods/chat.postEphemeral"),
     # A private channel is invisible to a non-member: it is not found (the Web API's answer for
     # a conversation the token cannot see).
@@ -152,8 +154,8 @@ RULES: dict[Rule, Facts] = {
         "channel_not_found", f"{REF}/methods/chat.postEphemeral"
     ),
     # "use the response_url up to five times within 30 minutes" (handling user interaction).
-    # Slack's exact answer past that is not in its reference: 404 and an error name, as the
-    # Slack apps' forums report it.
+    # What Slack answers past that is in no reference found: 404 with these names is this
+    # stand-in's assumption (a refusal the bot must not retry, in any case).
     Rule.RESPONSE_URL_USES: Facts(
         "used_url", "https://docs.slack.dev/interactivity/handling-user-interaction", 5, 404
     ),
