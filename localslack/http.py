@@ -3,6 +3,7 @@ records every call itself."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from typing import Any
@@ -26,15 +27,23 @@ class RunningServer:
         self.host = str(self._waitress.effective_host)
         self.port = int(self._waitress.effective_port)
         self.url = f"http://{self.host}:{self.port}"
-        self._loop = threading.Thread(target=self._waitress.run, name=name, daemon=True)
+        self._closing = threading.Event()
+        self._loop = threading.Thread(target=self._serve, name=name, daemon=True)
         self._loop.start()
 
+    def _serve(self) -> None:
+        channels = self._waitress._map
+        while channels and not self._closing.is_set():
+            wasyncore.loop(0.5, True, channels, 1)
+        wasyncore.close_all(channels)  # by the thread that polls them, never across threads
+
     def close(self) -> None:
-        """Every socket is closed by the loop itself, which then returns; then the workers stop."""
-        if self._loop.is_alive():
-            self._waitress.trigger.pull_trigger(lambda: wasyncore.close_all(self._waitress._map))
-            self._loop.join(timeout=10)
-            self._waitress.task_dispatcher.shutdown()
+        """Stop the loop (a pull of its trigger wakes it, else its timeout), then the workers."""
+        self._closing.set()
+        with contextlib.suppress(OSError):
+            self._waitress.pull_trigger()
+        self._loop.join(timeout=10)
+        self._waitress.task_dispatcher.shutdown()
 
 
 def serve_in_thread(app: Any, host: str, port: int, name: str) -> RunningServer:

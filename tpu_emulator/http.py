@@ -7,6 +7,7 @@ connection would stay open (and warn) until the garbage collector finds it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from typing import Any
@@ -43,8 +44,8 @@ class RunningServer:
         self.server.channel_class = _Channel
         self.server.task_dispatcher.queue_logger = _QUEUE_LOG
         self.server_address = (str(self.server.effective_host), int(self.server.effective_port))
+        self._stop = threading.Event()
         self._served = threading.Event()
-        self._closed = False
 
     @property
     def host(self) -> str:
@@ -59,18 +60,21 @@ class RunningServer:
         return f"http://{self.host}:{self.port}"
 
     def serve_forever(self) -> None:
-        """Serve until `shutdown()`: waitress' loop ends once every socket is closed."""
+        """Serve until `shutdown()`, then close every socket from this same thread (the loop's
+        sockets are never closed across threads)."""
+        sockets = self.server._map
         try:
-            self.server.run()
+            while sockets and not self._stop.is_set():
+                wasyncore.loop(timeout=0.5, map=sockets, use_poll=True, count=1)
+            wasyncore.close_all(sockets)
         finally:
             self._served.set()
 
     def shutdown(self) -> None:
-        """Close every socket from inside the loop (never across threads), then wait for it."""
-        if not self._closed:
-            self._closed = True
-            self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))
-            self._served.wait(10)
+        self._stop.set()
+        with contextlib.suppress(OSError):  # the trigger may be gone: the loop wakes anyway
+            self.server.pull_trigger()
+        self._served.wait(10)
 
     def server_close(self) -> None:
         self.server.task_dispatcher.shutdown()
