@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from importlib import resources
@@ -28,7 +29,8 @@ def _message_json(message: Message, names: dict[str, str]) -> dict[str, Any]:
 
 
 class DemoPage:
-    """WSGI app mounted as localslack's `extra`: `/`, `/ui/state`, `/ui/command`, `/ui/click`."""
+    """WSGI app mounted as localslack's `extra`: `/`, `/ui/state`, `/ui/command`, `/ui/click`,
+    `/ui/home` (a person opens the app's Home tab)."""
 
     def __init__(self, chaos: Chaos | None = None, people: dict[str, str] | None = None) -> None:
         self.slack: LocalSlack | None = None
@@ -44,6 +46,11 @@ class DemoPage:
         if path == "/" and method == "GET":
             html = resources.files("devstack").joinpath("static/index.html").read_bytes()
             return self._send(start_response, "200 OK", html, "text/html; charset=utf-8")
+        if method == "GET" and re.fullmatch(r"/static/[a-z]+\.js", path):
+            script = resources.files("devstack").joinpath(path[1:])
+            if script.is_file():
+                js = "text/javascript; charset=utf-8"
+                return self._send(start_response, "200 OK", script.read_bytes(), js)
         try:
             if path == "/ui/state" and method == "GET":
                 return self._json(start_response, self.state())
@@ -52,6 +59,8 @@ class DemoPage:
                 return self._json(start_response, self.command(body))
             if path == "/ui/click" and method == "POST":
                 return self._json(start_response, self.click(body))
+            if path == "/ui/home" and method == "POST":
+                return self._json(start_response, self.open_home(body))
             if path == "/ui/chaos" and method == "POST" and self.chaos is not None:
                 return self._json(
                     start_response, {"ok": True, "did": self.chaos(str(body.get("action")))}
@@ -99,6 +108,7 @@ class DemoPage:
                 {"id": k, "name": v, "role": self.people.get(k, "")} for k, v in ws.users.items()
             ],
             "messages": [_message_json(m, names) for m in ws.snapshot()],
+            "homes": {user: ws.home(user) for user in ws.users if ws.home(user)},
             "chaos": self.chaos is not None,
         }
 
@@ -110,8 +120,22 @@ class DemoPage:
         delivery = self.slack.slash(str(body["user"]), text, str(body["channel"]))
         return {"ok": delivery.status == 200, "status": delivery.status}
 
+    def open_home(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The person opened the Home tab: Slack tells the app (app_home_opened)."""
+        assert self.slack is not None
+        delivery = self.slack.open_home(str(body["user"]))
+        return {"ok": delivery.status == 200, "status": delivery.status}
+
     def click(self, body: dict[str, Any]) -> dict[str, Any]:
         assert self.slack is not None
+        if body.get("home"):
+            delivery = self.slack.click_home(
+                str(body["user"]),
+                str(body["action_id"]),
+                value=body.get("value"),
+                selected=body.get("selected"),
+            )
+            return {"ok": delivery.status == 200, "status": delivery.status}
         message = self.slack.workspace.find(str(body["channel"]), str(body["ts"]))
         if message is None:
             raise LookupError("no such message")

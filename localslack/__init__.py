@@ -3,6 +3,8 @@
 Used by the tests and by the local demo alike.
 """
 
+from localslack.blockkit import Surface
+from localslack.rules import RULES, Rule
 from localslack.server import Delivery, LocalSlack, SlackWebApp, SocketModeHub
 from localslack.workspace import (
     APP_TOKEN,
@@ -21,13 +23,16 @@ __all__ = [
     "BOT_TOKEN",
     "BOT_USER",
     "DEFAULT_SCOPES",
+    "RULES",
     "SIGNING_SECRET",
     "Delivery",
     "LocalSlack",
     "Message",
+    "Rule",
     "SlackError",
     "SlackWebApp",
     "SocketModeHub",
+    "Surface",
     "Workspace",
     "validate_blocks",
 ]

@@ -1,5 +1,5 @@
 """What the workspace is made of: tokens, messages, recorded calls, the errors Slack answers, the
-checks Slack makes on content, and the scope each Web API method needs."""
+checks Slack makes on content (Block Kit's in blockkit.py), and the scope each method needs."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from slack_sdk.errors import SlackObjectFormationError
-from slack_sdk.models.blocks import Block
+from localslack.blockkit import Surface, block_problems
 
 BOT_TOKEN = "xoxb-local-bot-token"
 APP_TOKEN = "xapp-local-app-token"
@@ -103,33 +102,16 @@ class Call:
     thread_ts: str = ""
 
 
-def validate_blocks(blocks: Any) -> None:
-    """Refuse what Slack refuses with `invalid_blocks`."""
+def validate_blocks(blocks: Any, surface: Surface = Surface.MESSAGE) -> None:
+    """Refuse what Slack refuses with `invalid_blocks`, its reasons in `errors`."""
     if blocks is None:
         return
-    if not isinstance(blocks, list) or len(blocks) > 50:
-        raise SlackError("invalid_blocks")
-    for block in blocks:
-        if not isinstance(block, dict) or "type" not in block:
-            raise SlackError("invalid_blocks")
-        if block["type"] == "section":
-            text = (block.get("text") or {}).get("text", "")
-            fields = block.get("fields") or []
-            if len(text) > 3000 or len(fields) > 10:
-                raise SlackError("invalid_blocks")
-            if any(len(f.get("text", "")) > 2000 for f in fields):
-                raise SlackError("invalid_blocks")
-            if not text and not fields:
-                raise SlackError("invalid_blocks")
-        if block["type"] == "actions" and len(block.get("elements") or []) > 25:
-            raise SlackError("invalid_blocks")
-        try:
-            parsed = Block.parse(block)
-            if parsed is None:
-                raise SlackError("invalid_blocks")
-            parsed.validate_json()
-        except SlackObjectFormationError:
-            raise SlackError("invalid_blocks") from None
+    errors = block_problems(blocks, surface)
+    if errors:
+        messages = [f"[ERROR] {e}" for e in errors]
+        raise SlackError(
+            "invalid_blocks", extra={"errors": errors, "response_metadata": {"messages": messages}}
+        )
 
 
 def content(args: Json) -> tuple[str, list[Json]]:

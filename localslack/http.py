@@ -1,62 +1,50 @@
-"""A small threaded WSGI server for localslack (a stand-in, not the bot's production server)."""
+"""localslack's HTTP server: waitress on a thread of its own. No access log: the workspace
+records every call itself."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
-from dataclasses import dataclass
-from socketserver import ThreadingMixIn
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from waitress import wasyncore
+from waitress.server import create_server
+
+_QUIET = logging.getLogger("localslack.http.queue")  # waiting for a worker is not a warning here
+_QUIET.setLevel(logging.ERROR)
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        """No access log: localslack records every call itself."""
-
-
-class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 256
-
-
-@dataclass
 class RunningServer:
-    """A server on a background thread; `url` tells where (port 0 picks a free one)."""
+    """Serving from the start; `url` tells where (port 0 picks a free port)."""
 
-    server: ThreadingWSGIServer
-    thread: threading.Thread
+    def __init__(self, app: Any, host: str, port: int, name: str) -> None:
+        # Workers and connections for bursts of 200 clients at once (the benches).
+        self._waitress = create_server(
+            app, host=host, port=port, threads=16, connection_limit=1000, asyncore_use_poll=True
+        )
+        self._waitress.task_dispatcher.queue_logger = _QUIET
+        self.host = str(self._waitress.effective_host)
+        self.port = int(self._waitress.effective_port)
+        self.url = f"http://{self.host}:{self.port}"
+        self._closing = threading.Event()
+        self._loop = threading.Thread(target=self._serve, name=name, daemon=True)
+        self._loop.start()
 
-    @property
-    def host(self) -> str:
-        return str(self.server.server_address[0])
-
-    @property
-    def port(self) -> int:
-        return int(self.server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+    def _serve(self) -> None:
+        channels = self._waitress._map
+        while channels and not self._closing.is_set():
+            wasyncore.loop(0.5, True, channels, 1)
+        wasyncore.close_all(channels)  # by the thread that polls them, never across threads
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
-
-
-def make_wsgi_server(app: Any, host: str = "127.0.0.1", port: int = 0) -> ThreadingWSGIServer:
-    server = make_server(
-        host, port, app, server_class=ThreadingWSGIServer, handler_class=_QuietHandler
-    )
-    assert isinstance(server, ThreadingWSGIServer)
-    return server
+        """Stop the loop (a pull of its trigger wakes it, else its timeout), then the workers."""
+        self._closing.set()
+        with contextlib.suppress(OSError):
+            self._waitress.pull_trigger()
+        self._loop.join(timeout=10)
+        self._waitress.task_dispatcher.shutdown()
 
 
 def serve_in_thread(app: Any, host: str, port: int, name: str) -> RunningServer:
-    server = make_wsgi_server(app, host, port)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.1}, name=name, daemon=True
-    )
-    thread.start()
-    return RunningServer(server, thread)
+    return RunningServer(app, host, port, name)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from localslack import conversations
+from localslack import chat, conversations, responses, views
 from localslack.base import (
     APP_ID,
     APP_TOKEN,
@@ -29,8 +29,6 @@ from localslack.base import (
     Json,
     Message,
     SlackError,
-    content,
-    metadata_of,
     validate_blocks,
 )
 
@@ -70,12 +68,14 @@ class Workspace:
         self.channels: dict[str, str] = {}
         self.private: set[str] = set()  # private channels (Slack's groups)
         self.members: set[str] = set()  # channels the bot was invited to
+        self.people: dict[str, set[str]] = {}  # channel -> the people in it
         self.scopes: set[str] = set(DEFAULT_SCOPES)  # what the bot token was granted
         self.users: dict[str, str] = {}
         self.usergroups: dict[str, list[str]] = {}
         self.messages: list[Message] = []
         self.calls: list[Call] = []
-        self.responses: dict[str, Json] = {}  # response_url token -> where it answers
+        self.responses: dict[str, responses.Target] = {}  # response_url token -> its target
+        self.homes: dict[str, Json] = {}  # user -> the Home tab view published for them
         self._faults: list[_Fault] = []
         self._seq = itertools.count(1)
         self.version = 0
@@ -86,13 +86,22 @@ class Workspace:
     # ----- setup -----------------------------------------------------------------------------
 
     def add_channel(
-        self, channel_id: str, name: str, *, member: bool = True, private: bool = False
+        self,
+        channel_id: str,
+        name: str,
+        *,
+        member: bool = True,
+        private: bool = False,
+        people: tuple[str, ...] | None = None,
     ) -> None:
-        """A channel; the bot is in it unless `member=False`."""
+        """A channel; the bot is in it unless `member=False`. Its people: `people`, else everyone
+        known so far for a public channel and nobody for a private one."""
         with self._lock:
             self.channels[channel_id] = name
             (self.private.add if private else self.private.discard)(channel_id)
             self.set_member(channel_id, member)
+            everyone = () if private else tuple(self.users)
+            self.people[channel_id] = set(everyone if people is None else people)
 
     def set_member(self, channel_id: str, member: bool) -> None:
         """Invite the bot to a channel (`/invite @tpu-bot`) or remove it."""
@@ -110,11 +119,33 @@ class Workspace:
         with self._lock:
             self.scopes.difference_update(scopes)
 
-    def add_user(self, user_id: str, name: str, groups: tuple[str, ...] = ()) -> None:
+    def add_user(
+        self,
+        user_id: str,
+        name: str,
+        groups: tuple[str, ...] = (),
+        channels: tuple[str, ...] | None = None,
+    ) -> None:
+        """A person, in `channels` (default: every public channel there is now)."""
         with self._lock:
             self.users[user_id] = name
             for group in groups:
                 self.usergroups.setdefault(group, []).append(user_id)
+            public = [c for c in self.channels if c not in self.private]
+            for channel in public if channels is None else channels:
+                self.join(user_id, channel)
+
+    def join(self, user_id: str, channel_id: str) -> None:
+        with self._lock:
+            self.people.setdefault(channel_id, set()).add(user_id)
+
+    def leave(self, user_id: str, channel_id: str) -> None:
+        with self._lock:
+            self.people.get(channel_id, set()).discard(user_id)
+
+    def is_in(self, user_id: str, channel_id: str) -> bool:
+        with self._lock:
+            return user_id in self.people.get(channel_id, set())
 
     def fail(
         self,
@@ -170,11 +201,17 @@ class Workspace:
     def _next_ts(self) -> str:
         return f"{int(self._clock())}.{next(self._seq):06d}"
 
-    def new_response_url_token(self, channel: str, user: str, message_ts: str | None) -> str:
-        token = secrets.token_urlsafe(12)
+    def now(self) -> float:
+        return self._clock()
+
+    def touch(self) -> None:
+        """Something changed that waiters may want to see."""
         with self._lock:
-            self.responses[token] = {"channel": channel, "user": user, "message_ts": message_ts}
-        return token
+            self._notify()
+
+    def new_response_url_token(self, channel: str, user: str, message_ts: str | None) -> str:
+        with self._lock:
+            return responses.issue(self, channel, user, message_ts)
 
     def call(self, method: str, token: str | None, args: Json) -> Json:
         """Run one Web API method as Slack would; SlackError for error answers."""
@@ -233,7 +270,7 @@ class Workspace:
 
     def readable_channel(self, args: Json, verb: str, need_member: bool = True) -> str:
         """The channel of a conversations.* call, if the token may `verb` (read or history) it."""
-        channel = self._channel(args)
+        channel = self.channel_of(args)
         kind = "groups" if channel in self.private else "channels"
         if f"{kind}:{verb}" not in self.scopes:
             self._missing_scope(NEEDS[f"conversations.{'info' if verb == 'read' else 'history'}"])
@@ -243,7 +280,7 @@ class Workspace:
             raise SlackError("not_in_channel")
         return channel
 
-    def _channel(self, args: Json) -> str:
+    def channel_of(self, args: Json) -> str:
         channel = str(args.get("channel") or "")
         if channel.startswith("#"):
             channel = next((k for k, v in self.channels.items() if v == channel[1:]), channel)
@@ -251,62 +288,12 @@ class Workspace:
             raise SlackError("channel_not_found")
         return channel
 
-    @staticmethod
-    def _content(args: Json) -> tuple[str, list[Json]]:
-        return content(args)
-
     def post(self, channel: str, user: str, text: str, blocks: list[Json], **extra: Any) -> Message:
         with self._lock:
             message = Message(channel, self._next_ts(), user, text, blocks, **extra)
             self.messages.append(message)
             self._notify()
             return message
-
-    def _post_message(self, args: Json) -> Json:
-        channel = self._channel(args)
-        if channel not in self.members and not (
-            "chat:write.public" in self.scopes and channel not in self.private
-        ):
-            raise SlackError("not_in_channel")
-        text, blocks = self._content(args)
-        metadata = metadata_of(args)
-        thread_ts = args.get("thread_ts") or None
-        if thread_ts and self.find(channel, str(thread_ts)) is None:
-            raise SlackError("thread_not_found")
-        message = self.post(channel, BOT_USER, text, blocks, thread_ts=thread_ts, metadata=metadata)
-        return {"channel": channel, "ts": message.ts, "message": message.to_json(True)}
-
-    def _update(self, args: Json) -> Json:
-        channel = self._channel(args)
-        message = self.find(channel, str(args.get("ts", "")))
-        if message is None or message.deleted:
-            raise SlackError("message_not_found")
-        if message.user != BOT_USER:
-            raise SlackError("cant_update_message")
-        text, blocks = self._content(args)
-        metadata = metadata_of(args)
-        message.text, message.blocks = text, blocks
-        if metadata is not None:
-            message.metadata = metadata
-        message.edited += 1
-        return {"channel": channel, "ts": message.ts, "text": text}
-
-    def _post_ephemeral(self, args: Json) -> Json:
-        channel = self._channel(args)
-        target = str(args.get("user") or "")
-        if target not in self.users:
-            raise SlackError("user_not_in_channel")
-        text, blocks = self._content(args)
-        message = self.post(channel, BOT_USER, text, blocks, ephemeral_for=target)
-        return {"message_ts": message.ts}
-
-    def _delete(self, args: Json) -> Json:
-        channel = self._channel(args)
-        message = self.find(channel, str(args.get("ts", "")))
-        if message is None or message.deleted:
-            raise SlackError("message_not_found")
-        message.deleted = True
-        return {"channel": channel, "ts": message.ts}
 
     def _auth_test(self, args: Json) -> Json:
         return {
@@ -342,45 +329,21 @@ class Workspace:
     def respond(self, token: str, body: Json) -> None:
         """A POST to a response_url, as Bolt's `respond()` sends it."""
         with self._lock:
-            target = self.responses.get(token)
-            if target is None:
-                raise SlackError("invalid_response_url", 404)
-            self.calls.append(
-                Call("response_url", dict(body), True, at=self._clock(), channel=target["channel"])
-            )
-            text, blocks = self._content(body)
-            original = target.get("message_ts")
-            if body.get("delete_original") and original:
-                found = self.find(target["channel"], original)
-                if found is not None:
-                    found.deleted = True
-                self._notify()
-                return
-            if body.get("replace_original") and original:
-                found = self.find(target["channel"], original)
-                if found is not None:
-                    found.text, found.blocks = text, blocks
-                    found.edited += 1
-                    self._notify()
-                    return
-            in_channel = body.get("response_type") == "in_channel"
-            self.post(
-                target["channel"],
-                BOT_USER,
-                text,
-                blocks,
-                ephemeral_for=None if in_channel else target["user"],
-                via="response_url",
-                thread_ts=body.get("thread_ts") or None,
-            )
+            responses.respond(self, token, body)
+
+    def home(self, user: str) -> Json | None:
+        """The Home tab view published for `user`, if any."""
+        with self._lock:
+            return self.homes.get(user)
 
 
 _METHODS: dict[str, Callable[[Workspace, Json], Json]] = {
     "auth.test": Workspace._auth_test,
-    "chat.postMessage": Workspace._post_message,
-    "chat.update": Workspace._update,
-    "chat.postEphemeral": Workspace._post_ephemeral,
-    "chat.delete": Workspace._delete,
+    "chat.postMessage": chat.post_message,
+    "chat.update": chat.update,
+    "chat.postEphemeral": chat.post_ephemeral,
+    "chat.delete": chat.delete,
+    "views.publish": views.publish,
     "users.info": Workspace._users_info,
     "usergroups.users.list": Workspace._usergroup_users,
     "conversations.info": conversations.info,

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from slack_sdk import WebClient
 
 from devstack.browser import (
     as_user,
@@ -22,6 +23,7 @@ from devstack.browser import (
     wait_for,
 )
 from devstack.demo import Demo, start_demo
+from localslack import BOT_TOKEN
 
 pytestmark = pytest.mark.skipif(
     not available(),
@@ -131,3 +133,128 @@ def test_preemption_alert_and_recovery_in_one_thread(demo: Demo, browser: Any) -
     click(browser, f"{root} [data-testid='replies']")
     wait_for(browser, lambda: "recovered" in feed_text(browser, "tfeed"), 30)
     browser.save_screenshot(str(demo.workdir / "alert-thread.png"))
+
+
+HOME_BLOCKS = [
+    {"type": "header", "text": {"type": "plain_text", "text": "Your TPU fleet"}},
+    {"type": "section", "text": {"type": "mrkdwn", "text": "*3* nodes need a look"}},
+    {
+        "type": "table",
+        "column_settings": [None, {"align": "right"}],
+        "rows": [
+            [{"type": "raw_text", "text": "Zone"}, {"type": "raw_text", "text": "Nodes"}],
+            [{"type": "raw_text", "text": "us-central1-b"}, {"type": "raw_text", "text": "41"}],
+            [{"type": "raw_text", "text": "europe-west4-a"}, {"type": "raw_text", "text": "7"}],
+        ],
+    },
+    {
+        "type": "data_visualization",
+        "title": "Duty cycle, last 4 hours",
+        "chart": {
+            "type": "line",
+            "axis_config": {"categories": ["-3h", "-2h", "-1h", "now"], "y_label": "%"},
+            "series": [
+                {
+                    "name": name,
+                    "data": [
+                        {"label": c, "value": v}
+                        for c, v in zip(["-3h", "-2h", "-1h", "now"], values, strict=True)
+                    ],
+                }
+                for name, values in (("ml-prod", [71, 64, 80, 77]), ("ml-research", [12, 9, 3, 2]))
+            ],
+        },
+    },
+    {
+        "type": "data_visualization",
+        "title": "Nodes by state",
+        "chart": {
+            "type": "pie",
+            "segments": [{"label": "READY", "value": 44}, {"label": "PREEMPTED", "value": 4}],
+        },
+    },
+    {
+        "type": "actions",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": "home_refresh",
+                "value": "fleet",
+                "text": {"type": "plain_text", "text": "Refresh"},
+            }
+        ],
+    },
+]
+
+
+def test_home_tab_shows_a_published_view_with_a_table_and_charts(demo: Demo, browser: Any) -> None:
+    """Published through localslack's Web API with slack_sdk (the bot's side comes later);
+    opening the tab tells the app, and a click there comes from the view."""
+    client = WebClient(token=BOT_TOKEN, base_url=demo.slack.api_url, timeout=10)
+    view = client.views_publish(user_id="U0VERA", view={"type": "home", "blocks": HOME_BLOCKS})
+    browser.get(demo.url + "/")
+    wait_for(browser, lambda: browser.find_elements("css selector", "[data-testid='home-tab']"))
+    as_user(browser, "otto")
+    click(browser, "[data-testid='home-tab']")
+    wait_for(browser, lambda: browser.find_elements("css selector", "[data-testid='home-empty']"))
+    as_user(browser, "vera")
+    wait_for(browser, lambda: "Your TPU fleet" in feed_text(browser))
+
+    def opened(user: str) -> list[Any]:
+        return [
+            p
+            for p, _ in list(demo.slack.deliveries)
+            if p.get("event", {}).get("type") == "app_home_opened" and p["event"]["user"] == user
+        ]
+
+    wait_for(browser, lambda: opened("U0OTTO") and opened("U0VERA"))
+    assert opened("U0VERA")[-1]["event"]["view"]["id"] == view["view"]["id"]
+    cells = [c.text for c in browser.find_elements("css selector", "[data-testid='table'] td")]
+    assert cells == ["us-central1-b", "41", "europe-west4-a", "7"]
+    charts = browser.find_elements("css selector", "[data-testid='chart']")
+    assert [c.get_attribute("data-chart-type") for c in charts] == ["line", "pie"]
+    assert len(charts[0].find_elements("css selector", "[data-testid='line']")) == 2
+    assert len(charts[1].find_elements("css selector", "[data-testid='pie-slice']")) == 2
+    assert "Duty cycle, last 4 hours" in charts[0].text and "ml-research" in charts[0].text
+    click(browser, "[data-testid='home-view'] button[data-action='home_refresh']")
+
+    def home_clicks() -> list[Any]:
+        return [p for p, _ in list(demo.slack.deliveries) if p.get("type") == "block_actions"]
+
+    body = wait_for(browser, lambda: home_clicks())[-1]
+    assert body["container"] == {"type": "view", "view_id": view["view"]["id"]}
+    assert "message" not in body and body["user"]["id"] == "U0VERA"
+    browser.save_screenshot(str(demo.workdir / "home-tab.png"))
+
+
+def test_a_message_shows_bar_and_area_charts(demo: Demo, browser: Any) -> None:
+    categories = ["Mon", "Tue", "Wed"]
+
+    def chart(kind: str, title: str) -> dict[str, Any]:
+        series = [
+            {"name": name, "data": [{"label": c, "value": v * k} for k, c in enumerate(categories)]}
+            for name, v in (("spot", 3), ("reserved", 5))
+        ]
+        axis = {"categories": categories, "x_label": "day"}
+        return {
+            "type": "data_visualization",
+            "title": title,
+            "chart": {"type": kind, "series": series, "axis_config": axis},
+        }
+
+    client = WebClient(token=BOT_TOKEN, base_url=demo.slack.api_url, timeout=10)
+    blocks = [chart("bar", "Preemptions"), chart("area", "Queued chips")]
+    client.chat_postMessage(channel="C0GENERAL", text="capacity this week", blocks=blocks)
+    browser.get(demo.url + "/")
+    wait_for(
+        browser, lambda: browser.find_elements("css selector", "[data-testid='channel-general']")
+    )
+    open_channel(browser, "general")
+    charts = wait_for(
+        browser, lambda: browser.find_elements("css selector", "#feed [data-testid='chart']")
+    )
+    assert [c.get_attribute("data-chart-type") for c in charts] == ["bar", "area"]
+    assert len(charts[0].find_elements("css selector", "[data-testid='bar']")) == 6
+    assert len(charts[1].find_elements("css selector", "[data-testid='area']")) == 2
+    assert "Preemptions" in charts[0].text and "reserved" in charts[1].text
+    browser.save_screenshot(str(demo.workdir / "charts.png"))

@@ -115,3 +115,16 @@ def test_usergroups(slack: LocalSlack, client: WebClient) -> None:
     assert error_of(lambda: client.usergroups_users_list(usergroup="S0TEAM"))["error"] == (
         "missing_scope"
     )
+
+
+def test_people_are_in_public_channels_unless_told_otherwise(slack: LocalSlack) -> None:
+    ws = slack.workspace
+    ws.add_user("U0A", "a")
+    ws.add_user("U0B", "b", channels=("C0ALERTS",))
+    assert ws.is_in("U0A", "C0GENERAL") and not ws.is_in("U0B", "C0GENERAL")
+    ws.add_channel("C0NEW", "new")
+    ws.add_channel("G0HUSH", "hush", private=True)
+    ws.add_channel("G0TEAM", "team", private=True, people=("U0B",))
+    assert ws.is_in("U0A", "C0NEW") and ws.is_in("U0B", "C0NEW")
+    assert not ws.is_in("U0A", "G0HUSH") and not ws.is_in("U0B", "G0HUSH")
+    assert ws.is_in("U0B", "G0TEAM") and not ws.is_in("U0A", "G0TEAM")
