@@ -6,7 +6,6 @@ from slack_sdk.models.blocks import (
     Block,
     ButtonElement,
     ConfirmObject,
-    DividerBlock,
     HeaderBlock,
     Option,
     SectionBlock,
@@ -39,6 +38,7 @@ from bot.slack.blocks.kit import (
     user,
     when,
 )
+from bot.slack.blocks.paging import Page, paged
 
 
 def _labels(node: Node) -> str:
@@ -126,8 +126,10 @@ def requeue_button(command: str, what: str) -> ButtonElement:
     return _button("Delete & requeue", ActionId.REQUEUE, command, style="primary", confirm=confirm)
 
 
-def node_controls(node: Node) -> ActionsBlock | None:
-    """The buttons a node card offers, by state. The server re-checks every click."""
+def node_controls(node: Node, card: int = 0) -> ActionsBlock | None:
+    """The buttons a node card offers, by state. The server re-checks every click. `card`: the
+    card's place in its message, so every block id in a message is unique (Slack refuses a
+    message that repeats one)."""
     buttons: list[ButtonElement] = []
     ref = short_name(node.name)
     if node.state is NodeState.READY and not node.is_multi_host:
@@ -155,7 +157,8 @@ def node_controls(node: Node) -> ActionsBlock | None:
         )
     if not buttons:
         return None
-    return ActionsBlock(block_id=f"node:{clip(node.name, 200)}", elements=buttons)
+    place = f"{card}:" if card else ""
+    return ActionsBlock(block_id=f"node:{place}{clip(node.name, 200)}", elements=buttons)
 
 
 def node_section(node: Node) -> SectionBlock:
@@ -195,43 +198,22 @@ def _(message: m.NodeCandidates) -> Rendered:
 
 @render.register
 def _(message: m.NodePage) -> Rendered:
-    first = message.page * message.page_size + 1
-    last = min(message.total, first + len(message.nodes) - 1)
-    blocks: list[Block] = [HeaderBlock(text=_plain("TPU nodes", MAX_HEADER))]
-    counts = " · ".join(f"{esc(k)} {v}" for k, v in message.summary)
-    scope = f"`/tpu {esc(message.query)}`"
-    if message.total == 0:
-        text = f"No nodes match {scope}."
-        blocks.append(_section(text))
-    else:
-        text = f"Nodes {first}-{last} of {message.total} for {scope}"
-        blocks.append(_context(text, counts or " "))
-    if message.unreachable:
-        zones = ", ".join(esc(z.rsplit("/", 1)[-1]) for z in message.unreachable)
-        blocks.append(_context(f":warning: Partial listing: no answer from {zones}."))
-    for node in message.nodes:
-        blocks.append(node_section(node))
-        controls = node_controls(node)
-        if controls is not None:
-            blocks.append(controls)
-    nav: list[ButtonElement] = []
-    if message.page > 0:
-        nav.append(
-            _button(
-                "< Previous",
-                ActionId.PAGE_PREVIOUS,
-                f"{message.query} page={message.page - 1}",
-            )
-        )
-    if last < message.total:
-        nav.append(
-            _button("Next >", ActionId.PAGE_NEXT, f"{message.query} page={message.page + 1}")
-        )
-    if nav:
-        blocks.append(DividerBlock())
-        blocks.append(ActionsBlock(block_id="list_nav", elements=nav))
-        blocks.append(_context(f"Page {message.page + 1} of {message.pages}"))
-    return _message(text, blocks)
+    page = Page(
+        "TPU nodes",
+        "nodes",
+        message.query,
+        message.total,
+        message.page,
+        message.page_size,
+        len(message.nodes),
+        message.summary,
+        message.unreachable,
+    )
+    cards = []
+    for place, node in enumerate(message.nodes):
+        controls = node_controls(node, place)
+        cards.append([node_section(node), *([controls] if controls is not None else [])])
+    return paged(page, cards)
 
 
 def _op_line(op: TrackedOperation) -> str:

@@ -7,7 +7,6 @@ from slack_sdk.models.blocks import (
     Block,
     ButtonElement,
     ConfirmObject,
-    DividerBlock,
     HeaderBlock,
     SectionBlock,
 )
@@ -32,6 +31,7 @@ from bot.slack.blocks.kit import (
     when,
 )
 from bot.slack.blocks.nodes import requeue_button
+from bot.slack.blocks.paging import Page, paged
 
 _ICONS = {
     QueuedState.ACTIVE: ":large_green_circle:",
@@ -134,38 +134,25 @@ def queued_controls(queued: QueuedResource) -> ActionsBlock | None:
 
 @render.register
 def _(message: m.QueuedPage) -> Rendered:
-    first = message.page * message.page_size + 1
-    last = min(message.total, first + len(message.queued) - 1)
-    blocks: list[Block] = [HeaderBlock(text=_plain("Queued resources", MAX_HEADER))]
-    scope = f"`/tpu {esc(message.query)}`"
-    if message.total == 0:
-        text = f"No queued resources match {scope}."
-        blocks.append(_section(text))
-    else:
-        text = f"Queued resources {first}-{last} of {message.total} for {scope}"
-        counts = " · ".join(f"{esc(k)} {v}" for k, v in message.summary)
-        blocks.append(_context(text, counts or " "))
-    if message.unreachable:
-        zones = ", ".join(esc(z.rsplit("/", 1)[-1]) for z in message.unreachable)
-        blocks.append(_context(f":warning: Partial listing: no answer from {zones}."))
+    page = Page(
+        "Queued resources",
+        "queued resources",
+        message.query,
+        message.total,
+        message.page,
+        message.page_size,
+        len(message.queued),
+        message.summary,
+        message.unreachable,
+        nav_id="queue_nav",
+    )
+    cards = []
     for queued in message.queued:
-        blocks.append(queued_section(queued, message.now))
         controls = queued_controls(queued)
-        if controls is not None:
-            blocks.append(controls)
-    nav: list[ButtonElement] = []
-    if message.page > 0:
-        previous = f"{message.query} page={message.page - 1}"
-        nav.append(_button("< Previous", ActionId.PAGE_PREVIOUS, previous))
-    if last < message.total:
-        nav.append(
-            _button("Next >", ActionId.PAGE_NEXT, f"{message.query} page={message.page + 1}")
+        cards.append(
+            [queued_section(queued, message.now), *([controls] if controls is not None else [])]
         )
-    if nav:
-        blocks.append(DividerBlock())
-        blocks.append(ActionsBlock(block_id="queue_nav", elements=nav))
-        blocks.append(_context(f"Page {message.page + 1} of {message.pages}"))
-    return _message(text, blocks)
+    return paged(page, cards)
 
 
 @render.register
