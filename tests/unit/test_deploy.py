@@ -12,10 +12,12 @@ import shlex
 import shutil
 import subprocess
 import sys
+import textwrap
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -32,6 +34,8 @@ KUBERNETES = ROOT / "deploy" / "kubernetes"
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 OVERLAYS = ("socket-mode", "http-mode", "socket-mode-postgres", "http-mode-postgres")
 STAND_INS = ("tpu_emulator", "localslack", "devstack")
+DATABASE_POLICY = "tpu-bot-database"
+DATABASE_CIDR_PATH = "/spec/egress/0/to/0/ipBlock/cidr"
 ENV_NAMES = set(Environment.model_fields)
 
 # ----- rendering ---------------------------------------------------------------------------------
@@ -287,9 +291,13 @@ def _ports(rule: dict[str, Any]) -> set[Any]:
 
 
 def test_the_network_policy_lets_in_and_out_only_what_the_bot_needs(r: Rendered) -> None:
-    policy = r.one("NetworkPolicy")["spec"]
+    # Policies add up: the base's, and with postgres the database's own (egress only).
+    policies = {p["metadata"]["name"]: p["spec"] for p in r.all("NetworkPolicy")}
+    assert set(policies) == {"tpu-bot"} | ({DATABASE_POLICY} if r.postgres else set())
     labels = r.deployment["spec"]["template"]["metadata"]["labels"]
-    assert policy["podSelector"]["matchLabels"].items() <= labels.items()
+    for spec in policies.values():
+        assert spec["podSelector"]["matchLabels"].items() <= labels.items()
+    policy = policies["tpu-bot"]
     assert set(policy["policyTypes"]) == {"Ingress", "Egress"}
     # Ingress: only the bot's port; from the ingress controller only in HTTP mode.
     namespaces = set()
@@ -304,7 +312,7 @@ def test_the_network_policy_lets_in_and_out_only_what_the_bot_needs(r: Rendered)
     # Egress: DNS, the metadata server (Workload Identity), HTTPS to public addresses, the database.
     private = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")]
     by_port: dict[int, list[dict[str, Any]]] = {}
-    for rule in policy["egress"]:
+    for rule in (rule for spec in policies.values() for rule in spec.get("egress", [])):
         for port in _ports(rule):
             by_port.setdefault(port, []).append(rule)
     assert set(by_port) == {53, 80, 988, 443} | ({5432} if r.postgres else set())
@@ -315,6 +323,72 @@ def test_the_network_policy_lets_in_and_out_only_what_the_bot_needs(r: Rendered)
         for peer in rule["to"]:
             excepted = [ipaddress.ip_network(n) for n in peer["ipBlock"].get("except", [])]
             assert all(any(p.subnet_of(e) for e in excepted) for p in private)
+
+
+def _database_egress(r: Rendered) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    (policy,) = [p for p in r.all("NetworkPolicy") if p["metadata"]["name"] == DATABASE_POLICY]
+    assert policy["spec"]["policyTypes"] == ["Egress"] and "ingress" not in policy["spec"]
+    # One rule with the address first: the path docs/deploy.md tells overlays to patch.
+    (rule,) = policy["spec"]["egress"]
+    assert [(p["port"], p["protocol"]) for p in rule["ports"]] == [(5432, "TCP")]
+    assert set(DATABASE_CIDR_PATH.split("/")[:3]) == {"", "spec", "egress"}
+    return [ipaddress.ip_network(peer["ipBlock"]["cidr"]) for peer in rule["to"]]
+
+
+def test_postgres_egress_goes_only_to_the_databases_address(r: Rendered) -> None:
+    if not r.postgres:
+        assert not [p for p in r.all("NetworkPolicy") if p["metadata"]["name"] == DATABASE_POLICY]
+        return
+    blocks = _database_egress(r)
+    everywhere = ipaddress.ip_network("0.0.0.0/0")
+    assert blocks and everywhere not in blocks
+    for block in blocks:
+        assert block.is_private and block.num_addresses <= 2**16, block
+    # The default is the template URL's host, so the two templates agree until both are set.
+    host = urlsplit(r.secret_data("tpu-bot-database")["TPUBOT_DATABASE_URL"]).hostname
+    assert host is not None and any(ipaddress.ip_address(host) in b for b in blocks)
+
+
+def test_the_guides_database_address_patch_sets_the_egress(tmp_path: Path) -> None:
+    if shutil.which("kubectl") is None:
+        pytest.skip("kubectl is not installed: the kustomize overlays cannot be rendered")
+    guide = (ROOT / "docs" / "deploy.md").read_text()
+    block = re.search(r"# PostgreSQL shapes: in your overlay\n(.*?)```", guide, re.S)
+    assert block is not None
+    patches = yaml.safe_load(textwrap.dedent(block.group(1)))["patches"]
+    (patch,) = [p for p in patches if p["target"]["name"] == DATABASE_POLICY]
+    (operation,) = yaml.safe_load(patch["patch"])
+    assert operation["path"] == DATABASE_CIDR_PATH
+    overlay = {
+        "resources": [os.path.relpath(KUBERNETES / "overlays" / "http-mode-postgres", tmp_path)],
+        "patches": patches,
+    }
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(overlay))
+    result = subprocess.run(
+        ["kubectl", "kustomize", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    (policy,) = [
+        d
+        for d in yaml.safe_load_all(result.stdout)
+        if d and d["kind"] == "NetworkPolicy" and d["metadata"]["name"] == DATABASE_POLICY
+    ]
+    cidrs = [peer["ipBlock"]["cidr"] for peer in policy["spec"]["egress"][0]["to"]]
+    assert cidrs == [operation["value"]]
+    default = _database_egress(Rendered("http-mode-postgres"))
+    assert ipaddress.ip_network(operation["value"]) not in default  # the patch changed something
+
+
+def test_no_kubernetes_api_token_is_mounted(r: Rendered) -> None:
+    """The bot never calls the Kubernetes API; Workload Identity needs no token of its own."""
+    assert r.pod["automountServiceAccountToken"] is False
+    assert r.one("ServiceAccount")["automountServiceAccountToken"] is False
+    mounts = [m["mountPath"] for m in r.container["volumeMounts"]]
+    assert not [m for m in mounts if m.startswith("/var/run/secrets")]
 
 
 def test_the_pod_runs_as_the_images_non_root_user_on_a_read_only_root(r: Rendered) -> None:
