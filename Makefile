@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench emulator clean browser lock
+.PHONY: demo test lint bench emulator clean browser lock image-check
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ lock: $(STAMP)
 	$(UV_COMPILE) pyproject.toml --extra postgres --output-file deploy/requirements.txt
 	$(BIN)/python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")' \
 	  | $(UV_COMPILE) - --output-file deploy/requirements-build.txt
+
+# Builds deploy/Dockerfile with buildah on a Debian base and runs it with podman (root; .ci/run).
+image-check: $(STAMP)
+	scripts/image_check.sh
 
 bench: $(STAMP)
 	$(BIN)/python bench/emulator_bench.py
