@@ -25,7 +25,8 @@ PYTHON="${PYTHON:-$root/.venv/bin/python}"
 
 # Private container storage under the cache: nothing shared with other users of buildah/podman
 # here, and the base survives between runs.
-STORAGE=(--root "$CACHE/containers" --runroot /run/tpu-bot-containers --storage-driver vfs)
+runroot="/run/tpu-bot-containers-$(printf '%s' "$CACHE" | sha256sum | cut -c1-8)"
+STORAGE=(--root "$CACHE/containers" --runroot "$runroot" --storage-driver vfs)
 
 say() { printf '== %s\n' "$*"; }
 fail() { printf 'image check FAILED: %s\n' "$*" >&2; exit 1; }
