@@ -558,7 +558,10 @@ def test_the_base_image_is_pinned_by_digest_and_can_be_swapped() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     python = pyproject["tool"]["mypy"]["python_version"]
     assert pyproject["project"]["requires-python"] == f">={python}"
-    assert re.fullmatch(rf"python:{re.escape(python)}-slim-bookworm", image), image
+    # The Debian release CI's own base is debootstrapped from (scripts/image_check.sh).
+    release = re.search(r"^RELEASE=(\w+)$", (ROOT / "scripts" / "image_check.sh").read_text(), re.M)
+    assert release is not None
+    assert re.fullmatch(rf"python:{re.escape(python)}-slim-{release[1]}", image), image
     froms = [rest.split()[0] for keyword, rest in _instructions() if keyword == "FROM"]
     assert froms == ["${BASE}", "${BASE}"]
 
