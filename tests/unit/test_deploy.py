@@ -12,13 +12,18 @@ import shlex
 import shutil
 import subprocess
 import sys
+import textwrap
 import tomllib
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from bot.cli import cli
 from bot.config import Environment, Settings, load_environment, parse_bot_config
@@ -32,6 +37,10 @@ KUBERNETES = ROOT / "deploy" / "kubernetes"
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 OVERLAYS = ("socket-mode", "http-mode", "socket-mode-postgres", "http-mode-postgres")
 STAND_INS = ("tpu_emulator", "localslack", "devstack")
+DATABASE_POLICY = "tpu-bot-database"
+DATABASE_CIDR_PATH = "/spec/egress/0/to/0/ipBlock/cidr"
+LOCK = ROOT / "deploy" / "requirements.txt"
+BUILD_LOCK = ROOT / "deploy" / "requirements-build.txt"
 ENV_NAMES = set(Environment.model_fields)
 
 # ----- rendering ---------------------------------------------------------------------------------
@@ -287,9 +296,13 @@ def _ports(rule: dict[str, Any]) -> set[Any]:
 
 
 def test_the_network_policy_lets_in_and_out_only_what_the_bot_needs(r: Rendered) -> None:
-    policy = r.one("NetworkPolicy")["spec"]
+    # Policies add up: the base's, and with postgres the database's own (egress only).
+    policies = {p["metadata"]["name"]: p["spec"] for p in r.all("NetworkPolicy")}
+    assert set(policies) == {"tpu-bot"} | ({DATABASE_POLICY} if r.postgres else set())
     labels = r.deployment["spec"]["template"]["metadata"]["labels"]
-    assert policy["podSelector"]["matchLabels"].items() <= labels.items()
+    for spec in policies.values():
+        assert spec["podSelector"]["matchLabels"].items() <= labels.items()
+    policy = policies["tpu-bot"]
     assert set(policy["policyTypes"]) == {"Ingress", "Egress"}
     # Ingress: only the bot's port; from the ingress controller only in HTTP mode.
     namespaces = set()
@@ -304,7 +317,7 @@ def test_the_network_policy_lets_in_and_out_only_what_the_bot_needs(r: Rendered)
     # Egress: DNS, the metadata server (Workload Identity), HTTPS to public addresses, the database.
     private = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")]
     by_port: dict[int, list[dict[str, Any]]] = {}
-    for rule in policy["egress"]:
+    for rule in (rule for spec in policies.values() for rule in spec.get("egress", [])):
         for port in _ports(rule):
             by_port.setdefault(port, []).append(rule)
     assert set(by_port) == {53, 80, 988, 443} | ({5432} if r.postgres else set())
@@ -315,6 +328,72 @@ def test_the_network_policy_lets_in_and_out_only_what_the_bot_needs(r: Rendered)
         for peer in rule["to"]:
             excepted = [ipaddress.ip_network(n) for n in peer["ipBlock"].get("except", [])]
             assert all(any(p.subnet_of(e) for e in excepted) for p in private)
+
+
+def _database_egress(r: Rendered) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    (policy,) = [p for p in r.all("NetworkPolicy") if p["metadata"]["name"] == DATABASE_POLICY]
+    assert policy["spec"]["policyTypes"] == ["Egress"] and "ingress" not in policy["spec"]
+    # One rule with the address first: the path docs/deploy.md tells overlays to patch.
+    (rule,) = policy["spec"]["egress"]
+    assert [(p["port"], p["protocol"]) for p in rule["ports"]] == [(5432, "TCP")]
+    assert set(DATABASE_CIDR_PATH.split("/")[:3]) == {"", "spec", "egress"}
+    return [ipaddress.ip_network(peer["ipBlock"]["cidr"]) for peer in rule["to"]]
+
+
+def test_postgres_egress_goes_only_to_the_databases_address(r: Rendered) -> None:
+    if not r.postgres:
+        assert not [p for p in r.all("NetworkPolicy") if p["metadata"]["name"] == DATABASE_POLICY]
+        return
+    blocks = _database_egress(r)
+    everywhere = ipaddress.ip_network("0.0.0.0/0")
+    assert blocks and everywhere not in blocks
+    for block in blocks:
+        assert block.is_private and block.num_addresses <= 2**16, block
+    # The default is the template URL's host, so the two templates agree until both are set.
+    host = urlsplit(r.secret_data("tpu-bot-database")["TPUBOT_DATABASE_URL"]).hostname
+    assert host is not None and any(ipaddress.ip_address(host) in b for b in blocks)
+
+
+def test_the_guides_database_address_patch_sets_the_egress(tmp_path: Path) -> None:
+    if shutil.which("kubectl") is None:
+        pytest.skip("kubectl is not installed: the kustomize overlays cannot be rendered")
+    guide = (ROOT / "docs" / "deploy.md").read_text()
+    block = re.search(r"# PostgreSQL shapes: in your overlay\n(.*?)```", guide, re.S)
+    assert block is not None
+    patches = yaml.safe_load(textwrap.dedent(block.group(1)))["patches"]
+    (patch,) = [p for p in patches if p["target"]["name"] == DATABASE_POLICY]
+    (operation,) = yaml.safe_load(patch["patch"])
+    assert operation["path"] == DATABASE_CIDR_PATH
+    overlay = {
+        "resources": [os.path.relpath(KUBERNETES / "overlays" / "http-mode-postgres", tmp_path)],
+        "patches": patches,
+    }
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(overlay))
+    result = subprocess.run(
+        ["kubectl", "kustomize", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    (policy,) = [
+        d
+        for d in yaml.safe_load_all(result.stdout)
+        if d and d["kind"] == "NetworkPolicy" and d["metadata"]["name"] == DATABASE_POLICY
+    ]
+    cidrs = [peer["ipBlock"]["cidr"] for peer in policy["spec"]["egress"][0]["to"]]
+    assert cidrs == [operation["value"]]
+    default = _database_egress(Rendered("http-mode-postgres"))
+    assert ipaddress.ip_network(operation["value"]) not in default  # the patch changed something
+
+
+def test_no_kubernetes_api_token_is_mounted(r: Rendered) -> None:
+    """The bot never calls the Kubernetes API; Workload Identity needs no token of its own."""
+    assert r.pod["automountServiceAccountToken"] is False
+    assert r.one("ServiceAccount")["automountServiceAccountToken"] is False
+    mounts = [m["mountPath"] for m in r.container["volumeMounts"]]
+    assert not [m for m in mounts if m.startswith("/var/run/secrets")]
 
 
 def test_the_pod_runs_as_the_images_non_root_user_on_a_read_only_root(r: Rendered) -> None:
@@ -373,8 +452,21 @@ def stages() -> list[list[tuple[str, str]]]:
     for keyword, rest in _instructions():
         if keyword == "FROM":
             out.append([])
-        out[-1].append((keyword, rest))
+        if out:  # before the first FROM: only global ARGs (global_args)
+            out[-1].append((keyword, rest))
     return out
+
+
+def global_args() -> dict[str, str]:
+    """The ARGs before the first FROM, with their defaults."""
+    args: dict[str, str] = {}
+    for keyword, rest in _instructions():
+        if keyword == "FROM":
+            break
+        assert keyword == "ARG", f"{keyword} before the first FROM"
+        name, _, default = rest.partition("=")
+        args[name] = default
+    return args
 
 
 def _all(keyword: str, stage: list[tuple[str, str]] | None = None) -> list[str]:
@@ -409,15 +501,19 @@ def test_the_build_stage_copies_only_the_product_and_builds_a_wheel() -> None:
     for rest in _all("COPY", build):
         *src, _dest = [a for a in shlex.split(rest) if not a.startswith("--")]
         sources += [s.rstrip("/") for s in src]
-    assert sorted(sources) == ["README.md", "bot", "pyproject.toml"]
-    (run,) = _all("RUN", build)
-    assert "pip wheel" in run and "--no-deps" in run and "pip install" not in run
-    # The runtime stage takes nothing from the build context: only the wheel, from the build stage.
+    locks = sorted(str(p.relative_to(ROOT)) for p in (LOCK, BUILD_LOCK))
+    assert sorted(sources) == sorted(["README.md", "bot", "pyproject.toml", *locks])
+    backend, wheel = _all("RUN", build)
+    # The build backend from its own hash-locked file, then the wheel with nothing fetched.
+    assert "--require-hashes" in backend and "--no-deps" in backend
+    assert f"-r {BUILD_LOCK.relative_to(ROOT)}" in backend
+    assert "pip wheel" in wheel and "--no-deps" in wheel and "--no-build-isolation" in wheel
+    assert "pip install" not in wheel
+    # The runtime stage takes nothing from the build context: only the build stage's output.
     for rest in _all("COPY", runtime):
         assert "--from=build" in rest
     installs = [run for run in _all("RUN", runtime) if "pip install" in run]
     assert len(installs) == 1 and "from=build" in installs[0]
-    assert re.search(r"/wheels/tpu_bot-\*\.whl\)?\[postgres\]", installs[0])
     for keyword, rest in [*build, *runtime]:
         for stand_in in STAND_INS:
             assert stand_in not in rest, f"{keyword} {rest}"
@@ -429,7 +525,133 @@ def test_the_build_stage_copies_only_the_product_and_builds_a_wheel() -> None:
         "!pyproject.toml",
         "!README.md",
         "!bot/",
+        *(f"!{lock}" for lock in locks),
     }
+
+
+def test_the_runtime_installs_exactly_the_hash_locked_requirements_then_the_product() -> None:
+    _build, runtime = stages()
+    (install,) = [run for run in _all("RUN", runtime) if "pip install" in run]
+    commands = [c.strip() for c in install.split("&&")]
+    pips = [c for c in commands if c.startswith("pip ")]
+    # The wheel's [postgres] extra is not asked for: the lock holds it, hashed.
+    assert pips == [
+        f"pip install --no-cache-dir --require-hashes --no-deps -r /wheels/{LOCK.name}",
+        "pip install --no-cache-dir --no-deps /wheels/tpu_bot-*.whl",
+        "pip check",
+    ]
+    # Into a virtual environment that is first on PATH (where `tpu-bot` and `python` are found).
+    venv = docker_env()["VIRTUAL_ENV"]
+    assert f"python3 -m venv {venv}" in commands[0]
+    assert docker_env()["PATH"].split(":")[0] == f"{venv}/bin"
+    # The build stage hands the lock over beside the wheel.
+    build, _runtime = stages()
+    assert f"cp {LOCK.relative_to(ROOT)} /wheels/" in _all("RUN", build)[-1]
+
+
+def test_the_base_image_is_pinned_by_digest_and_can_be_swapped() -> None:
+    """Production builds on a digest (the bytes, not a moving tag); CI passes its own base."""
+    base = global_args()["BASE"]
+    image, _, digest = base.partition("@")
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest), base
+    # The Python the lock and the type checks are for (pyproject: requires-python, mypy).
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    python = pyproject["tool"]["mypy"]["python_version"]
+    assert pyproject["project"]["requires-python"] == f">={python}"
+    # The Debian release CI's own base is debootstrapped from (scripts/image_check.sh).
+    release = re.search(r"^RELEASE=(\w+)$", (ROOT / "scripts" / "image_check.sh").read_text(), re.M)
+    assert release is not None
+    assert re.fullmatch(rf"python:{re.escape(python)}-slim-{release[1]}", image), image
+    froms = [rest.split()[0] for keyword, rest in _instructions() if keyword == "FROM"]
+    assert froms == ["${BASE}", "${BASE}"]
+
+
+# ----- the lock ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Pin:
+    version: str
+    hashes: list[str] = field(default_factory=list)
+    via: set[str] = field(default_factory=set)
+
+
+PIN = re.compile(r"(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[^\s;\\]+)(\s*;[^\\]+)?\s*\\")
+PYPROJECT_VIA = "tpu-bot (pyproject.toml)"
+
+
+def read_lock(path: Path) -> tuple[list[str], dict[str, Pin]]:
+    """A `uv pip compile --generate-hashes` file: its header and its pins by normalized name.
+    Any line that is not a pin, a hash, a `# via` annotation or a comment fails: no options
+    (index URLs, find-links) belong in it."""
+    header: list[str] = []
+    pins: dict[str, Pin] = {}
+    pin: Pin | None = None
+    for line in path.read_text().splitlines():
+        if match := PIN.fullmatch(line):
+            pin = pins[canonicalize_name(match["name"])] = Pin(match["version"])
+        elif pin is None:
+            assert line.startswith("#"), line
+            header.append(line)
+        elif match := re.fullmatch(r"\s+--hash=sha256:([0-9a-f]{64})( \\)?", line):
+            pin.hashes.append(match[1])
+        elif match := re.fullmatch(r"\s+# via (\S.*)|\s+#   (\S.*)", line):
+            pin.via.add(match[1] or match[2])
+        else:
+            assert re.fullmatch(r"\s+# via", line), f"{path.name}: unexpected line {line!r}"
+    return header, pins
+
+
+def test_the_lock_is_current_with_pyproject() -> None:
+    """deploy/requirements.txt holds exactly pyproject's dependencies and the postgres extra (at
+    versions they allow), everything they pull in, each with hashes; `make lock` rewrites it."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = [
+        Requirement(r)
+        for r in [*project["dependencies"], *project["optional-dependencies"]["postgres"]]
+    ]
+    header, pins = read_lock(LOCK)
+    assert any(line.strip("# ") == "make lock" for line in header), header
+    direct = {name for name, pin in pins.items() if PYPROJECT_VIA in pin.via}
+    assert direct == {canonicalize_name(r.name) for r in wanted}, "run `make lock`"
+    for requirement in wanted:
+        version = pins[canonicalize_name(requirement.name)].version
+        assert requirement.specifier.contains(version, prereleases=True), (requirement, version)
+    assert "tpu-bot" not in pins  # the product is installed from its wheel, after the lock
+    for name, pin in pins.items():
+        assert pin.hashes, f"{name} has no hash"
+        # Each pin is there for something: pyproject, or another pin of the lock.
+        assert pin.via and pin.via <= {PYPROJECT_VIA, *pins}, (name, pin.via)
+    # The dev extra (websockets, selenium, uv) and the test tools never enter the image.
+    for dev in (
+        *project["optional-dependencies"]["dev"],
+        *project["optional-dependencies"]["test"],
+    ):
+        name = canonicalize_name(Requirement(dev).name)
+        assert name not in pins or name in direct, name
+
+
+def test_the_build_lock_is_current_with_the_build_backend() -> None:
+    system = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]
+    header, pins = read_lock(BUILD_LOCK)
+    assert any(line.strip("# ") == "make lock" for line in header), header
+    for requirement in map(Requirement, system["requires"]):
+        pin = pins[canonicalize_name(requirement.name)]
+        assert requirement.specifier.contains(pin.version, prereleases=True), "run `make lock`"
+    assert all(pin.hashes for pin in pins.values())
+
+
+def test_make_lock_writes_both_locks_for_the_images_python_with_hashes() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = re.search(r"^lock:.*\n((?:\t.*\n|  .*\n)+)", makefile, re.M)
+    assert recipe is not None
+    text = makefile[makefile.index("UV_COMPILE =") : recipe.end()]
+    python = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]["python_version"]
+    for option in ("--generate-hashes", f"--python-version {python}", "--extra postgres"):
+        assert option in text, option
+    for lock in (LOCK, BUILD_LOCK):
+        assert f"--output-file {lock.relative_to(ROOT)}" in text
+    assert "index-url" not in text and "find-links" not in text  # never a mirror in the repo
 
 
 def test_the_product_imports_without_the_stand_ins() -> None:
