@@ -35,4 +35,4 @@ def world(url: str, projects: Sequence[str], db: str, watch: dict[str, Any] | No
     store = Store(f"sqlite:///{db}")
     tpu = TpuClient(url, retries=0, timeout=60)
     watch_store = WatchStore(store)
-    return Deps(config, tpu, store, NoDirectory(), watch_store, Outbox(watch_store))
+    return Deps(config, tpu, store, NoDirectory(), watch_store, Outbox(watch_store.outbox))

@@ -34,6 +34,7 @@ from bot.slack.directory import SlackDirectory
 from bot.slack.drainer import Caps, OutboxDrainer
 from bot.slack.listeners import WorkPool, build_app, register
 from bot.storage.liveness import ReplicaLiveness
+from bot.storage.outbox import OutboxStore
 from bot.storage.store import Store
 from bot.storage.watch_store import WatchStore
 from bot.tpu.client import TpuClient, make_credentials
@@ -90,19 +91,19 @@ class Bot:
             "stopping": self.stopping,
         }
         try:
-            last_poll = self.watch.get("last_poll")
-            degraded = self.watch.get("degraded", "0") == "1"
+            status = self.watch.status()
             lease = self.jobs.lease
             holder = lease and self.store.lease_holder(lease.name, self.clock())
         except (SQLAlchemyError, OSError) as exc:
             detail["database"] = f"unreachable ({exc.__class__.__name__})"
             return detail
-        detail["last_poll"] = last_poll
+        last_poll = status.last_poll
+        detail["last_poll"] = last_poll.isoformat() if last_poll else None
         limit = timedelta(seconds=3 * self.settings.bot.watch.poll_seconds)
-        since = datetime.fromisoformat(last_poll) if last_poll else self.started_at
+        since = last_poll or self.started_at
         stale = since is not None and self.clock() - since > limit
         detail["watcher"] = "stale" if stale else ("ok" if last_poll else "not yet polled")
-        detail["tpu_api"] = "degraded" if degraded else "ok"
+        detail["tpu_api"] = "degraded" if status.degraded else "ok"
         detail["role"] = "leader" if lease is not None and holder == lease.holder else "standby"
         return detail
 
@@ -192,7 +193,7 @@ def _tpu_client(
     )
 
 
-def _drainer(settings: Settings, watch_store: WatchStore, metrics: Metrics) -> OutboxDrainer:
+def _drainer(settings: Settings, rows: OutboxStore, metrics: Metrics) -> OutboxDrainer:
     """The drainer handles 429, 5xx and dropped connections itself, per message: its client
     does not retry on its own."""
     env = settings.env
@@ -204,7 +205,7 @@ def _drainer(settings: Settings, watch_store: WatchStore, metrics: Metrics) -> O
     slack = settings.bot.slack
     return OutboxDrainer(
         client,
-        watch_store,
+        rows,
         metrics,
         recover_from_history=slack.recover_from_history,
         caps=Caps(slack.outbox_max_attempts, timedelta(hours=slack.outbox_max_age_hours)),
@@ -232,14 +233,14 @@ def build(settings: Settings, *, clock: Clock = utcnow, tpu: Any = None) -> Bot:
     watch_store = WatchStore(store)
     replica = Replica(env.TPUBOT_REPLICA_ID or socket.gethostname(), uuid.uuid4().hex[:12])
     liveness = ReplicaLiveness(store, replica, timedelta(seconds=2 * config.watch.lease_seconds))
-    outbox, carrier = Outbox(watch_store), ButtonCarrier(watch_store)
+    outbox, carrier = Outbox(watch_store.outbox), ButtonCarrier(watch_store.values)
     deps = Deps(
         config, tpu, store, directory, watch_store, outbox, liveness=liveness, carrier=carrier
     )
     # People's commands spend their own budget of API requests; the jobs (watcher, approvals
     # resumed, operations followed) use the unbudgeted client.
     dispatcher = Dispatcher(replace(deps, tpu=command_tpu))
-    drainer = _drainer(settings, watch_store, metrics)
+    drainer = _drainer(settings, watch_store.outbox, metrics)
     secret = None if settings.socket_mode else env.SLACK_SIGNING_SECRET
     app = build_app(client, secret.get_secret_value() if secret else None)
     work = WorkPool()
@@ -266,7 +267,7 @@ def build(settings: Settings, *, clock: Clock = utcnow, tpu: Any = None) -> Bot:
         metrics.approvals.labels(status="pending").set(pending)
         for status in (ApprovalStatus.APPROVED, ApprovalStatus.EXECUTING):
             metrics.approvals.labels(status=status.value).set(store.count_approvals(status))
-        if watch_store.depth():
+        if watch_store.outbox.depth():
             # What the tick found is committed: send it now, not at the drainer's next second.
             jobs.wake("drain_outbox")
         return report

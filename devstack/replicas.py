@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -16,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-import yaml
 
-from devstack.waiting import eventually, free_port
-from localslack import BOT_TOKEN, SIGNING_SECRET, LocalSlack
+from devstack.processes import serve_env, start_serve
+from devstack.waiting import eventually
+from localslack import LocalSlack
 
 
 def outbox_recorded(database_url: str) -> bool:
@@ -37,7 +36,7 @@ def outbox_recorded(database_url: str) -> bool:
 
 @dataclass
 class Replica:
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[str]
     url: str
 
     def metric(self, name: str, labels: str = "") -> float | None:
@@ -82,39 +81,22 @@ def start_replicas(
 ) -> list[Replica]:
     """`count` serve processes named replica-<first_index>... (TPUBOT_REPLICA_ID): the same
     name again is a restart of that replica."""
-    (workdir / "tpubot.yaml").write_text(yaml.safe_dump(config))
     replicas = []
     for index in range(first_index, first_index + count):
-        port = free_port()
-        env = {
-            **os.environ,
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": slack.api_url,
-            "TPU_API_ENDPOINT": tpu_url,
-            "TPUBOT_CONFIG": str(workdir / "tpubot.yaml"),
-            "TPUBOT_DATABASE_URL": database_url,
-            "PORT": str(port),
-            "TPUBOT_REPLICA_ID": f"replica-{index}",
-        }
+        env = serve_env(
+            workdir,
+            slack.api_url,
+            tpu_url,
+            config,
+            database_url=database_url,
+            TPUBOT_REPLICA_ID=f"replica-{index}",
+        )
         # Each replica's log stays in `workdir` (a test's tmp_path): a failure can be read.
-        with open(workdir / f"replica-{index}.log", "ab") as log:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "bot",
-                    "--log-level",
-                    "WARNING",
-                    "serve",
-                    "--host",
-                    "127.0.0.1",
-                ],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
+        with open(workdir / f"replica-{index}.log", "a") as log:
+            served = start_serve(
+                env, log_level="WARNING", stdout=log, stderr=subprocess.STDOUT, wait=False
             )
-        replicas.append(Replica(process, f"http://127.0.0.1:{port}"))
+        replicas.append(Replica(served.process, served.url))
     eventually(lambda: all(r.healthy() for r in replicas), 60, "replicas up")
     return replicas
 

@@ -139,15 +139,15 @@ class Stack:
         without progress) came first."""
         stalled = 0
         for _ in range(limit):
-            depth = self.bot.watch.depth()
+            depth = self.bot.watch.outbox.depth()
             if depth == 0:
                 return True
             self.bot.jobs.run("drain_outbox")
             self.clock.advance(1)
-            stalled = stalled + 1 if self.bot.watch.depth() == depth else 0
+            stalled = stalled + 1 if self.bot.watch.outbox.depth() == depth else 0
             if stop_when_stalled and stalled >= 3:
                 return False
-        return self.bot.watch.depth() == 0
+        return self.bot.watch.outbox.depth() == 0
 
     def close(self) -> None:
         self.bot.close()

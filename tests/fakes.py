@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -24,7 +24,9 @@ from bot.core.models import (
     TensorFlowVersion,
 )
 from bot.core.operations import Operation
-from bot.core.records import Approval, ApprovalStatus, ThreadRoot
+from bot.core.records import Approval, ApprovalStatus, MessageRef
+from bot.core.watching.diff import snapshot_of
+from bot.core.watching.listing import NodeChanges
 from bot.storage.store import Store
 from bot.usecases.ports import AlreadyExists, FailedPrecondition, NotFound
 
@@ -143,6 +145,31 @@ class FakeTpu:
             ]
         )
 
+    def list_node_changes(
+        self,
+        project: str,
+        locations: Sequence[str] = ("-",),
+        known: Mapping[str, int] | None = None,
+        wanted: Collection[str] = (),
+    ) -> NodeChanges:
+        """The light listing, honestly: a node whose snapshot is what `known` remembers is
+        unchanged (unless wanted); the others come as models."""
+        listing = self.list_nodes(project, locations)
+        prints = {n.name: hash(snapshot_of(n)) for n in listing.nodes}
+        known = known or {}
+        changed = [
+            n for n in listing.nodes if known.get(n.name) != prints[n.name] or n.name in wanted
+        ]
+        return NodeChanges(
+            tuple(changed),
+            tuple(n.name for n in listing.nodes if n not in changed),
+            prints,
+            tuple(listing.unreachable),
+            pages=1,
+            spot=sum(1 for n in listing.nodes if n.spot or n.preemptible),
+            in_queues=tuple(n.name for n in listing.nodes if n.queued_resource),
+        )
+
     def get_node(self, name: str) -> Node:
         self._gate("get_node")
         return self._node(name)
@@ -251,7 +278,7 @@ class Sent:
     target_outbox: int | None = None
     target_ts: str | None = None
     user: str = ""
-    or_in_thread: ThreadRoot | None = None  # an ephemeral's other way to its person
+    or_in_thread: MessageRef | None = None  # an ephemeral's other way to its person
 
 
 @dataclass
@@ -272,11 +299,13 @@ class RecordingOutbox:
         message: m.Message,
         *,
         now: datetime,
-        thread_outbox: int | None = None,
-        thread_ts: str | None = None,
+        thread: MessageRef | None = None,
         fallback: str | None = None,
     ) -> int:
-        return self._add("post", channel, message, thread_outbox=thread_outbox, thread_ts=thread_ts)
+        where = thread.channel if thread is not None else channel
+        outbox = thread.outbox if thread is not None else None
+        ts = thread.ts if thread is not None else None
+        return self._add("post", where, message, thread_outbox=outbox, thread_ts=ts)
 
     def ephemeral(
         self,
@@ -286,22 +315,13 @@ class RecordingOutbox:
         message: m.Message,
         *,
         now: datetime,
-        or_in_thread: ThreadRoot | None = None,
+        or_in_thread: MessageRef | None = None,
     ) -> int:
         return self._add("ephemeral", channel, message, user=user, or_in_thread=or_in_thread)
 
-    def update(
-        self,
-        conn: Any,
-        channel: str,
-        message: m.Message,
-        *,
-        now: datetime,
-        target_outbox: int | None = None,
-        target_ts: str | None = None,
-    ) -> int:
+    def update(self, conn: Any, target: MessageRef, message: m.Message, *, now: datetime) -> int:
         return self._add(
-            "update", channel, message, target_outbox=target_outbox, target_ts=target_ts
+            "update", target.channel, message, target_outbox=target.outbox, target_ts=target.ts
         )
 
     # ----- reading --------------------------------------------------------------------------

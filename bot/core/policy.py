@@ -6,7 +6,7 @@ import enum
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from bot.core import commands as cmd
 from bot.core.commands import SUBCOMMANDS, spec_of
@@ -232,6 +232,13 @@ def recheck_queued(
 
 
 # ----- watching: whether and how to tell people about a node event ---------------------------
+
+
+class StormKey(NamedTuple):
+    """What groups a tick's incidents into one storm digest: their zone and their channel."""
+
+    zone: str
+    channel: str
 
 
 class Act(enum.StrEnum):

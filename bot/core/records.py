@@ -75,6 +75,12 @@ class Approval:
     last_error: str = ""
     attempt_owner: str = ""  # executing: which replica (and boot) claimed it (core.liveness)
 
+    def root(self, default_channel: str) -> MessageRef:
+        """The request message (in its channel; `default_channel` for the oldest rows)."""
+        return MessageRef(
+            self.channel or default_channel, self.root_outbox, self.message_ts or None
+        )
+
 
 @dataclass(frozen=True)
 class TrackedOperation:
@@ -96,6 +102,18 @@ class TrackedOperation:
     ended_at: datetime | None = None
     thread_outbox: int | None = None  # the thread's root row, while its ts is not known yet
     message_outbox: int | None = None  # the first message's row, edited when it ends
+
+    @property
+    def thread(self) -> MessageRef:
+        """Where its story is told (a ts, once known, wins over the row)."""
+        if self.thread_ts:
+            return MessageRef(self.channel, ts=self.thread_ts)
+        return MessageRef(self.channel, self.thread_outbox)
+
+    @property
+    def message(self) -> MessageRef:
+        """Its first message, redrawn when it ends."""
+        return MessageRef(self.channel, self.message_outbox, self.message_ts or None)
 
 
 @dataclass(frozen=True)
@@ -134,6 +152,10 @@ class Incident:
     accelerator_type: str = ""
     latest: str = ""  # how the node is now, as the last tick saw it (the root says it)
 
+    @property
+    def root(self) -> MessageRef:
+        return MessageRef(self.channel, self.root_outbox)
+
 
 @dataclass(frozen=True)
 class Digest:
@@ -151,10 +173,24 @@ class Digest:
     acked_by: str = ""
     muted_until: datetime | None = None
 
+    @property
+    def root(self) -> MessageRef:
+        return MessageRef(self.channel, self.root_outbox)
+
 
 @dataclass(frozen=True)
-class ThreadRoot:
-    """The root of a thread: its channel, and its outbox row (until Slack has it) or its ts."""
+class WatcherStatus:
+    """The watcher's own health, kept between ticks and read by /healthz."""
+
+    last_poll: datetime | None = None  # the last tick that listed every project it meant to
+    api_failures: int = 0  # polls in a row the TPU API failed
+    degraded: bool = False  # people were told monitoring is degraded
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    """A message the bot posted, or will: its channel, and its outbox row (while Slack has not
+    taken it yet) or its ts. The root of a thread, or a message to edit: one value, not a pair."""
 
     channel: str
     outbox: int | None = None

@@ -8,7 +8,7 @@ import hashlib
 from datetime import datetime
 
 from bot.slack.blocks.kit import MAX_VALUE
-from bot.storage.watch_store import WatchStore
+from bot.storage.values import Values
 
 REF = "ref"  # what a button carries for a kept command: `ref KEY [more args]`
 # Leaves room in a button's value for what the renderer adds (` page=N`).
@@ -18,7 +18,7 @@ MAX_CARRIED = MAX_VALUE - 500
 class ButtonCarrier:
     """The Carrier port over the store's small values (`ref:KEY` rows, pruned by retention)."""
 
-    def __init__(self, values: WatchStore) -> None:
+    def __init__(self, values: Values) -> None:
         self.values = values
 
     def carry(self, text: str, now: datetime) -> str:

@@ -14,9 +14,9 @@ from slack_sdk.http_retry.builtin_handlers import (
 from sqlalchemy.engine import Connection
 
 from bot.core.messages import Message
-from bot.core.records import ThreadRoot
+from bot.core.records import MessageRef
 from bot.slack import blocks as render
-from bot.storage.watch_store import WatchStore
+from bot.slack.rows import OutboxRows
 
 
 def make_web_client(token: str, base_url: str, retries: int = 3) -> WebClient:
@@ -33,8 +33,8 @@ def make_web_client(token: str, base_url: str, retries: int = 3) -> WebClient:
 class Outbox:
     """Durable Slack writes: rows go in with the state change that caused them (one transaction)."""
 
-    def __init__(self, watch: WatchStore) -> None:
-        self.watch = watch
+    def __init__(self, rows: OutboxRows) -> None:
+        self.rows = rows
 
     def post(
         self,
@@ -43,17 +43,16 @@ class Outbox:
         message: Message,
         *,
         now: datetime,
-        thread_outbox: int | None = None,
-        thread_ts: str | None = None,
+        thread: MessageRef | None = None,
         fallback: str | None = None,
     ) -> int:
-        return self.watch.enqueue(
+        return self.rows.enqueue(
             conn,
-            channel=channel,
+            channel=thread.channel if thread is not None else channel,
             payload=render.render(message),
             now=now,
-            thread_outbox=thread_outbox,
-            thread_ts=thread_ts,
+            thread_outbox=None if thread is None or thread.ts else thread.outbox,
+            thread_ts=thread.ts if thread is not None else None,
             fallback_channel=fallback,
         )
 
@@ -65,12 +64,12 @@ class Outbox:
         message: Message,
         *,
         now: datetime,
-        or_in_thread: ThreadRoot | None = None,
+        or_in_thread: MessageRef | None = None,
     ) -> int:
         """Only `user` sees it (chat.postEphemeral); Slack keeps no ts for these. If Slack
         refuses it for good, the drainer tells them in `or_in_thread` instead."""
         thread = or_in_thread if or_in_thread is not None and or_in_thread.known else None
-        return self.watch.enqueue(
+        return self.rows.enqueue(
             conn,
             channel=channel,
             payload={**render.render(message), "user": user},
@@ -82,21 +81,14 @@ class Outbox:
         )
 
     def update(
-        self,
-        conn: Connection,
-        channel: str,
-        message: Message,
-        *,
-        now: datetime,
-        target_outbox: int | None = None,
-        target_ts: str | None = None,
+        self, conn: Connection, target: MessageRef, message: Message, *, now: datetime
     ) -> int:
-        return self.watch.enqueue(
+        return self.rows.enqueue(
             conn,
-            channel=channel,
+            channel=target.channel,
             payload=render.render(message),
             now=now,
             method="chat.update",
-            target_outbox=target_outbox,
-            target_ts=target_ts,
+            target_outbox=None if target.ts else target.outbox,
+            target_ts=target.ts,
         )

@@ -23,7 +23,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.core.records import OutboxItem
 from bot.runtime.metrics import Metrics
 from bot.slack.blocks.notes import told_in_thread
-from bot.storage.watch_store import WatchStore
+from bot.slack.rows import OutboxRows
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ class OutboxDrainer:
     def __init__(
         self,
         client: WebClient,
-        watch: WatchStore,
+        rows: OutboxRows,
         metrics: Metrics | None = None,
         pace_seconds: float = 1.0,
         burst: int = 3,
@@ -115,7 +115,7 @@ class OutboxDrainer:
         caps: Caps | None = None,
     ) -> None:
         self.client = client
-        self.watch = watch
+        self.rows = rows
         self.metrics = metrics
         self.pace = timedelta(seconds=pace_seconds)
         self.max_backoff = max_backoff_seconds
@@ -145,12 +145,12 @@ class OutboxDrainer:
     def _drain(self, now: datetime) -> int:
         if self._paused_until is not None and now < self._paused_until:
             return 0
-        items = self.watch.pending(now)
-        claims = self.watch.claims()
+        items = self.rows.pending(now)
+        claims = self.rows.claims()
         held: set[str] = set()
         if any(item.id in claims for item in items):
             held = self._settle_claims(items, claims, now)
-            items = self.watch.pending(now)
+            items = self.rows.pending(now)
         sent = 0
         for item in items:
             if item.unordered:
@@ -165,7 +165,7 @@ class OutboxDrainer:
             if outcome is Sent.STOP:
                 break
         if self.metrics is not None:
-            self.metrics.outbox_depth.set(self.watch.depth())
+            self.metrics.outbox_depth.set(self.rows.depth())
         return sent
 
     def _note(self, item: OutboxItem, now: datetime) -> Sent:
@@ -218,7 +218,7 @@ class OutboxDrainer:
             return Sent.DONE
         if not item.unordered:
             self._bucket[item.channel] = (self._level(item.channel, now) - 1, now)
-        self.watch.claim(item.id, now)
+        self.rows.claim(item.id, now)
         try:
             response = self.client.api_call(item.method, json=self._args(item))
         except SlackApiError as exc:
@@ -236,7 +236,7 @@ class OutboxDrainer:
         self._count(item.method, "ok")
         self._paused_until, self._token_refusals = None, 0
         ts = str(response.get("ts") or item.target_ts or "")
-        self.watch.mark_sent(item.id, ts, now)
+        self.rows.mark_sent(item.id, ts, now)
         self._settled.discard(item.id)
         return Sent.OK
 
@@ -248,7 +248,7 @@ class OutboxDrainer:
         if status == 429:
             wait = float(exc.response.headers.get("Retry-After", 1) or 1)
             when = now + timedelta(seconds=wait)
-            self.watch.retry_later(item.id, when, "ratelimited", counts=False)
+            self.rows.retry_later(item.id, when, "ratelimited", counts=False)
             if not item.unordered:
                 # Back at one a second after Retry-After, not with a burst that asks for another.
                 self._bucket[item.channel] = (0.0, when - self.pace)
@@ -256,7 +256,7 @@ class OutboxDrainer:
         if error in NOT_THERE and item.fallback_channel not in (None, item.channel):
             # Not invited where the user typed: tell the story where the bot always is.
             log.warning("outbox %s: %s in %s; moving it", item.id, error, item.channel)
-            self.watch.reroute(item.id, str(item.fallback_channel))
+            self.rows.reroute(item.id, str(item.fallback_channel))
             return Sent.DONE
         if error in TOKEN_REFUSED:
             self._token_refusals += 1
@@ -267,7 +267,7 @@ class OutboxDrainer:
                 error,
                 pause,
             )
-            self.watch.retry_later(item.id, now, error, counts=False)
+            self.rows.retry_later(item.id, now, error, counts=False)
             return Sent.STOP
         if status >= 500 or error in TRANSIENT:
             # This may come after Slack posted it: the claim stays, to look before resending.
@@ -283,12 +283,12 @@ class OutboxDrainer:
         if self.metrics is not None:
             reason = why.split(" ", 1)[0] if not why.startswith("gave up") else "gave up"
             self.metrics.outbox_set_aside.labels(method=item.method, reason=reason[:40]).inc()
-        with self.watch.begin() as conn:
-            self.watch.set_aside(item.id, now, why, conn=conn)
+        with self.rows.begin() as conn:
+            self.rows.set_aside(item.id, now, why, conn=conn)
             person = str(item.payload.get("user") or "")
             thread = item.fallback_thread_outbox, item.fallback_thread_ts
             if item.unordered and person and item.fallback_channel and any(thread):
-                self.watch.enqueue(
+                self.rows.enqueue(
                     conn,
                     channel=item.fallback_channel,
                     payload=told_in_thread(item.payload, person, why),
@@ -302,9 +302,7 @@ class OutboxDrainer:
     ) -> None:
         delay = min(self.max_backoff, 2.0 ** min(item.attempts, 10))
         log.warning("outbox %s: %s; retrying in %.0fs", item.id, error, delay)
-        self.watch.retry_later(
-            item.id, now + timedelta(seconds=delay), error, keep_claim=keep_claim
-        )
+        self.rows.retry_later(item.id, now + timedelta(seconds=delay), error, keep_claim=keep_claim)
 
     # ----- rows claimed but not recorded -----------------------------------------------------
 
@@ -338,9 +336,9 @@ class OutboxDrainer:
             ts = found.get(item.id)
             if ts:
                 log.info("outbox %s: already in Slack as %s; recorded, not sent again", item.id, ts)
-                self.watch.mark_sent(item.id, ts, now)
+                self.rows.mark_sent(item.id, ts, now)
             else:
-                self.watch.release(item.id)
+                self.rows.release(item.id)
             self._settled.discard(item.id)
         return held
 

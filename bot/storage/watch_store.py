@@ -1,26 +1,37 @@
-"""The watcher's state: snapshots, incidents, digests and small values; the outbox's rows too."""
+"""The watcher's state: snapshots, incidents, digests and its own health."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from bot.core.records import Digest, Incident, IncidentStatus
+from bot.core.records import Digest, Incident, IncidentStatus, WatcherStatus
 from bot.core.watching.diff import Snapshot
 from bot.storage.outbox import OutboxStore
-from bot.storage.schema import digests, incidents, snapshots, watch_state, within
+from bot.storage.schema import digests, incidents, snapshots, within
 from bot.storage.store import Store
+from bot.storage.values import Values
 
 
-class WatchStore(OutboxStore):
-    """The watcher's state: snapshots, incidents, digests, the outbox. Shares the Store's engine."""
+class WatchStore:
+    """The watcher's state: snapshots, incidents, digests and its own health. It shares the
+    Store's engine with the outbox rows and the small values, which it holds beside it (one
+    transaction, `begin()`, covers a tick's state and the messages it queues)."""
 
     def __init__(self, store: Store) -> None:
-        super().__init__(store.engine)
+        self.engine = store.engine
+        self.outbox = OutboxStore(store.engine)
+        self.values = Values(store.engine)
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
 
     # ----- snapshots -------------------------------------------------------------------------
 
@@ -139,30 +150,33 @@ class WatchStore(OutboxStore):
                 ).scalar_one()
             )
 
-    # ----- small persistent values -----------------------------------------------------------
+    # ----- the watcher's own health ---------------------------------------------------------
+
+    def status(self) -> WatcherStatus:
+        """The last good poll and the TPU API's state, as the watcher left them."""
+        last = self.values.get(_LAST_POLL)
+        return WatcherStatus(
+            last_poll=datetime.fromisoformat(last) if last else None,
+            api_failures=int(self.values.get(_FAILURES, "0") or 0),
+            degraded=self.values.get(_DEGRADED, "0") == "1",
+        )
+
+    def set_status(self, conn: Connection | None, status: WatcherStatus) -> None:
+        if status.last_poll is not None:
+            self.values.put(conn, _LAST_POLL, status.last_poll.isoformat())
+        self.values.put(conn, _FAILURES, str(status.api_failures))
+        self.values.put(conn, _DEGRADED, "1" if status.degraded else "0")
+
+    def prune_outbox(self, before: datetime) -> int:
+        return self.outbox.prune(before)
+
+    # ----- small opaque values (the snapshots' version, a two-step action's second step) ----
 
     def get(self, key: str, default: str = "") -> str:
-        with self.begin() as conn:
-            value = conn.execute(
-                sa.select(watch_state.c.value).where(watch_state.c.key == key)
-            ).scalar()
-        return default if value is None else str(value)
+        return self.values.get(key, default)
 
-    def put(
-        self, conn: Connection | None, key: str, value: str, now: datetime | None = None
-    ) -> None:
-        """Keep `value` under `key`; `now` dates it, for values that expire (prune_values)."""
-        with within(self.engine, conn) as c:
-            c.execute(sa.delete(watch_state).where(watch_state.c.key == key))
-            c.execute(sa.insert(watch_state).values(key=key, value=value, updated_at=now))
+    def put(self, conn: Connection | None, key: str, value: str) -> None:
+        self.values.put(conn, key, value)
 
-    def prune_values(self, prefix: str, before: datetime) -> int:
-        """Delete the values under `prefix` written before `before` (or never dated)."""
-        with self.begin() as conn:
-            result = conn.execute(
-                sa.delete(watch_state).where(
-                    watch_state.c.key.startswith(prefix, autoescape=True),
-                    sa.or_(watch_state.c.updated_at.is_(None), watch_state.c.updated_at < before),
-                )
-            )
-        return int(result.rowcount or 0)
+
+_LAST_POLL, _FAILURES, _DEGRADED = "last_poll", "api_failures", "degraded"

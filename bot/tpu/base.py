@@ -5,7 +5,8 @@ A subclass names its version, its metrics prefix and its wire module.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -22,6 +23,15 @@ from bot.core.watching.diff import Snapshot, snapshot_of
 from bot.core.watching.listing import NodeChanges
 from bot.tpu.transport import Transport
 from bot.usecases.ports import Unavailable
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list call; the closing one carries the zones that did not answer."""
+
+    data: dict[str, Any]
+    unreachable: tuple[str, ...]
+    closing: bool = False  # no answer of the API's: the listing's end
 
 
 class VersionApi:
@@ -62,24 +72,35 @@ class VersionApi:
 
     # ----- nodes -----------------------------------------------------------------------------
 
-    def list_nodes(self, project: str, locations: Sequence[str] = ("-",)) -> NodeListing:
-        """Every node in the given zones (`-` = all, one paginated call); a zone that cannot
-        be answered ends up in `unreachable` instead of failing the listing."""
-        nodes: list[Node] = []
+    def zonal_pages(
+        self, method: str, collection: Any, project: str, locations: Sequence[str]
+    ) -> Iterator[Page]:
+        """Every page of a zonal list call over `locations` (`-` = all, one paginated call).
+        Zones the API names as unreachable, or that cannot be answered when asked one by one,
+        are collected in the last page's `unreachable` (a listing that is partial, never a
+        failure); a wildcard listing that cannot be answered at all fails."""
         unreachable: list[str] = []
         for location in locations:
             parent = f"projects/{project}/locations/{location}"
-            collection = self.nodes
             request = collection.list(parent=parent, pageSize=self.page_size)
             try:
-                for page in self.transport.pages(self.key("nodes.list"), collection, request):
-                    nodes.extend(self.node(item) for item in page.get("nodes", []))
+                for page in self.transport.pages(self.key(method), collection, request):
                     unreachable.extend(page.get("unreachable", []))
+                    yield Page(page, ())
             except Unavailable:
                 if location == "-":
                     raise
                 unreachable.append(parent)
-        return NodeListing(nodes=tuple(nodes), unreachable=tuple(dict.fromkeys(unreachable)))
+        yield Page({}, tuple(dict.fromkeys(unreachable)), closing=True)
+
+    def list_nodes(self, project: str, locations: Sequence[str] = ("-",)) -> NodeListing:
+        """Every node in the given zones; unreachable zones make the listing partial."""
+        nodes: list[Node] = []
+        unreachable: tuple[str, ...] = ()
+        for page in self.zonal_pages("nodes.list", self.nodes, project, locations):
+            nodes.extend(self.node(item) for item in page.data.get("nodes", []))
+            unreachable = page.unreachable or unreachable
+        return NodeListing(nodes=tuple(nodes), unreachable=unreachable)
 
     def list_node_changes(
         self,
@@ -93,41 +114,32 @@ class VersionApi:
         nodes: list[Node | Snapshot] = []
         unchanged: list[str] = []
         prints: dict[str, int] = {}
-        unreachable: list[str] = []
+        unreachable: tuple[str, ...] = ()
         in_queues: list[str] = []
         pages = spot = 0
         fingerprint = self.wire.fingerprint
-        for location in locations:
-            parent = f"projects/{project}/locations/{location}"
-            collection = self.nodes
-            request = collection.list(parent=parent, pageSize=self.page_size)
-            try:
-                for page in self.transport.pages(self.key("nodes.list"), collection, request):
-                    pages += 1
-                    for item in page.get("nodes", []):
-                        name = str(item["name"])
-                        scheduling = item.get("schedulingConfig")
-                        if scheduling and (scheduling.get("spot") or scheduling.get("preemptible")):
-                            spot += 1
-                        if item.get("queuedResource"):
-                            in_queues.append(name)
-                        prints[name] = mark = fingerprint(item)
-                        if known.get(name) == mark and name not in wanted:
-                            unchanged.append(name)
-                        elif name in wanted:
-                            nodes.append(self.node(item))
-                        else:
-                            nodes.append(snapshot_of(self.node(item)))
-                    unreachable.extend(page.get("unreachable", []))
-            except Unavailable:
-                if location == "-":
-                    raise
-                unreachable.append(parent)
+        for page in self.zonal_pages("nodes.list", self.nodes, project, locations):
+            pages += 0 if page.closing else 1
+            unreachable = page.unreachable or unreachable
+            for item in page.data.get("nodes", []):
+                name = str(item["name"])
+                scheduling = item.get("schedulingConfig")
+                if scheduling and (scheduling.get("spot") or scheduling.get("preemptible")):
+                    spot += 1
+                if item.get("queuedResource"):
+                    in_queues.append(name)
+                prints[name] = mark = fingerprint(item)
+                if known.get(name) == mark and name not in wanted:
+                    unchanged.append(name)
+                elif name in wanted:
+                    nodes.append(self.node(item))
+                else:
+                    nodes.append(snapshot_of(self.node(item)))
         return NodeChanges(
             tuple(nodes),
             tuple(unchanged),
             prints,
-            tuple(dict.fromkeys(unreachable)),
+            unreachable,
             pages,
             spot,
             in_queues=tuple(in_queues),

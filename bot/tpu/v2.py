@@ -27,7 +27,6 @@ from bot.usecases.ports import (
     FailedPrecondition,
     NotFound,
     TpuError,
-    Unavailable,
 )
 
 
@@ -140,23 +139,12 @@ class V2Api(VersionApi):
         self, project: str, locations: Sequence[str] = ("-",)
     ) -> QueuedListing:
         found: list[QueuedResource] = []
-        unreachable: list[str] = []
-        for location in locations:
-            parent = f"projects/{project}/locations/{location}"
-            collection = self.queued
-            request = collection.list(parent=parent, pageSize=self.page_size)
-            key = self.key("queuedResources.list")
-            try:
-                for page in self.transport.pages(key, collection, request):
-                    found.extend(
-                        wire_v2.queued_from_api(q) for q in page.get("queuedResources", [])
-                    )
-                    unreachable.extend(page.get("unreachable", []))
-            except Unavailable:
-                if location == "-":
-                    raise
-                unreachable.append(parent)
-        return QueuedListing(tuple(found), tuple(dict.fromkeys(unreachable)))
+        unreachable: tuple[str, ...] = ()
+        pages = self.zonal_pages("queuedResources.list", self.queued, project, locations)
+        for page in pages:
+            found.extend(wire_v2.queued_from_api(q) for q in page.data.get("queuedResources", []))
+            unreachable = page.unreachable or unreachable
+        return QueuedListing(tuple(found), unreachable)
 
     def get_queued_resource(self, name: str) -> QueuedResource:
         data = self.execute("queuedResources.get", self.queued.get(name=name))

@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.core.models import Health, Node, NodeSpec, NodeState, Symptom, SymptomType, parse_time
 from bot.core.operations import Operation, OperationError
+from bot.core.watching.diff import fingerprint as watched_fingerprint
 
 
 def symptom_from_api(data: Mapping[str, Any]) -> Symptom:
@@ -19,18 +20,20 @@ def symptom_from_api(data: Mapping[str, Any]) -> Symptom:
     )
 
 
+# Where each field the watcher reads (core.watching.diff.WATCHED) comes from in this version.
+WATCHED_FIELDS: dict[str, str | None] = {
+    "state": "state",
+    "health": "health",
+    "accelerator_type": "acceleratorType",
+    "symptoms": "symptoms",
+    "labels": "labels",
+    "maintenance": None,
+}
+
+
 def fingerprint(data: Mapping[str, Any]) -> int:
     """The fields the watcher's snapshot reads, hashed (in memory only; see NodeChanges)."""
-    get = data.get
-    return hash(
-        (
-            get("state"),
-            get("health"),
-            get("acceleratorType"),
-            str(get("labels")),
-            str(get("symptoms")),
-        )
-    )
+    return watched_fingerprint(data, WATCHED_FIELDS)
 
 
 def node_from_api(data: Mapping[str, Any]) -> Node:

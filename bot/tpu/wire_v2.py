@@ -26,6 +26,7 @@ from bot.core.queued import (
     QueueingPolicy,
     StateInitiator,
 )
+from bot.core.watching.diff import fingerprint as watched_fingerprint
 from bot.tpu import wire_v1alpha1
 from bot.tpu.wire_v1alpha1 import symptom_from_api
 
@@ -65,19 +66,20 @@ def maintenance_from_api(value: object) -> Maintenance | None:
     )
 
 
+# Where each field the watcher reads (core.watching.diff.WATCHED) comes from in this version.
+WATCHED_FIELDS: dict[str, str | None] = {
+    "state": "state",
+    "health": "health",
+    "accelerator_type": "acceleratorType",
+    "symptoms": "symptoms",
+    "labels": "labels",
+    "maintenance": "upcomingMaintenance",
+}
+
+
 def fingerprint(data: Mapping[str, Any]) -> int:
     """The fields the watcher's snapshot reads, hashed (in memory only; see NodeChanges)."""
-    get = data.get
-    return hash(
-        (
-            get("state"),
-            get("health"),
-            get("acceleratorType"),
-            str(get("labels")),
-            str(get("symptoms")),
-            str(get("upcomingMaintenance")),
-        )
-    )
+    return watched_fingerprint(data, WATCHED_FIELDS)
 
 
 def node_from_api(data: Mapping[str, Any]) -> Node:

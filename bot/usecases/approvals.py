@@ -19,7 +19,7 @@ from bot.core import policy, scope
 from bot.core.messages import Tone
 from bot.core.names import ResourceName, zone_of
 from bot.core.operations import Operation
-from bot.core.records import Approval, ApprovalStatus, ThreadRoot, TrackedOperation
+from bot.core.records import Approval, ApprovalStatus, MessageRef, TrackedOperation
 from bot.core.text import Code, Said, User, say
 from bot.usecases import queued
 from bot.usecases.context import Actor, Deps, log
@@ -35,23 +35,23 @@ def _backoff(attempts: int) -> timedelta:
 # ----- messages ------------------------------------------------------------------------------
 
 
+def _root(deps: Deps, approval: Approval) -> MessageRef:
+    return approval.root(deps.config.channels.approvals)
+
+
 def _redraw(deps: Deps, conn: Any, approval: Approval, now: datetime) -> None:
     """The request message, redrawn to its state (buttons only while pending)."""
     message = m.ApprovalRequest(approval, deps.config.approvals.ttl_minutes)
-    channel = approval.channel or deps.config.channels.approvals
-    if approval.root_outbox is not None:
-        deps.outbox.update(conn, channel, message, now=now, target_outbox=approval.root_outbox)
-    elif approval.message_ts:
-        deps.outbox.update(conn, channel, message, now=now, target_ts=approval.message_ts)
+    root = _root(deps, approval)
+    if root.known:
+        deps.outbox.update(conn, root, message, now=now)
 
 
 def _reply(deps: Deps, conn: Any, approval: Approval, message: m.Message, now: datetime) -> None:
     """A reply in the request's thread."""
-    channel = approval.channel or deps.config.channels.approvals
-    if approval.root_outbox is not None:
-        deps.outbox.post(conn, channel, message, now=now, thread_outbox=approval.root_outbox)
-    elif approval.message_ts:
-        deps.outbox.post(conn, channel, message, now=now, thread_ts=approval.message_ts)
+    root = _root(deps, approval)
+    if root.known:
+        deps.outbox.post(conn, root.channel, message, now=now, thread=root)
 
 
 def _tell_requester(
@@ -59,13 +59,13 @@ def _tell_requester(
 ) -> None:
     note = m.Notice(text, tone)
     # If they left the channel they typed in, they are told in the request's thread instead.
-    thread = ThreadRoot(
-        approval.channel or deps.config.channels.approvals,
-        approval.root_outbox,
-        approval.message_ts or None,
-    )
     deps.outbox.ephemeral(
-        conn, approval.requester_channel, approval.requester, note, now=now, or_in_thread=thread
+        conn,
+        approval.requester_channel,
+        approval.requester,
+        note,
+        now=now,
+        or_in_thread=_root(deps, approval),
     )
 
 

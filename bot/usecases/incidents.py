@@ -17,13 +17,7 @@ def redraw_incident(deps: Deps, conn: Any, incident: Incident, now: datetime) ->
     """An incident's own root (a digest member's story is its digest's root)."""
     if incident.root_outbox is None or incident.digest_id:
         return
-    deps.outbox.update(
-        conn,
-        incident.channel,
-        m.IncidentRoot(incident, now),
-        now=now,
-        target_outbox=incident.root_outbox,
-    )
+    deps.outbox.update(conn, incident.root, m.IncidentRoot(incident, now), now=now)
 
 
 def change_incident(
@@ -48,13 +42,7 @@ def redraw_digest(deps: Deps, conn: Any, digest_id: str, now: datetime) -> Diges
         deps.watch.update_digest(conn, digest_id, status=IncidentStatus.RESOLVED, resolved_at=now)
         digest = replace(digest, status=IncidentStatus.RESOLVED, resolved_at=now)
     if digest.root_outbox is not None:
-        deps.outbox.update(
-            conn,
-            digest.channel,
-            m.DigestRoot(digest, tuple(members), now),
-            now=now,
-            target_outbox=digest.root_outbox,
-        )
+        deps.outbox.update(conn, digest.root, m.DigestRoot(digest, tuple(members), now), now=now)
     return digest
 
 

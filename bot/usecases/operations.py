@@ -70,15 +70,8 @@ def track(deps: Deps, now: datetime) -> int:
             ):
                 continue  # finished by someone else
             _reply(deps, conn, tracked, update, now)
-            if tracked.message_ts or tracked.message_outbox is not None:
-                deps.outbox.update(
-                    conn,
-                    tracked.channel,
-                    update,
-                    now=now,
-                    target_ts=tracked.message_ts or None,
-                    target_outbox=tracked.message_outbox,
-                )
+            if tracked.message.known:
+                deps.outbox.update(conn, tracked.message, update, now=now)
         ended += 1
         outcome = "done" if code is None else f"failed {code}"
         deps.audit(now, tracked.requester, tracked.verb, tracked.target, outcome, message)
@@ -146,11 +139,4 @@ def _reply(
     deps: Deps, conn: Any, tracked: TrackedOperation, message: m.Message, now: datetime
 ) -> None:
     """A message in the operation's thread (whose root may still be waiting in the outbox)."""
-    deps.outbox.post(
-        conn,
-        tracked.channel,
-        message,
-        now=now,
-        thread_ts=tracked.thread_ts or None,
-        thread_outbox=None if tracked.thread_ts else tracked.thread_outbox,
-    )
+    deps.outbox.post(conn, tracked.channel, message, now=now, thread=tracked.thread)

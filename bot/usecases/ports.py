@@ -6,7 +6,7 @@ fakes behind them. Nothing here does I/O.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
@@ -28,10 +28,12 @@ from bot.core.records import (
     AuditEntry,
     Digest,
     Incident,
-    ThreadRoot,
+    MessageRef,
     TrackedOperation,
+    WatcherStatus,
 )
 from bot.core.watching.diff import Snapshot
+from bot.core.watching.listing import NodeChanges
 
 # ----- TPU API ---------------------------------------------------------------------------------
 
@@ -113,6 +115,17 @@ class TpuApi(Protocol):
     """The Cloud TPU API as the use cases see it (the adapter hides the API version)."""
 
     def list_nodes(self, project: str, locations: Sequence[str] = ("-",)) -> NodeListing: ...
+    def list_node_changes(
+        self,
+        project: str,
+        locations: Sequence[str] = ("-",),
+        known: Mapping[str, int] | None = None,
+        wanted: Collection[str] = (),
+    ) -> NodeChanges:
+        """The watcher's listing: the requests of `list_nodes`, but models only for nodes whose
+        fingerprint differs from `known` (or that are `wanted`); see `NodeChanges`."""
+        ...
+
     def get_node(self, name: str) -> Node: ...
     def create_node(
         self, project: str, zone: str, node_id: str, spec: NodeSpec, request_id: str | None = None
@@ -156,8 +169,9 @@ class ChatError(Exception):
 
 
 class OutboxPort(Protocol):
-    """Durable Slack writes, enqueued inside the caller's transaction (`conn`). A row may refer
-    to another row (a reply in its thread, an edit of it) whose ts is not known yet."""
+    """Durable Slack writes, enqueued inside the caller's transaction (`conn`). A message refers
+    to another (a reply in its thread, an edit of it) by a MessageRef, whose ts may not be known
+    yet: the drainer sends it once its parent is in Slack."""
 
     def post(
         self,
@@ -166,10 +180,12 @@ class OutboxPort(Protocol):
         message: Message,
         *,
         now: datetime,
-        thread_outbox: int | None = None,
-        thread_ts: str | None = None,
+        thread: MessageRef | None = None,
         fallback: str | None = None,
-    ) -> int: ...
+    ) -> int:
+        """A new message (a reply in `thread`, if given: then in the thread's channel)."""
+        ...
+
     def ephemeral(
         self,
         conn: Any,
@@ -178,22 +194,15 @@ class OutboxPort(Protocol):
         message: Message,
         *,
         now: datetime,
-        or_in_thread: ThreadRoot | None = None,
+        or_in_thread: MessageRef | None = None,
     ) -> int:
         """Only `user` sees it; if Slack refuses that for good (they left the channel), they are
         told in `or_in_thread` instead, with a mention."""
         ...
 
-    def update(
-        self,
-        conn: Any,
-        channel: str,
-        message: Message,
-        *,
-        now: datetime,
-        target_outbox: int | None = None,
-        target_ts: str | None = None,
-    ) -> int: ...
+    def update(self, conn: Any, target: MessageRef, message: Message, *, now: datetime) -> int:
+        """`target` redrawn as `message`."""
+        ...
 
 
 class Carrier(Protocol):
@@ -292,7 +301,11 @@ class WatchStore(Protocol):
     def update_digest(self, conn: Any, digest_id: str, **values: Any) -> None: ...
     def incidents_of_digest(self, digest_id: str, conn: Any = None) -> list[Incident]: ...
     def set_root(self, conn: Any, table: str, row_id: str, outbox_id: int) -> None: ...
+    def status(self) -> WatcherStatus: ...
+    def set_status(self, conn: Any, status: WatcherStatus) -> None: ...
+    # Small opaque values: the snapshots' version, a two-step action's second step.
     def get(self, key: str, default: str = "") -> str: ...
-    def put(self, conn: Any, key: str, value: str, now: datetime | None = None) -> None: ...
-    def prune_values(self, prefix: str, before: datetime) -> int: ...
-    def prune(self, before: datetime) -> int: ...
+    def put(self, conn: Any, key: str, value: str) -> None: ...
+    def prune_outbox(self, before: datetime) -> int:
+        """Delete outbox rows done before `before` that nothing points at any more."""
+        ...

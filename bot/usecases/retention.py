@@ -12,7 +12,7 @@ def prune(deps: Deps, now: datetime) -> dict[str, int]:
     """Delete what is past its retention; how many rows went, by table."""
     keep = deps.config.retention
     pruned = {
-        "outbox": deps.watch.prune(now - timedelta(days=keep.outbox_days)),
+        "outbox": deps.watch.prune_outbox(now - timedelta(days=keep.outbox_days)),
         "audit": deps.store.prune_audit(now - timedelta(days=keep.audit_days)),
         "listings": deps.carrier.prune(now - timedelta(days=keep.listing_days)),
     }

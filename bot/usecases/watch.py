@@ -16,7 +16,7 @@ from typing import Any
 from bot.core import messages as m
 from bot.core import policy
 from bot.core.names import ResourceName
-from bot.core.records import Incident, IncidentStatus
+from bot.core.records import Incident, IncidentStatus, WatcherStatus
 from bot.core.text import Code, say
 from bot.core.watching import diff as health
 from bot.core.watching import queues
@@ -34,7 +34,7 @@ from bot.usecases.watch_fleet import (
 from bot.usecases.watch_pace import Pacer
 
 OWN_GRACE = timedelta(minutes=10)  # after the bot's own operation ends, its effects are still ours
-Decided = list[tuple[NodeEvent, policy.Decision]]
+Decided = list[tuple[NodeEvent, policy.Decision, policy.StormKey]]
 
 
 @dataclass
@@ -46,7 +46,7 @@ class _Tick:
     now: datetime
     open: dict[str, Incident]
     report: TickReport
-    storm_members: dict[tuple[str, str], list[Incident]] = field(
+    storm_members: dict[policy.StormKey, list[Incident]] = field(
         default_factory=lambda: defaultdict(list)
     )
     batches: dict[str, list[m.IncidentEvent]] = field(default_factory=lambda: defaultdict(list))
@@ -137,8 +137,8 @@ class Watcher:
             _apply(tick, decided)
             _resolve_settled_flapping(tick)
             version = self.memory.save(watch, conn, changed, removed)
-            _degraded(deps, conn, bool(report.failed_projects), now)
-            watch.put(conn, "last_poll", now.isoformat())
+            status = _degraded(deps, conn, bool(report.failed_projects), now)
+            watch.set_status(conn, replace(status, last_poll=now))
         self.memory.committed(version, changed, removed, fleet.prints)
         return report
 
@@ -166,14 +166,13 @@ def _decide(
             flap_threshold=cfg.flap_threshold,
         )
 
-    def storm_key(event: NodeEvent) -> tuple[str, str]:
-        return event.node.zone, _channel(deps, event.node)
-
-    decided = [(event, decide(event, False)) for event in events]
-    opening = Counter(storm_key(e) for e, d in decided if d.act is policy.Act.OPEN)
+    # The group key, computed once per event: its zone and the channel its route names.
+    keys = {e.name: policy.StormKey(e.node.zone, _channel(deps, e.node)) for e in events}
+    decided = [(event, decide(event, False), keys[event.name]) for event in events]
+    opening = Counter(key for _, d, key in decided if d.act is policy.Act.OPEN)
     storms = {key for key, count in opening.items() if count >= cfg.storm_threshold}
     if storms:
-        decided = [(e, decide(e, True)) if storm_key(e) in storms else (e, d) for e, d in decided]
+        decided = [(e, decide(e, True) if k in storms else d, k) for e, d, k in decided]
     return decided
 
 
@@ -184,7 +183,7 @@ def _channel(deps: Deps, snap: Snapshot) -> str:
 
 
 def _apply(tick: _Tick, decided: Decided) -> None:
-    for event, decision in decided:
+    for event, decision, key in decided:
         tick.report.decisions[decision.act.value] += 1
         log.info(
             "watch: %s %s -> %s (%s)",
@@ -197,7 +196,7 @@ def _apply(tick: _Tick, decided: Decided) -> None:
         if act is policy.Act.SUPPRESS:
             _suppressed(tick, event)
         elif act in (policy.Act.OPEN, policy.Act.FLAPPING, policy.Act.DIGEST):
-            _open(tick, event, decision)
+            _open(tick, event, decision, key)
         elif act is policy.Act.NOTICE:
             _notice(tick, event, decision)
         else:
@@ -234,7 +233,7 @@ def _latest(event: NodeEvent) -> str:
     return state
 
 
-def _open(tick: _Tick, event: NodeEvent, decision: policy.Decision) -> None:
+def _open(tick: _Tick, event: NodeEvent, decision: policy.Decision, key: policy.StormKey) -> None:
     deps, act = tick.deps, decision.act
     detail = event.detail
     if act is policy.Act.FLAPPING:
@@ -246,7 +245,7 @@ def _open(tick: _Tick, event: NodeEvent, decision: policy.Decision) -> None:
         id=deps.new_id(),
         node=event.name,
         kind=event.kind.value,
-        channel=_channel(deps, event.node),
+        channel=key.channel,
         opened_at=tick.now,
         last_event_at=tick.now,
         detail=detail,
@@ -256,7 +255,7 @@ def _open(tick: _Tick, event: NodeEvent, decision: policy.Decision) -> None:
     )
     tick.open[event.name] = incident
     if act is policy.Act.DIGEST:
-        tick.storm_members[(event.node.zone, incident.channel)].append(incident)
+        tick.storm_members[key].append(incident)
         return
     deps.watch.add_incident(tick.conn, incident)
     root = deps.outbox.post(
@@ -298,9 +297,7 @@ def _update(tick: _Tick, event: NodeEvent, decision: policy.Decision) -> None:
     if incident.digest_id:
         tick.batches[incident.digest_id].append(note)
         return
-    tick.deps.outbox.post(
-        tick.conn, incident.channel, note, now=tick.now, thread_outbox=incident.root_outbox
-    )
+    tick.deps.outbox.post(tick.conn, incident.channel, note, now=tick.now, thread=incident.root)
 
 
 def _open_storms(tick: _Tick) -> None:
@@ -334,13 +331,8 @@ def _post_batches(tick: _Tick) -> None:
         digest = tick.deps.watch.digest(digest_id, conn=tick.conn)
         if digest is None:
             continue
-        tick.deps.outbox.post(
-            tick.conn,
-            digest.channel,
-            m.DigestBatch(tuple(updates)),
-            now=tick.now,
-            thread_outbox=digest.root_outbox,
-        )
+        batch = m.DigestBatch(tuple(updates))
+        tick.deps.outbox.post(tick.conn, digest.channel, batch, now=tick.now, thread=digest.root)
 
 
 def _resolve_settled_flapping(tick: _Tick) -> None:
@@ -356,30 +348,26 @@ def _resolve_settled_flapping(tick: _Tick) -> None:
                 resolved_at=tick.now,
             )
             note = m.IncidentEvent(incident.node, "resolved", "stable again; alerts resume")
-            tick.deps.outbox.post(
-                tick.conn, incident.channel, note, now=tick.now, thread_outbox=incident.root_outbox
-            )
+            root = incident.root
+            tick.deps.outbox.post(tick.conn, incident.channel, note, now=tick.now, thread=root)
 
 
-def _degraded(deps: Deps, conn: Any, failed: bool, now: datetime) -> None:
-    watch = deps.watch
-    failures = int(watch.get("api_failures", "0"))
-    degraded = watch.get("degraded", "0") == "1"
+def _degraded(deps: Deps, conn: Any, failed: bool, now: datetime) -> WatcherStatus:
+    """Count the TPU API's failed polls; say once when monitoring degrades and when it is back."""
+    status = deps.watch.status()
     alerts = deps.config.channels.alerts
     if failed:
-        failures += 1
-        watch.put(conn, "api_failures", str(failures))
+        failures = status.api_failures + 1
+        degraded = status.degraded
         if failures >= deps.config.watch.degraded_after_failures and not degraded:
-            watch.put(conn, "degraded", "1")
+            degraded = True
             text = (
                 f"Monitoring degraded: the TPU API has failed for {failures} polls in a row. "
                 "Alerts may be late until it answers again."
             )
             deps.outbox.post(conn, alerts, m.WatchNotice(text, m.Tone.WARNING), now=now)
-        return
-    if failures:
-        watch.put(conn, "api_failures", "0")
-    if degraded:
-        watch.put(conn, "degraded", "0")
+        return replace(status, api_failures=failures, degraded=degraded)
+    if status.degraded:
         restored = m.WatchNotice("Monitoring restored: the TPU API answers again.", m.Tone.SUCCESS)
         deps.outbox.post(conn, alerts, restored, now=now)
+    return replace(status, api_failures=0, degraded=False)

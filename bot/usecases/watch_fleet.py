@@ -14,7 +14,6 @@ from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
 
 from bot.core.models import Node, ProjectScope
 from bot.core.queued import WAITING, QueuedListing, QueuedResource
@@ -44,19 +43,6 @@ class TickReport:
     queues_due: set[str] = field(default_factory=set)  # quick polls that saw a queue's node change
     spot_share: dict[str, float] = field(default_factory=dict)  # per project listed
     waiting: dict[str, int] = field(default_factory=dict)  # queued resources waiting, per project
-
-
-@runtime_checkable
-class LightLister(Protocol):
-    """A TPU adapter that can skip the models of nodes unchanged since the last tick."""
-
-    def list_node_changes(
-        self,
-        project: str,
-        locations: Sequence[str] = ("-",),
-        known: Mapping[str, int] | None = None,
-        wanted: Collection[str] = (),
-    ) -> NodeChanges: ...
 
 
 @dataclass
@@ -94,18 +80,7 @@ def _list_one(
 ) -> ProjectListing:
     result = ProjectListing(scope.project, queues_asked=queues)
     try:
-        if isinstance(tpu, LightLister):
-            result.nodes = tpu.list_node_changes(scope.project, scope.locations, known, wanted)
-        else:
-            listing = tpu.list_nodes(scope.project, scope.locations)
-            spot = sum(1 for node in listing.nodes if node.spot or node.preemptible)
-            result.nodes = NodeChanges(
-                tuple(listing.nodes),
-                unreachable=tuple(listing.unreachable),
-                pages=1,
-                spot=spot,
-                in_queues=tuple(node.name for node in listing.nodes if node.queued_resource),
-            )
+        result.nodes = tpu.list_node_changes(scope.project, scope.locations, known, wanted)
     except TpuError as exc:
         result.error = exc.message
         return result

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import yaml
 
+from devstack.processes import serve_env, start_serve
 from devstack.stack import CONFIG, VIEWER, people
-from devstack.waiting import eventually, free_port
+from devstack.waiting import eventually
 from localslack import BOT_TOKEN, SIGNING_SECRET, LocalSlack
 from tpu_emulator.http import RunningServer
 
@@ -30,27 +31,9 @@ def get(url: str) -> tuple[int, dict]:
 def test_serve_in_http_mode(tmp_path: Path, emulator_server: RunningServer) -> None:
     slack = LocalSlack().start()
     people(slack)
-    config = tmp_path / "tpubot.yaml"
-    config.write_text(yaml.safe_dump(CONFIG))
-    port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TPU"))},
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": slack.api_url,
-        "TPU_API_ENDPOINT": emulator_server.url,
-        "TPUBOT_CONFIG": str(config),
-        "TPUBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
-        "PORT": str(port),
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
+    env = serve_env(tmp_path, slack.api_url, emulator_server.url, CONFIG)
+    served = start_serve(env, wait=False)
+    process, base = served.process, served.url
     try:
         eventually(lambda: get(base + "/healthz")[0] == 200, timeout=30)
         assert get(base + "/readyz") == (200, {"ready": True, "reason": "ok"})

@@ -4,25 +4,22 @@ body, and SIGTERM during a slow command with two replicas on PostgreSQL."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
+from devstack.processes import serve_env, start_serve, status
 from devstack.replicas import start_replicas
 from devstack.stack import ALERTS, APPROVALS, VIEWER, people
-from devstack.waiting import eventually, free_port
-from localslack import BOT_TOKEN, BOT_USER, SIGNING_SECRET, LocalSlack
+from devstack.waiting import eventually
+from localslack import BOT_USER, LocalSlack
 from tpu_emulator import Emulator, EmulatorApp
 from tpu_emulator.http import RunningServer, serve_in_thread
 
@@ -64,47 +61,18 @@ def world() -> Iterator[World]:
     server.close()
 
 
-def status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except OSError:
-        return 0
-
-
 def start_bot(tmp_path: Path, world: World, **extra: str) -> tuple[subprocess.Popen[str], str]:
     """A `tpu-bot serve` on SQLite with a 2 s idle timeout, up; (process, base URL)."""
-    (tmp_path / "tpubot.yaml").write_text(yaml.safe_dump(CONFIG))
-    port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TPU"))},
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": world.slack.api_url,
-        "TPU_API_ENDPOINT": world.server.url,
-        "TPUBOT_CONFIG": str(tmp_path / "tpubot.yaml"),
-        "TPUBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
-        "TPUBOT_HTTP_IDLE_TIMEOUT_SECONDS": "2",
-        "PORT": str(port),
-        **extra,
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "--log-level", "WARNING", "serve", "--host", "127.0.0.1"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+    env = serve_env(
+        tmp_path,
+        world.slack.api_url,
+        world.server.url,
+        CONFIG,
+        **{"TPUBOT_HTTP_IDLE_TIMEOUT_SECONDS": "2", **extra},
     )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        eventually(lambda: status(base + "/healthz") == 200, 30, "bot up")
-    except TimeoutError:
-        process.kill()
-        raise AssertionError(process.communicate(timeout=10)[1]) from None
-    world.slack.bot_url = base + "/slack/events"
-    return process, base
+    served = start_serve(env, log_level="WARNING")
+    world.slack.bot_url = served.url + "/slack/events"
+    return served.process, served.url
 
 
 @pytest.fixture

@@ -3,19 +3,17 @@ and the fix, a non-zero exit, and no traceback."""
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
+from devstack.processes import serve_command, serve_env
 from devstack.stack import CONFIG
 from devstack.waiting import free_port
-from localslack import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, LocalSlack
+from localslack import APP_TOKEN, LocalSlack
 
 
 @pytest.fixture(scope="module")
@@ -27,22 +25,11 @@ def slack() -> Iterator[LocalSlack]:
 
 def serve(tmp_path: Path, slack: LocalSlack, **overrides: str) -> tuple[int, str]:
     """Run `tpu-bot serve` with a working setup changed by `overrides`; (exit code, stderr)."""
-    config = tmp_path / "tpubot.yaml"
-    config.write_text(yaml.safe_dump(CONFIG))
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TPU", "GOOGLE"))},
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": slack.api_url,
-        # Anonymous credentials for http://; nothing listens there, and start-up needs nothing.
-        "TPU_API_ENDPOINT": f"http://127.0.0.1:{free_port()}",
-        "TPUBOT_CONFIG": str(config),
-        "TPUBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
-        "PORT": str(free_port()),
-        **overrides,
-    }
+    # Anonymous credentials for http://; nothing listens there, and start-up needs nothing.
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    env = serve_env(tmp_path, slack.api_url, nowhere, CONFIG, **overrides)
     result = subprocess.run(
-        [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1"],
+        serve_command(),
         env=env,
         capture_output=True,
         text=True,

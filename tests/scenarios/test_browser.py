@@ -99,7 +99,7 @@ def test_preemption_alert_and_recovery_in_one_thread(demo: Demo, browser: Any) -
         lambda: (
             demo.bot.jobs.last_success.get("poll_nodes") is not None
             and demo.bot.watch.count_open() == 0
-            and demo.bot.watch.depth() == 0
+            and demo.bot.watch.outbox.depth() == 0
         ),
         120,
     )

@@ -63,5 +63,5 @@ def test_a_departed_requester_never_silences_the_alerts_channel(big: Stack) -> N
     told = [m for m in stack.bot_messages(APPROVALS) if m.thread_ts == request.ts]
     mention = [m for m in told if f"<@{OPERATOR}>" in m.text and "denied your request" in m.text]
     assert len(mention) == 1
-    assert stack.bot.watch.depth() == 0
+    assert stack.bot.watch.outbox.depth() == 0
     assert all(m.user == BOT_USER for m in told)

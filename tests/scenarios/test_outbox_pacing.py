@@ -9,8 +9,8 @@ import pytest
 from slack_sdk import WebClient
 
 from bot.slack.drainer import OutboxDrainer
+from bot.storage.outbox import OutboxStore
 from bot.storage.store import Store
-from bot.storage.watch_store import WatchStore
 from devstack.clock import FakeClock
 from localslack import BOT_TOKEN, BOT_USER, LocalSlack, Workspace
 
@@ -26,21 +26,21 @@ def slack(clock: FakeClock) -> Iterator[LocalSlack]:
 
 
 @pytest.fixture
-def watch(database_url: str) -> Iterator[WatchStore]:
+def watch(database_url: str) -> Iterator[OutboxStore]:
     store = Store(database_url)
-    yield WatchStore(store)
+    yield OutboxStore(store.engine)
     store.close()
 
 
 @pytest.fixture
-def drainer(slack: LocalSlack, watch: WatchStore) -> OutboxDrainer:
+def drainer(slack: LocalSlack, watch: OutboxStore) -> OutboxDrainer:
     client = WebClient(token=BOT_TOKEN, base_url=slack.api_url, timeout=10)
     client.retry_handlers = []
     return OutboxDrainer(client, watch, burst=3)
 
 
 def enqueue(
-    watch: WatchStore, clock: FakeClock, channel: str, text: str, parent: int | None = None
+    watch: OutboxStore, clock: FakeClock, channel: str, text: str, parent: int | None = None
 ) -> int:
     with watch.begin() as conn:
         return watch.enqueue(
@@ -53,7 +53,7 @@ def texts(slack: LocalSlack, channel: str) -> list[str]:
 
 
 def test_a_burst_then_one_a_second(
-    drainer: OutboxDrainer, watch: WatchStore, slack: LocalSlack, clock: FakeClock
+    drainer: OutboxDrainer, watch: OutboxStore, slack: LocalSlack, clock: FakeClock
 ) -> None:
     for i in range(6):
         enqueue(watch, clock, ALERTS, f"incident {i}")
@@ -71,7 +71,7 @@ def test_a_burst_then_one_a_second(
 
 
 def test_a_long_run_averages_one_a_second_per_channel(
-    drainer: OutboxDrainer, watch: WatchStore, slack: LocalSlack, clock: FakeClock
+    drainer: OutboxDrainer, watch: OutboxStore, slack: LocalSlack, clock: FakeClock
 ) -> None:
     for i in range(30):
         enqueue(watch, clock, ALERTS, f"a{i}")
@@ -87,7 +87,7 @@ def test_a_long_run_averages_one_a_second_per_channel(
 
 
 def test_a_reply_waits_for_its_parent_inside_a_burst(
-    drainer: OutboxDrainer, watch: WatchStore, slack: LocalSlack, clock: FakeClock
+    drainer: OutboxDrainer, watch: OutboxStore, slack: LocalSlack, clock: FakeClock
 ) -> None:
     root = enqueue(watch, clock, ALERTS, "root")
     enqueue(watch, clock, ALERTS, "reply", parent=root)
@@ -102,7 +102,7 @@ def test_a_reply_waits_for_its_parent_inside_a_burst(
 
 
 def test_after_a_rate_limit_the_channel_comes_back_one_at_a_time(
-    drainer: OutboxDrainer, watch: WatchStore, slack: LocalSlack, clock: FakeClock
+    drainer: OutboxDrainer, watch: OutboxStore, slack: LocalSlack, clock: FakeClock
 ) -> None:
     for i in range(5):
         enqueue(watch, clock, ALERTS, f"m{i}")

@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from slack_sdk import WebClient
 
 from bot.slack.drainer import OutboxDrainer
+from bot.storage.outbox import OutboxStore
 from bot.storage.schema import MIGRATIONS, outbox, schema_version
 from bot.storage.store import Store
-from bot.storage.watch_store import WatchStore
 from devstack.clock import FakeClock
 from localslack import BOT_TOKEN, BOT_USER, LocalSlack, Message, Workspace
 
@@ -26,11 +26,11 @@ class Crash(Exception):
     """The process died here."""
 
 
-class DiesAfterSlackAnswers(WatchStore):
+class DiesAfterSlackAnswers(OutboxStore):
     """A store whose 'record sent' step fails once, after Slack accepted the post."""
 
     def __init__(self, store: Store) -> None:
-        super().__init__(store)
+        super().__init__(store.engine)
         self.crashes = 1
 
     def mark_sent(self, item_id: int, ts: str, now: datetime) -> None:
@@ -61,7 +61,7 @@ def client_for(slack: LocalSlack) -> WebClient:
 
 
 def enqueue(store: Store, clock: FakeClock, text: str, thread_outbox: int | None = None) -> int:
-    watch = WatchStore(store)
+    watch = OutboxStore(store.engine)
     with watch.begin() as conn:
         return watch.enqueue(
             conn, channel=ALERTS, payload={"text": text}, now=clock(), thread_outbox=thread_outbox
@@ -76,7 +76,7 @@ def crash_while_sending(slack: LocalSlack, store: Store, clock: FakeClock, row: 
     dying = OutboxDrainer(client_for(slack), DiesAfterSlackAnswers(store))
     with pytest.raises(Crash):
         dying.drain(clock())
-    assert WatchStore(store).claims().keys() == {row}
+    assert OutboxStore(store.engine).claims().keys() == {row}
 
 
 def test_with_history_the_post_is_found_and_recorded_once(
@@ -87,7 +87,7 @@ def test_with_history_the_post_is_found_and_recorded_once(
     crash_while_sending(slack, store, clock, row)
     [sent] = posts(slack, "node-1 preempted")
     assert sent.metadata == {"event_type": "tpubot_outbox", "event_payload": {"row": row}}
-    watch = WatchStore(store)
+    watch = OutboxStore(store.engine)
     restarted = OutboxDrainer(client_for(slack), watch, recover_from_history=True)
     clock.advance(5)  # a fresh claim may be another replica's send in flight: hands off
     assert restarted.drain(clock()) == 0 and watch.depth() == 1
@@ -116,7 +116,7 @@ def test_without_history_it_is_posted_again(
         slack.workspace.grant(*HISTORY)
     row = enqueue(store, clock, "node-2 preempted")
     crash_while_sending(slack, store, clock, row)
-    watch = WatchStore(store)
+    watch = OutboxStore(store.engine)
     restarted = OutboxDrainer(client_for(slack), watch, recover_from_history=not scopes_granted)
     clock.advance(60)
     restarted.drain(clock())
@@ -184,7 +184,7 @@ def test_a_lost_answer_is_looked_for_too(
     slack.workspace.grant(*HISTORY)
     slack.workspace.fail(1, 500, methods=("chat.postMessage",), after_apply=True)
     row = enqueue(store, clock, "node-4 preempted")
-    watch = WatchStore(store)
+    watch = OutboxStore(store.engine)
     drainer = OutboxDrainer(client_for(slack), watch, recover_from_history=recover)
     assert drainer.drain(clock()) == 0 and watch.claims().keys() == {row}
     clock.advance(5)  # past the backoff; no grace to wait: this drainer saw its send end
@@ -201,7 +201,7 @@ def test_history_unreadable_for_a_while_backs_off_then_finds_it(
     slack.workspace.fail(1, 500, methods=("chat.postMessage",), after_apply=True)
     slack.workspace.fail(1, 503, methods=("conversations.history",))
     row = enqueue(store, clock, "node-5 preempted")
-    watch = WatchStore(store)
+    watch = OutboxStore(store.engine)
     drainer = OutboxDrainer(client_for(slack), watch, recover_from_history=True)
     drainer.drain(clock())
     clock.advance(2)

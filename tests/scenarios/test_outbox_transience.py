@@ -11,12 +11,12 @@ import pytest
 from slack_sdk import WebClient
 
 from bot.core.messages import Notice, Tone
-from bot.core.records import ThreadRoot
+from bot.core.records import MessageRef
 from bot.runtime.metrics import Metrics
 from bot.slack.chat import Outbox
 from bot.slack.drainer import Caps, OutboxDrainer
+from bot.storage.outbox import OutboxStore
 from bot.storage.store import Store
-from bot.storage.watch_store import WatchStore
 from devstack.clock import FakeClock
 from localslack import BOT_TOKEN, BOT_USER, LocalSlack, Workspace
 
@@ -34,9 +34,9 @@ def slack(clock: FakeClock) -> Iterator[LocalSlack]:
 
 
 @pytest.fixture
-def watch(database_url: str) -> Iterator[WatchStore]:
+def watch(database_url: str) -> Iterator[OutboxStore]:
     store = Store(database_url)
-    yield WatchStore(store)
+    yield OutboxStore(store.engine)
     store.close()
 
 
@@ -52,17 +52,17 @@ def metrics() -> Metrics:
 
 
 @pytest.fixture
-def drainer(slack: LocalSlack, watch: WatchStore, metrics: Metrics) -> OutboxDrainer:
+def drainer(slack: LocalSlack, watch: OutboxStore, metrics: Metrics) -> OutboxDrainer:
     return OutboxDrainer(client_for(slack), watch, metrics, burst=3)
 
 
-def post(watch: WatchStore, clock: FakeClock, channel: str, text: str) -> int:
+def post(watch: OutboxStore, clock: FakeClock, channel: str, text: str) -> int:
     with watch.begin() as conn:
         return watch.enqueue(conn, channel=channel, payload={"text": text}, now=clock())
 
 
 def note(
-    watch: WatchStore, clock: FakeClock, channel: str, user: str, text: str, thread: int | None
+    watch: OutboxStore, clock: FakeClock, channel: str, user: str, text: str, thread: int | None
 ) -> int:
     """A private note through the Outbox port, with its request's thread as the other way."""
     with watch.begin() as conn:
@@ -72,7 +72,7 @@ def note(
             user,
             Notice(text, Tone.WARNING),
             now=clock(),
-            or_in_thread=ThreadRoot(ONCALL, thread) if thread else None,
+            or_in_thread=MessageRef(ONCALL, thread) if thread else None,
         )
 
 
@@ -94,7 +94,11 @@ def drain_for(drainer: OutboxDrainer, clock: FakeClock, seconds: int) -> None:
 
 
 def test_a_note_to_someone_who_left_is_set_aside_at_once_and_told_in_the_thread(
-    drainer: OutboxDrainer, watch: WatchStore, slack: LocalSlack, clock: FakeClock, metrics: Metrics
+    drainer: OutboxDrainer,
+    watch: OutboxStore,
+    slack: LocalSlack,
+    clock: FakeClock,
+    metrics: Metrics,
 ) -> None:
     request = post(watch, clock, ONCALL, "Approval needed: stop node-1")
     note(watch, clock, ALERTS, GONE, "ada denied your request to stop node-1.", request)
@@ -113,7 +117,7 @@ def test_a_note_to_someone_who_left_is_set_aside_at_once_and_told_in_the_thread(
 
 
 def test_a_note_without_a_thread_is_only_set_aside(
-    drainer: OutboxDrainer, watch: WatchStore, slack: LocalSlack, clock: FakeClock
+    drainer: OutboxDrainer, watch: OutboxStore, slack: LocalSlack, clock: FakeClock
 ) -> None:
     note(watch, clock, ALERTS, GONE, "your stop started", None)
     drain_for(drainer, clock, 2)
@@ -122,7 +126,7 @@ def test_a_note_without_a_thread_is_only_set_aside(
 
 
 def test_notes_and_messages_never_wait_for_each_other(
-    drainer: OutboxDrainer, watch: WatchStore, slack: LocalSlack, clock: FakeClock
+    drainer: OutboxDrainer, watch: OutboxStore, slack: LocalSlack, clock: FakeClock
 ) -> None:
     for i in range(3):
         post(watch, clock, ALERTS, f"incident {i}")  # the burst is spent on these
@@ -133,7 +137,7 @@ def test_notes_and_messages_never_wait_for_each_other(
 
 
 def test_a_channel_stuck_behind_a_retried_row_never_hides_another_channels_rows(
-    drainer: OutboxDrainer, watch: WatchStore, slack: LocalSlack, clock: FakeClock
+    drainer: OutboxDrainer, watch: OutboxStore, slack: LocalSlack, clock: FakeClock
 ) -> None:
     stuck = post(watch, clock, ALERTS, "the head, being retried")
     for i in range(600):  # more than any fixed window of the oldest rows
@@ -146,7 +150,11 @@ def test_a_channel_stuck_behind_a_retried_row_never_hides_another_channels_rows(
 
 
 def test_transient_failures_are_retried_and_everything_else_set_aside(
-    drainer: OutboxDrainer, watch: WatchStore, slack: LocalSlack, clock: FakeClock, metrics: Metrics
+    drainer: OutboxDrainer,
+    watch: OutboxStore,
+    slack: LocalSlack,
+    clock: FakeClock,
+    metrics: Metrics,
 ) -> None:
     slack.workspace.fail(2, status=503, methods=("chat.postMessage",))
     post(watch, clock, ALERTS, "retried")
@@ -165,7 +173,7 @@ def test_transient_failures_are_retried_and_everything_else_set_aside(
 
 
 def test_a_row_that_keeps_failing_is_given_up_after_its_attempt_cap(
-    slack: LocalSlack, watch: WatchStore, clock: FakeClock, metrics: Metrics
+    slack: LocalSlack, watch: OutboxStore, clock: FakeClock, metrics: Metrics
 ) -> None:
     drainer = OutboxDrainer(client_for(slack), watch, metrics, caps=Caps(max_attempts=3))
     slack.workspace.fail(100, status=500, methods=("chat.postMessage",))
@@ -177,7 +185,7 @@ def test_a_row_that_keeps_failing_is_given_up_after_its_attempt_cap(
 
 
 def test_a_row_older_than_its_age_cap_is_given_up(
-    slack: LocalSlack, watch: WatchStore, clock: FakeClock
+    slack: LocalSlack, watch: OutboxStore, clock: FakeClock
 ) -> None:
     drainer = OutboxDrainer(client_for(slack), watch, caps=Caps(max_age=timedelta(minutes=10)))
     post(watch, clock, ALERTS, "stale")
@@ -190,7 +198,7 @@ def test_a_row_older_than_its_age_cap_is_given_up(
 
 
 def test_a_refused_token_pauses_the_outbox_and_loses_nothing(
-    slack: LocalSlack, watch: WatchStore, clock: FakeClock
+    slack: LocalSlack, watch: OutboxStore, clock: FakeClock
 ) -> None:
     bad = OutboxDrainer(client_for(slack, token="xoxb-revoked"), watch)
     for i in range(3):

@@ -20,7 +20,7 @@ def run_jobs(stacks: list[Stack], name: str) -> None:
 
 def drain(stacks: list[Stack], clock: FakeClock) -> None:
     for _ in range(100):
-        if stacks[0].bot.watch.depth() == 0:
+        if stacks[0].bot.watch.outbox.depth() == 0:
             return
         run_jobs(stacks, "drain_outbox")
         clock.advance(1)

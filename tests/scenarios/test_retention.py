@@ -34,7 +34,9 @@ def row_ids(watch: WatchStore) -> set[int]:
 
 def enqueue(watch: WatchStore, clock: FakeClock, **where: Any) -> int:
     with watch.begin() as conn:
-        return watch.enqueue(conn, channel=ALERTS, payload={"text": "x"}, now=clock(), **where)
+        return watch.outbox.enqueue(
+            conn, channel=ALERTS, payload={"text": "x"}, now=clock(), **where
+        )
 
 
 def test_old_sent_rows_go_and_every_row_still_pointed_at_stays(
@@ -59,13 +61,13 @@ def test_old_sent_rows_go_and_every_row_still_pointed_at_stays(
             ),
         )
     for row in (root, reply, note, parent):
-        watch.mark_sent(row, f"1.{row}", clock())
+        watch.outbox.mark_sent(row, f"1.{row}", clock())
     waiting = enqueue(watch, clock, thread_outbox=parent)
     clock.advance(6 * 86400)
     recent = enqueue(watch, clock)
-    watch.mark_sent(recent, "2.0", clock())
+    watch.outbox.mark_sent(recent, "2.0", clock())
     clock.advance(2 * 86400)
-    assert watch.prune(clock() - timedelta(days=7)) == 2
+    assert watch.prune_outbox(clock() - timedelta(days=7)) == 2
     assert row_ids(watch) == {root, parent, waiting, recent}
 
 
@@ -73,15 +75,15 @@ def test_the_leader_job_prunes_audit_outbox_and_listings(stack: Stack) -> None:
     long_query = "list project=ml-prod " + " ".join(f"label.k{i}=v{i}" for i in range(200))
     answer = stack.command(OPERATOR, long_query)
     assert "ref " in str(answer.blocks)  # its Next button carries a key, not the query
-    stack.bot.watch.put(None, "last_poll", "kept")  # not a listing: never pruned
-    sent_before = stack.bot.watch.depth()
+    stack.bot.watch.put(None, "second-step:x", "kept")  # not a listing: never pruned
+    sent_before = stack.bot.watch.outbox.depth()
     assert sent_before == 0
     stack.clock.advance(100 * 86400)
     pruned = stack.bot.jobs.run("prune")
     assert pruned["audit"] >= 1 and pruned["listings"] == 1
     with stack.bot.store.engine.begin() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(audit)).scalar_one() == 0
-    assert stack.bot.watch.get("last_poll") == "kept"
+    assert stack.bot.watch.get("second-step:x") == "kept"
     # A page button of the pruned listing (`ref KEY page=N`) says so, rather than nothing.
     [key] = re.findall(r"ref ([0-9a-f]{24})", str(answer.blocks))[:1]
     stale = stack.bot.dispatcher.click(OPERATOR, GENERAL, f"ref {key} page=1", stack.clock())

@@ -137,7 +137,7 @@ def test_a_budget_is_never_exceeded_and_every_project_is_polled_in_time(
     assert len(after) > len(quiet)
     # The hot project's early polls were quick ones (nodes only): more polls than full ones.
     assert len(after) > len([t for t in in_full["ml-vision"] if t >= 400])
-    assert alerted(stack, hot) or stack.bot.watch.depth() > 0
+    assert alerted(stack, hot) or stack.bot.watch.outbox.depth() > 0
 
 
 def test_without_a_budget_every_tick_polls_every_project(stack: Stack) -> None:

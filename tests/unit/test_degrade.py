@@ -9,7 +9,7 @@ from bot.slack.blocks import render
 from bot.slack.blocks.kit import _message, _section
 from bot.slack.carry import ButtonCarrier
 from bot.storage.store import Store
-from bot.storage.watch_store import WatchStore
+from bot.storage.values import Values
 from devstack.clock import T0
 from localslack import validate_blocks
 
@@ -33,7 +33,7 @@ def test_more_than_fifty_blocks_are_cut_with_a_note() -> None:
 
 def test_long_commands_are_kept_server_side_and_recalled(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    carrier = ButtonCarrier(WatchStore(store))
+    carrier = ButtonCarrier(Values(store.engine))
     short = "list project=ml-prod"
     assert carrier.carry(short, T0) == short
     long_query = "list " + " ".join(f"label.k{i}=" + "v" * 60 for i in range(40))

@@ -10,8 +10,9 @@ from __future__ import annotations
 import enum
 import sys
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import Any
 
 from bot.core.models import UNHEALTHY, Health, Maintenance, Node, NodeState
 from bot.core.names import ResourceName
@@ -75,6 +76,19 @@ class Snapshot:
 
 
 _NO_SYMPTOMS: frozenset[tuple[str, str]] = frozenset()
+# What a snapshot holds besides the name: what the watcher reads of a node, and so what an
+# adapter's fingerprint of a raw node must cover (each wire module maps these to API fields).
+WATCHED = tuple(f.name for f in fields(Snapshot) if f.name != "name")
+
+
+def fingerprint(raw: Mapping[str, Any], wire_fields: Mapping[str, str | None]) -> int:
+    """A raw API node reduced to the fields the watcher reads (`wire_fields`: each WATCHED field
+    -> the API field it comes from, None when the API has none), hashed; in memory only."""
+    return hash(tuple(_raw(raw, wire_fields[f]) for f in WATCHED))
+
+
+def _raw(data: Mapping[str, Any], field: str | None) -> str:
+    return str(data.get(field)) if field else ""
 
 
 def snapshot_of(node: Node | Snapshot) -> Snapshot:
