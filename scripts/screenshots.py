@@ -43,7 +43,7 @@ def main() -> None:
         wait_for(
             browser,
             lambda: (
-                demo.bot.watch.depth() == 0
+                demo.bot.watch.outbox.depth() == 0
                 and demo.bot.jobs.last_success.get("poll_nodes") is not None
             ),
             60,

@@ -167,7 +167,7 @@ def test_slack_outage_delays_but_delivers_everything_once_in_order(watched: Stac
         assert len(root) == 1, [m.text for m in mine]
         replies = thread(stack, root[0])
         assert len(replies) == 1 and "recovered" in replies[0].text
-    assert stack.bot.watch.depth() == 0
+    assert stack.bot.watch.outbox.depth() == 0
     # Slack's pace per channel: a burst of at most 3, else about one a second - no window of
     # w (fake) seconds saw more than w + 2 messages in one channel.
     times = sorted((call.channel, call.at) for call in accepted)
