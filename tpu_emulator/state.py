@@ -9,6 +9,7 @@ locations are shared.
 from __future__ import annotations
 
 from tpu_emulator import catalog, wire_v2
+from tpu_emulator.compute import Compute
 from tpu_emulator.core import Clock, utcnow
 from tpu_emulator.errors import HTTP_STATUS, ApiError, Json
 from tpu_emulator.faults import Faults
@@ -66,6 +67,8 @@ class Emulator(SeedingMixin, OperationsMixin, LocationsMixin):
             self._init_state()
             count, projects, clean = self._fleet_args
             self._projects = self._seed(count, projects, self._seed_value, clean)
+            self.compute = Compute(self)
+            self.compute.seed(count, self._projects, self._seed_value, clean)
 
     def set_faults(self, data: Json) -> Json:
         with self._lock:
@@ -76,13 +79,16 @@ class Emulator(SeedingMixin, OperationsMixin, LocationsMixin):
         """`requests` counts calls by method: v1alpha1 keys drop the discovery id's
         `tpu.projects.locations.` prefix (`nodes.list`, `locations.get`), v2 keys add `v2.`
         (`v2.nodes.list`, `v2.queuedResources.reset`, `v2.locations.generateServiceIdentity`).
-        Also the seeded `projects` and how many `nodes` and `queuedResources` exist now."""
+        Compute keys are discovery ids (`compute.instances.aggregatedList`). Also the seeded
+        `projects` and how many `nodes`, `queuedResources` and Compute `instances` exist now."""
         with self._lock:
             return {
                 "requests": dict(self.stats),
                 "projects": list(self._projects),
                 "nodes": len(self._nodes),
                 "queuedResources": len(self._queued),
+                "instances": self.compute.instance_count(),
+                "computeProjects": list(self.compute.projects),
             }
 
     def node_names(self, project: str | None = None) -> list[str]:
@@ -104,6 +110,8 @@ class Emulator(SeedingMixin, OperationsMixin, LocationsMixin):
         in the schema of the version that created it (v1alpha1 for TPU Nodes, as before)."""
         if "/queuedResources/" in name:
             return self.inject_queued(name, data)
+        if self.compute.is_compute_name(name):
+            return self.compute.inject(name, data)
         allowed = {"state", "health", "healthDescription", "symptoms", "upcomingMaintenance"}
         unknown = set(data) - allowed
         if unknown:
