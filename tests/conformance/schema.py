@@ -1,5 +1,5 @@
 """Responses checked against a discovery document's schemas: no unknown fields, no unknown enum
-values. Shared by the v1alpha1 and v2 conformance tests."""
+values. Shared by the TPU API (v1alpha1, v2) and Compute Engine (compute v1) conformance tests."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from typing import Any
 import jsonschema
 
 
-def discovery_document(version: str) -> dict[str, Any]:
+def discovery_document(version: str, api: str = "tpu") -> dict[str, Any]:
     return json.loads(
         resources.files("googleapiclient")
-        .joinpath(f"discovery_cache/documents/tpu.{version}.json")
+        .joinpath(f"discovery_cache/documents/{api}.{version}.json")
         .read_text()
     )
 
@@ -47,20 +47,24 @@ def all_method_ids(resource: dict[str, Any]) -> set[str]:
 class SchemaChecker:
     """`check(response, "Node")` against one API version's discovery document."""
 
-    def __init__(self, version: str) -> None:
+    def __init__(self, version: str, api: str = "tpu") -> None:
         self.version = version
-        self.doc = discovery_document(version)
+        self.api = api
+        self.doc = discovery_document(version, api)
         self.definitions = {name: _convert(s) for name, s in self.doc["schemas"].items()}
         self._validators: dict[str, jsonschema.Draft7Validator] = {}
+        self._checked = False  # the definitions are checked once (compute's are large)
 
     def check(self, response: Any, schema_name: str) -> None:
         validator = self._validators.get(schema_name)
         if validator is None:
             schema = {"$ref": f"#/definitions/{schema_name}", "definitions": self.definitions}
-            jsonschema.Draft7Validator.check_schema(schema)  # once, not on every response
+            if not self._checked:
+                jsonschema.Draft7Validator.check_schema(schema)  # once, not on every response
+                self._checked = True
             validator = self._validators[schema_name] = jsonschema.Draft7Validator(schema)
         validator.validate(response)
-        if schema_name == "Operation":
+        if schema_name == "Operation" and self.api == "tpu":
             self._check_operation(response)
 
     def _check_operation(self, response: dict[str, Any]) -> None:

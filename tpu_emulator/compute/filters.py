@@ -239,7 +239,7 @@ def order_key(order_by: str | None) -> Callable[[Json], Any] | None:
     if value in ("", "name", "name asc"):
         return None
     if value == "creationTimestamp desc":
-        return lambda r: r.get("creationTimestamp", "")
+        return lambda r: r.get("creationTimestamp") or r.get("insertTime", "")
     raise ComputeError(
         400,
         "invalid",
