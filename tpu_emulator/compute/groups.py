@@ -243,7 +243,7 @@ class GroupsMixin(InstancesMixin):
             )
         names = rr.names or [self.member_name(mig, rr.name, i) for i in range(rr.count)]
         mig.target_size += len(names)
-        rr.made = [self.add_member(mig, n, status, scheduling).name for n in names]
+        rr.made = [self.add_member(mig, n, "PROVISIONING", scheduling).name for n in names]
         gen = rr.gen
         if status == "RUNNING":
             self._succeeded(rr, gen, when)
