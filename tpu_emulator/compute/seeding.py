@@ -66,10 +66,16 @@ class SeedingMixin(GroupsMixin):
         rng = random.Random(seed + 2)  # Compute's own draws: the TPU API's stay as they were
         firsts = set() if clean else {"preemption", "maintenance"}
         for i in range(count):
-            self._seed_vm(i, projects[i % len(projects)], rng, now, firsts)
+            self._seed_vm(i, projects[i % len(projects)], rng, now, firsts, clean)
 
     def _seed_vm(
-        self, i: int, project: str, rng: random.Random, now: datetime, firsts: set[str]
+        self,
+        i: int,
+        project: str,
+        rng: random.Random,
+        now: datetime,
+        firsts: set[str],
+        clean: bool,
     ) -> None:
         zone = _ZONES[(i // 3) % len(_ZONES)]
         types = [s.name for s in catalog.machine_types(zone)]
@@ -87,7 +93,7 @@ class SeedingMixin(GroupsMixin):
         if spot and "preemption" in firsts:
             firsts.discard("preemption")
             self.preempt(inst)
-        elif roll < 0.04:
+        elif roll < 0.04 and not clean:
             self.stop_now(inst, now - timedelta(hours=1))
         elif not spot and "maintenance" in firsts:
             firsts.discard("maintenance")
