@@ -315,3 +315,15 @@ def test_an_unreachable_zone_fails_or_is_named(api: Any, server: RunningServer) 
         for s in groups.execute()["items"].values()
         for g in s.get("instanceGroupManagers", [])
     } == {SLICE}
+
+
+def test_injected_faults_reach_compute_in_its_words(server: RunningServer) -> None:
+    admin(server, "faults", {"failNext": 1, "errorCode": 503, "methods": ["compute.instances.get"]})
+    assert raw(server, f"{FP}/instances")[0] == 200  # another method: untouched
+    code, answer = raw(server, f"{FP}/instances/anything")
+    assert code == 503 and answer["error"]["errors"][0]["reason"] == "backendError"
+    admin(server, "faults", {"methods": [], "permissionDenied": ["ml-research"]})
+    code, answer = raw(server, "projects/ml-research/aggregated/instances")
+    assert code == 403 and answer["error"]["errors"][0]["reason"] == "forbidden"
+    assert "compute.instances.aggregatedList" in answer["error"]["message"]
+    assert raw(server, "projects/ml-prod/aggregated/instances")[0] == 200

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from googleapiclient.errors import HttpError
 
 from devstack.admin import admin
 from devstack.clock import FakeClock
@@ -311,3 +312,28 @@ def test_reset_restores_the_seeded_compute_fleet(
     )
     assert group.execute()["status"]["isStable"]
     assert admin(server, "stats")["requests"] == {"compute.instanceGroupManagers.get": 1}
+
+
+def test_a_resize_request_with_instance_names(api: Any, clock: FakeClock) -> None:
+    requests = api.instanceGroupManagerResizeRequests()
+    where = {"project": PROJECT, "zone": FLEX_ZONE, "instanceGroupManager": FLEX}
+    named = {"name": "named", "instances": [{"name": "flex-a"}, {"name": "flex-b"}]}
+    requests.insert(**where, body=named).execute()
+    clock.advance(2 * OP_SECONDS + 1)
+    got = requests.get(**where, resizeRequest="named").execute()
+    assert got["state"] == "SUCCEEDED" and got["instances"] == [
+        {"name": "flex-a"},
+        {"name": "flex-b"},
+    ]
+    members = (
+        api.instanceGroupManagers().listManagedInstances(**where).execute()["managedInstances"]
+    )
+    assert {"flex-a", "flex-b"} <= {m["name"] for m in members}
+    for body in (
+        {"name": "again", "instances": [{"name": "flex-a"}]},  # that instance exists
+        {"name": "both", "resizeBy": 1, "instances": [{"name": "flex-c"}]},
+        {"name": "none"},
+    ):
+        with pytest.raises(HttpError) as refused:
+            requests.insert(**where, body=body).execute()
+        assert refused.value.resp.status == 400

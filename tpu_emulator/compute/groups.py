@@ -11,7 +11,14 @@ from datetime import datetime
 from typing import Any
 
 from tpu_emulator.compute import listing, rules
-from tpu_emulator.compute.errors import already_exists, bad_request, invalid, not_found, quota
+from tpu_emulator.compute.errors import (
+    ComputeError,
+    already_exists,
+    bad_request,
+    invalid,
+    not_found,
+    quota,
+)
 from tpu_emulator.compute.instances import InstancesMixin
 from tpu_emulator.compute.model import Instance, Mig, ResizeRequest
 from tpu_emulator.compute.wire import link, zone_path
@@ -88,11 +95,15 @@ class GroupsMixin(InstancesMixin):
             return body
 
     def member_name(self, mig: Mig, salt: str, i: int) -> str:
-        """`<baseInstanceName>-<4 characters>`, as a group names the VMs it makes."""
-        value = zlib.crc32(f"{mig.name}/{salt}/{i}".encode())
+        """`<baseInstanceName>-<4 characters>`, as a group names the VMs it makes; never the
+        name of an instance that exists."""
         digits = "abcdefghijklmnopqrstuvwxyz0123456789"
-        suffix = "".join(digits[(value >> (5 * k)) % 36] for k in range(4))
-        return f"{mig.base_name}-{suffix}"
+        for attempt in range(1000):
+            value = zlib.crc32(f"{mig.name}/{salt}/{i}/{attempt}".encode())
+            name = f"{mig.base_name}-" + "".join(digits[(value >> (5 * k)) % 36] for k in range(4))
+            if (mig.project, f"{mig.zone}/{name}") not in self.instances:
+                return name
+        raise bad_request(f"No free instance name in group {mig.name}.")
 
     def add_member(
         self, mig: Mig, name: str, status: str, scheduling: Json | None = None
@@ -125,8 +136,12 @@ class GroupsMixin(InstancesMixin):
             self._recreate(mig, inst)
 
     def _recreate(self, mig: Mig, old: Instance) -> None:
-        """The group wants the member back: the same name, a new VM (CREATING)."""
-        inst = self.add_member(mig, old.name, "PROVISIONING", old.scheduling)
+        """The group wants the member back: the same name, a new VM (CREATING). A group that
+        cannot (its reservation is full) stays short, as Google's keeps retrying."""
+        try:
+            inst = self.add_member(mig, old.name, "PROVISIONING", old.scheduling)
+        except ComputeError:
+            return
         gen = inst.gen
         self.later(self._host.op_seconds, lambda due: self._member_up(inst, gen, due))
 
@@ -187,6 +202,10 @@ class GroupsMixin(InstancesMixin):
         names = [
             rules.check_name(i.get("name"), "instances.name") for i in body.get("instances") or []
         ]
+        taken = [n for n in names if (mig.project, f"{mig.zone}/{n}") in self.instances]
+        if taken or len(set(names)) != len(names):
+            why = "Instance names must be new and distinct."
+            raise invalid("instances", ", ".join(taken or names), why)
         resize_by = body.get("resizeBy")
         if bool(names) == (resize_by is not None):
             raise invalid("resizeBy", resize_by, "Set exactly one of resizeBy and instances.")
@@ -242,6 +261,10 @@ class GroupsMixin(InstancesMixin):
                 {**scheduling, "maxRunDuration": {"seconds": str(rr.run_seconds)}}
             )
         names = rr.names or [self.member_name(mig, rr.name, i) for i in range(rr.count)]
+        if any((rr.project, f"{rr.zone}/{n}") in self.instances for n in names):
+            taken = {"code": "RESOURCE_ALREADY_EXISTS", "message": "An instance name is taken."}
+            self.fail_resize(rr, {"errors": [taken]})
+            return
         mig.target_size += len(names)
         rr.made = [self.add_member(mig, n, "PROVISIONING", scheduling).name for n in names]
         gen = rr.gen
