@@ -277,6 +277,7 @@ FP = "projects/ml-prod/zones/us-east5-b"
         (f"{FP}/instances?pageToken=forged", "GET", None, 400, "badRequest"),
         (f"{FP}/instances", "DELETE", None, 405, "httpMethodNotAllowed"),
         (f"{FP}/instances/x/reset", "POST", None, 501, "notImplemented"),
+        (f"{FP}/instances?sourceInstanceTemplate=t", "POST", {"name": "x"}, 501, "notImplemented"),
         ("projects/ml-prod/zones/us-east5-b/nothing", "GET", None, 404, "notFound"),
     ],
 )

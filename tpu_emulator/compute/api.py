@@ -22,6 +22,8 @@ PREFIX = "/compute/v1/"
 # Not in rev 20261106 of compute.v1.json, yet Compute's own descriptions recommend it and
 # older clients send it on every list: accepted on lists and aggregated lists.
 PARTIAL = "returnPartialSuccess"
+# Declared parameters whose meaning the emulator does not implement: refused, never ignored.
+UNSUPPORTED = frozenset({"sourceInstanceTemplate", "sourceMachineImage"})
 
 
 def handle(
@@ -84,6 +86,10 @@ def _check_query(method: Method, query: dict[str, str]) -> None:
     if method.id.endswith(("List", ".list")):
         allowed.add(PARTIAL)
     for name, value in query.items():
+        if name in UNSUPPORTED:
+            raise ComputeError(
+                501, "notImplemented", f"{method.id}: '{name}' is not implemented by the emulator."
+            )
         if name not in allowed:
             raise invalid_payload(
                 f'Invalid JSON payload received. Unknown name "{name}": Cannot bind query '
