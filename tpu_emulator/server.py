@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from tpu_emulator import routes_v1, routes_v1alpha1, routes_v2, routes_v3
+from tpu_emulator.compute import api as compute_api
 from tpu_emulator.errors import TPU_DOMAIN, ApiError, Json
 from tpu_emulator.http import RunningServer, serve_in_thread
 from tpu_emulator.routes import SYSTEM_PARAMS, Route
@@ -43,7 +44,9 @@ class EmulatorApp:
         http = environ["REQUEST_METHOD"]
         version = path.split("/", 2)[1] if path.count("/") >= 2 else ""
         try:
-            if version in VERSIONS:
+            if path.startswith(compute_api.PREFIX):
+                status, body = compute_api.handle(self.emulator, http, path, environ, self._sleep)
+            elif version in VERSIONS:
                 status, body = self._api(version, http, path[len(version) + 2 :], environ)
             elif path.startswith("/emulator/v1/"):
                 status, body = self._admin(http, path[len("/emulator/v1/") :], environ)

@@ -9,6 +9,7 @@ locations are shared.
 from __future__ import annotations
 
 from tpu_emulator import catalog, wire_v2
+from tpu_emulator.compute import Compute
 from tpu_emulator.core import Clock, utcnow
 from tpu_emulator.errors import HTTP_STATUS, ApiError, Json
 from tpu_emulator.faults import Faults
@@ -76,6 +77,8 @@ class Emulator(SeedingMixin, OperationsMixin, LocationsMixin):
             self.utilization.clear()
             count, projects, clean = self._fleet_args
             self._projects = self._seed(count, projects, self._seed_value, clean)
+            self.compute = Compute(self)
+            self.compute.seed(count, self._projects, self._seed_value, clean)
 
     def set_faults(self, data: Json) -> Json:
         with self._lock:
@@ -86,8 +89,9 @@ class Emulator(SeedingMixin, OperationsMixin, LocationsMixin):
         """`requests` counts calls by method: v1alpha1 keys drop the discovery id's
         `tpu.projects.locations.` prefix (`nodes.list`, `locations.get`), v2 keys add `v2.`
         (`v2.nodes.list`, `v2.queuedResources.reset`, `v2.locations.generateServiceIdentity`).
-        Monitoring keys are the discovery ids (`monitoring.projects.timeSeries.list`).
-        Also the seeded `projects`, how many `nodes` and `queuedResources` exist now, and the
+        Monitoring and Compute keys are the discovery ids (`monitoring.projects.timeSeries.list`,
+        `compute.instances.aggregatedList`). Also the seeded `projects`, how many `nodes`,
+        `queuedResources` and Compute `instances` exist now, the Compute projects, and the
         `metricTypes` Monitoring serves."""
         with self._lock:
             return {
@@ -96,6 +100,8 @@ class Emulator(SeedingMixin, OperationsMixin, LocationsMixin):
                 "nodes": len(self._nodes),
                 "queuedResources": len(self._queued),
                 "metricTypes": self.monitoring.metric_types(),
+                "instances": self.compute.instance_count(),
+                "computeProjects": list(self.compute.projects),
             }
 
     def node_names(self, project: str | None = None) -> list[str]:
@@ -117,6 +123,8 @@ class Emulator(SeedingMixin, OperationsMixin, LocationsMixin):
         in the schema of the version that created it (v1alpha1 for TPU Nodes, as before)."""
         if "/queuedResources/" in name:
             return self.inject_queued(name, data)
+        if self.compute.is_compute_name(name):
+            return self.compute.inject(name, data)
         allowed = {"state", "health", "healthDescription", "symptoms", "upcomingMaintenance"}
         unknown = set(data) - allowed - UTILIZATION_KEYS
         if unknown:
