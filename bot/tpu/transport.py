@@ -1,6 +1,7 @@
-"""HTTP plumbing shared by both API versions: credentials, a fresh authorized Http per request,
-the library's own retries (`num_retries`: 429, 5xx and connection errors, exponential backoff,
-never other 4xx), typed errors, pagination and the metrics hook."""
+"""HTTP plumbing shared by the Google adapters (the TPU API's versions, Cloud Monitoring):
+credentials, a fresh authorized Http per request, the library's own retries (`num_retries`: 429,
+5xx and connection errors, exponential backoff, never other 4xx), typed errors, pagination and
+the metrics hook."""
 
 from __future__ import annotations
 
@@ -113,7 +114,8 @@ class CountingHttp(httplib2.Http):
 
 
 class Transport:
-    """One endpoint and its credentials; builds each version's service. Thread-safe."""
+    """One endpoint and its credentials; builds each version's service (of the TPU API unless
+    `build` names another API). Thread-safe."""
 
     def __init__(
         self,
@@ -127,8 +129,10 @@ class Transport:
         observer: CallObserver | None = None,
         budget: RequestBudget | None = None,
         clock: Callable[[], float] = time.monotonic,
+        label: str = "TPU API",
     ) -> None:
         self.endpoint = endpoint
+        self.label = label  # how errors name the service ("TPU API at ... unreachable")
         self.budget = budget
         self._clock = clock
         self.timeout = timeout
@@ -140,11 +144,12 @@ class Transport:
         self._rng = random.Random()
         self._rng_lock = threading.Lock()
 
-    def build(self, version: str) -> Any:
-        """Static discovery: the document shipped with googleapiclient, no network at build
-        time. The Http given here is never used: every execute() gets its own."""
+    def build(self, version: str, api: str = API_NAME) -> Any:
+        """Static discovery: the document shipped with googleapiclient (`{api}.{version}.json`),
+        no network at build time. The Http given here is never used: every execute() gets its
+        own."""
         return discovery.build(
-            API_NAME,
+            api,
             version,
             static_discovery=True,
             http=httplib2.Http(timeout=self.timeout),
@@ -195,7 +200,7 @@ class Transport:
         except (OSError, httplib2.HttpLib2Error) as exc:
             outcome = "UNAVAILABLE"
             raise Unavailable(
-                f"TPU API at {self.endpoint} unreachable: {exc.__class__.__name__}: {exc}"
+                f"{self.label} at {self.endpoint} unreachable: {exc.__class__.__name__}: {exc}"
             ) from None
         finally:
             if self._observer is not None:
