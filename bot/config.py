@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from bot.core.commands.spec import Verb
 
 GOOGLE_TPU_ENDPOINT = "https://tpu.googleapis.com/"
+GOOGLE_COMPUTE_ENDPOINT = "https://compute.googleapis.com/"  # the client adds compute/v1/
 SLACK_API_URL = "https://slack.com/api/"
 
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
@@ -43,6 +44,18 @@ class ProjectConfig(_Strict):
     # Networks of other projects (a shared VPC: `projects/HOST/global/networks/N`) that TPUs of
     # this project may be created on; the project's own networks are always allowed.
     networks: tuple[str, ...] = ()
+    # Where its TPUs come from: Cloud TPU API nodes (`tpu`) and Compute Engine TPU VMs with
+    # their slices, flex-start requests and reservations (`compute`); either can be turned off.
+    sources: tuple[Literal["tpu", "compute"], ...] = ("tpu", "compute")
+
+    @field_validator("sources")
+    @classmethod
+    def _sources(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("name at least one source: tpu, compute")
+        if len(set(value)) != len(value):
+            raise ValueError("a source is listed twice")
+        return value
 
     @field_validator("id")
     @classmethod
@@ -120,7 +133,15 @@ class ApprovalsConfig(_Strict):
     # The actions (bot.core.commands.Verb, as the subcommands declare them) that wait for an
     # approver; recreate is as careful as delete or create, requeue as queue-delete or
     # queue-create, unless named itself.
-    required_for: tuple[Verb, ...] = (Verb.STOP, Verb.DELETE, Verb.REIMAGE, Verb.CREATE)
+    required_for: tuple[Verb, ...] = (
+        Verb.STOP,
+        Verb.DELETE,
+        Verb.REIMAGE,
+        Verb.CREATE,
+        # Quarantining a host and starting maintenance stop what runs there.
+        Verb.REPORT_FAULTY,
+        Verb.MAINTENANCE,
+    )
     ttl_minutes: int = Field(default=30, ge=1, le=24 * 60)
     # How long an approved action is retried while the TPU API fails, before it ends failed.
     retry_minutes: int = Field(default=10, ge=1, le=24 * 60)
@@ -146,6 +167,9 @@ class WatchConfig(_Strict):
     # poll_seconds, and soon after a quick poll sees one of their nodes change.
     requests_per_minute: int | None = Field(default=None, ge=1)
     plan_seconds: int = Field(default=5, ge=1)
+    # Compute Engine's groups (slices), flex-start requests and reservations are listed this
+    # often (instances every poll): they change slowly and cost a request or more each.
+    capacity_seconds: int = Field(default=300, ge=5)
 
 
 class GcpConfig(_Strict):
@@ -219,6 +243,8 @@ class Environment(BaseSettings):
     SLACK_APP_TOKEN: SecretStr | None = None
     SLACK_API_URL: str = SLACK_API_URL
     TPU_API_ENDPOINT: str = GOOGLE_TPU_ENDPOINT
+    # Compute Engine's root (the emulator's root); the client adds `compute/v1/`.
+    COMPUTE_API_ENDPOINT: str = GOOGLE_COMPUTE_ENDPOINT
     TPUBOT_CONFIG: str = "./tpubot.yaml"
     TPUBOT_DATABASE_URL: str = "sqlite:///./tpubot.db"
     TPUBOT_LOG_LEVEL: str = "INFO"

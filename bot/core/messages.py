@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.core.capacity import CapacityProblem, capacity_problem
+from bot.core.compute_messages import InstanceDetail, ReservationList, SliceList
+from bot.core.instances import FlexRequest, Instance
 from bot.core.models import Node
 from bot.core.operations import Operation
 from bot.core.queued import QueuedResource
@@ -83,9 +85,10 @@ class NodeCandidates:
 
 @dataclass(frozen=True)
 class NodePage:
-    """One page of a node listing, with the query that makes the next page."""
+    """One page of a TPU listing (nodes and instances together, trouble first), with the query
+    that makes the next page."""
 
-    nodes: Sequence[Node]
+    nodes: Sequence[Node | Instance]
     total: int
     page: int
     page_size: int
@@ -173,9 +176,10 @@ class RecreatePicker:
 
 @dataclass(frozen=True)
 class QueuedPage:
-    """One page of queued resources (waiting, failed and suspended first)."""
+    """One page of requests for capacity: queued resources and flex-start requests together
+    (waiting, failed and suspended first)."""
 
-    queued: Sequence[QueuedResource]
+    queued: Sequence[QueuedResource | FlexRequest]
     total: int
     page: int
     page_size: int
@@ -266,6 +270,9 @@ Message = (
     | DigestRoot
     | DigestBatch
     | WatchNotice
+    | InstanceDetail
+    | SliceList
+    | ReservationList
 )
 
 

@@ -1,5 +1,5 @@
 """Resource names, once: the node name pattern, the id rule, and the short form people read
-(nodes and queued resources alike)."""
+(nodes, queued resources, instances, their groups, resize requests and reservations alike)."""
 
 from __future__ import annotations
 
@@ -50,15 +50,29 @@ class Kind(enum.StrEnum):
     NODE = "nodes"
     QUEUED_RESOURCE = "queuedResources"
     OPERATION = "operations"
+    INSTANCE = "instances"
+    INSTANCE_GROUP = "instanceGroupManagers"
+    RESIZE_REQUEST = "resizeRequests"  # within an instance group
+    RESERVATION = "reservations"
+    RESERVATION_BLOCK = "reservationBlocks"  # within a reservation
+    SUB_BLOCK = "reservationSubBlocks"  # within a reservation block
 
     @property
     def placement(self) -> str:
-        """The path word before the zone: the Cloud TPU API says locations."""
-        return "locations"
+        """The path word before the zone: `locations` for nodes and queued resources, `zones`
+        for instances and the capacity around them."""
+        return "locations" if self in _LOCATED else "zones"
 
 
-# projects/P/<placement>/Z/<collection>/ID: the Cloud TPU API's `locations`, Compute's `zones`.
-RESOURCE_NAME = re.compile(r"^projects/([^/]+)/(locations|zones)/([^/]+)/([A-Za-z]+)/([^/]+)$")
+_LOCATED = frozenset({Kind.NODE, Kind.QUEUED_RESOURCE, Kind.OPERATION})
+ZONES = "zones"
+
+# projects/P/<placement>/Z/[<collection>/ID/...]<collection>/ID: the `locations` of nodes and
+# queued resources, the `zones` of instances; a resize request or a sub-block sits within its
+# parents (`instanceGroupManagers/M/resizeRequests/R`).
+RESOURCE_NAME = re.compile(
+    r"^projects/([^/]+)/(locations|zones)/([^/]+)/((?:[A-Za-z]+/[^/]+/){0,2})([A-Za-z]+)/([^/]+)$"
+)
 
 
 @dataclass(frozen=True)
@@ -68,26 +82,56 @@ class ResourceName:
 
     project: str
     zone: str
-    kind: str  # the collection: nodes, queuedResources, operations...
+    kind: str  # the collection: nodes, queuedResources, operations, instances...
     id: str
     placement: str = "locations"
+    # The parents between the zone and this resource, outermost first: (collection, id) pairs.
+    within: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def of(cls, project: str, zone: str, kind: Kind, id: str) -> ResourceName:
-        return cls(project, zone, kind.value, id, kind.placement)
+    def of(
+        cls,
+        project: str,
+        zone: str,
+        kind: Kind,
+        id: str,
+        within: tuple[tuple[str, str], ...] = (),
+        placement: str | None = None,
+    ) -> ResourceName:
+        return cls(project, zone, kind.value, id, placement or kind.placement, within)
 
     @property
     def full(self) -> str:
-        return f"{self.parent}/{self.kind}/{self.id}"
+        inner = "".join(f"/{collection}/{id}" for collection, id in self.within)
+        return f"{self.parent}{inner}/{self.kind}/{self.id}"
 
     @property
     def parent(self) -> str:
+        """`projects/P/<placement>/Z`: where the resource's zonal collections are."""
         return f"projects/{self.project}/{self.placement}/{self.zone}"
 
     @property
+    def owner(self) -> ResourceName | None:
+        """The resource this one sits within (a resize request's group), if any."""
+        if not self.within:
+            return None
+        (collection, id), rest = self.within[-1], self.within[:-1]
+        return ResourceName(self.project, self.zone, collection, id, self.placement, rest)
+
+    @property
     def display(self) -> str:
-        """`P/Z/ID`: what people type."""
-        return f"{self.project}/{self.zone}/{self.id}"
+        """`P/Z/ID` (`P/Z/PARENT/ID` within a parent): what people read and type."""
+        inner = "".join(f"{id}/" for _, id in self.within)
+        return f"{self.project}/{self.zone}/{inner}{self.id}"
+
+    @property
+    def in_zones(self) -> bool:
+        """Named under `zones/` (an instance and the capacity around it)."""
+        return self.placement == ZONES
+
+    @property
+    def is_instance(self) -> bool:
+        return self.kind == Kind.INSTANCE and self.in_zones
 
     @property
     def is_queued_resource(self) -> bool:
@@ -106,8 +150,10 @@ class ResourceName:
         match = RESOURCE_NAME.match(name)
         if not match:
             raise ValueError(f"not a zonal resource name: {name!r}")
-        project, placement, zone, kind, id = match.groups()
-        return cls(project, zone, kind, id, placement)
+        project, placement, zone, inner, kind, id = match.groups()
+        parts = inner.strip("/").split("/") if inner else []
+        within = tuple(zip(parts[::2], parts[1::2], strict=True))
+        return cls(project, zone, kind, id, placement, within)
 
     @classmethod
     def find(cls, name: str) -> ResourceName | None:

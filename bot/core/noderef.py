@@ -6,12 +6,14 @@ import difflib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
-from bot.core.models import Node
-from bot.core.names import NODE_ID, NODE_NAME, NodeName
+from bot.core.names import NODE_ID, NODE_NAME, NodeName, ResourceName
 from bot.core.text import Code, Said, say
 
 _PART = re.compile(r"^[a-z0-9][-a-z0-9.:]*$")
+# A TPU VM instance's full name reads like a node's: `projects/P/zones/Z/instances/N`.
+_INSTANCE_NAME = re.compile(r"^projects/([^/]+)/zones/([^/]+)/instances/([^/]+)$")
 
 REF_HELP = say(
     "NODE is ",
@@ -71,10 +73,15 @@ class NodeRef:
         )
 
 
+def _name_of(item: Named) -> NodeName:
+    parsed = ResourceName.parse(item.name)
+    return NodeName(parsed.project, parsed.zone, parsed.id)
+
+
 def parse_ref(text: str, kind: str = "node") -> NodeRef:
     """What a person typed -> a reference (`kind` names what it refers to in errors)."""
     text = text.strip()
-    match = NODE_NAME.match(text)
+    match = NODE_NAME.match(text) or _INSTANCE_NAME.match(text)
     parts = list(match.groups())[::-1] if match else text.split("/")[::-1]
     if not text or len(parts) > 3 or not all(parts):
         raise InvalidNodeRef(say(Code(text), f" is not a {kind} reference. ", REF_HELP, "."))
@@ -95,15 +102,26 @@ def parse_ref(text: str, kind: str = "node") -> NodeRef:
     return NodeRef(node_id=node_id, zone=zone, project=project)
 
 
-def resolve(ref: NodeRef, nodes: Iterable[Node], partial: bool = False) -> Node:
-    """Pick the one node `ref` names from a listing; errors list the candidates to try."""
+class Named(Protocol):
+    """Anything with a full zonal resource name: a node, an instance..."""
+
+    @property
+    def name(self) -> str: ...
+
+
+T = TypeVar("T", bound=Named)
+
+
+def resolve(ref: NodeRef, nodes: Iterable[T], partial: bool = False) -> T:
+    """Pick the one TPU `ref` names from a listing (nodes, instances, or both); errors list the
+    candidates to try."""
     listing = list(nodes)
-    names = [n.ref for n in listing]
+    names = [_name_of(n) for n in listing]
     found = [node for node, name in zip(listing, names, strict=True) if ref.matches(name)]
     if len(found) == 1:
         return found[0]
     if len(found) > 1:
-        shown = sorted(n.ref.display for n in found)
+        shown = sorted(_name_of(n).display for n in found)
         raise AmbiguousNode(
             say(
                 Code(ref.node_id),

@@ -8,7 +8,8 @@ from datetime import datetime
 
 from bot.core.models import Node
 
-_OPERATION_NAME = re.compile(r"^projects/([^/]+)/locations/([^/]+)/operations/([^/]+)$")
+# A node operation lives under `locations/Z`, an instance operation under `zones/Z`.
+_OPERATION_NAME = re.compile(r"^projects/([^/]+)/(?:locations|zones)/([^/]+)/operations/([^/]+)$")
 
 
 @dataclass(frozen=True)

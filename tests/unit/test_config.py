@@ -13,8 +13,18 @@ def test_defaults_fill_everything_but_projects_and_channels() -> None:
     config = parse_bot_config(MINIMAL)
     assert config.projects[0].locations == ("-",)
     assert config.roles.viewer == ("*",) and config.roles.operator == ()
-    assert config.approvals.required_for == ("stop", "delete", "reimage", "create")
+    assert config.approvals.required_for == (
+        "stop",
+        "delete",
+        "reimage",
+        "create",
+        "report-faulty",
+        "maintenance",
+    )
     assert config.approvals.ttl_minutes == 30 and config.watch.poll_seconds == 60
+    # Both sources of TPUs by default; Compute Engine's capacity on its slower cadence.
+    assert config.projects[0].sources == ("tpu", "compute")
+    assert config.watch.capacity_seconds == 300
 
 
 @pytest.mark.parametrize(
@@ -28,6 +38,9 @@ def test_defaults_fill_everything_but_projects_and_channels() -> None:
         ({"roles": {"operator": ["bob"]}}, "roles.operator"),
         ({"approvals": {"required_for": ["explode"]}}, "approvals.required_for.0"),
         ({"watch": {"poll_seconds": 1}}, "watch.poll_seconds"),
+        ({"projects": [{"id": "ml-prod", "sources": ["gce"]}]}, "projects.0.sources.0"),
+        ({"projects": [{"id": "ml-prod", "sources": []}]}, "projects.0.sources"),
+        ({"projects": [{"id": "ml-prod", "sources": ["tpu", "tpu"]}]}, "projects.0.sources"),
     ],
 )
 def test_errors_name_the_field(change: dict, needle: str) -> None:

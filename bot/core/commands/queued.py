@@ -65,13 +65,17 @@ class QueueReset:
 
 @dataclass(frozen=True)
 class Requeue:
-    name: NodeRef  # a queued resource, or a preempted spot VM
+    name: NodeRef  # a queued resource, a flex-start request, or a preempted spot VM
     node: bool = False  # named by its full node name: the VM, not a queued resource
+    flex: str = ""  # named by a flex-start request's full name (what its button carries)
 
 
 # ----- their grammar ---------------------------------------------------------------------------
 
 _QUEUED_FULL = re.compile(r"^projects/([^/]+)/locations/([^/]+)/queuedResources/([^/]+)$")
+_FLEX_FULL = re.compile(
+    r"^projects/([^/]+)/zones/([^/]+)/instanceGroupManagers/[^/]+/resizeRequests/([^/]+)$"
+)
 _DURATION = re.compile(r"^(\d{1,4})([smhd])$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MAX_VALID_FOR = 30 * 86400
@@ -94,7 +98,12 @@ def queued_name(args: Args) -> NodeRef:
 
 
 def parse_requeue(args: Args) -> Requeue:
-    """A queued resource's name, or a VM's full node name (the VM, not a request)."""
+    """A queued resource's name, a flex-start request's full name, or a VM's full node name
+    (the VM, not a request)."""
+    flex = _FLEX_FULL.match(args.positional[0]) if len(args.positional) == 1 else None
+    if flex is not None and not args.options and not args.labels:
+        project, zone, request_id = flex.groups()
+        return Requeue(NodeRef(request_id, zone, project), flex=args.positional[0])
     return Requeue(queued_name(args), bool(args.positional and "/nodes/" in args.positional[0]))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from bot.core.commands import meta, nodes, queued
+from bot.core.commands import compute, meta, nodes, queued
 from bot.core.commands.grammar import UsageError, did_you_mean, split, tokens
 from bot.core.commands.meta import Decide, Help
 from bot.core.commands.spec import Subcommand, Verb
@@ -38,8 +38,16 @@ _ORDER = (
     "deny",
     "ack",
     "mute",
+    # TPU VMs' capacity and hosts (Compute Engine)
+    "slices",
+    "reservations",
+    "report-faulty",
+    "maintenance start",
+    "queue cancel",
 )
-_DECLARED = {s.name: s for s in (*nodes.DECLARED, *queued.DECLARED, *meta.DECLARED)}
+_DECLARED = {
+    s.name: s for s in (*nodes.DECLARED, *queued.DECLARED, *meta.DECLARED, *compute.DECLARED)
+}
 assert set(_ORDER) == set(_DECLARED), "every subcommand is declared, and listed once in _ORDER"
 SUBCOMMANDS: tuple[Subcommand, ...] = tuple(_DECLARED[name] for name in _ORDER)
 BY_NAME: dict[str, Subcommand] = {s.name: s for s in SUBCOMMANDS}

@@ -28,11 +28,14 @@ class Verb(enum.StrEnum):
     QUEUE_DELETE = "queue-delete"
     QUEUE_RESET = "queue-reset"
     REQUEUE = "requeue"  # delete a queued resource or a preempted spot VM, queue it again
+    REPORT_FAULTY = "report-faulty"  # report a TPU VM's host as faulty: the VM moves hosts
+    MAINTENANCE = "maintenance"  # start a TPU VM's or a sub-block's pending maintenance now
+    QUEUE_CANCEL = "queue-cancel"  # cancel a flex-start request still waiting
 
     @property
     def on_queued_resource(self) -> bool:
         """Whether the action's target is a queued resource (else a node; requeue: either)."""
-        return self in (Verb.QUEUE_CREATE, Verb.QUEUE_DELETE, Verb.QUEUE_RESET)
+        return self in (Verb.QUEUE_CREATE, Verb.QUEUE_DELETE, Verb.QUEUE_RESET, Verb.QUEUE_CANCEL)
 
 
 class Names(enum.Enum):

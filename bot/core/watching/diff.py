@@ -34,6 +34,10 @@ class EventKind(enum.StrEnum):
     QUEUE_SUSPENDED = "queue-suspended"  # suspended by the service (it keeps holding quota)
     QUEUE_FAILED = "queue-failed"  # failed (it stays, holding quota, until deleted)
     SLICE_LOST = "slice-lost"  # a queued resource's node (a slice of a multislice) is lost
+    HOSTS_DOWN = "hosts-down"  # a multi-host slice of TPU VMs lost a host
+    FLEX_WAITING = "flex-waiting"  # a flex-start request waiting longer than the threshold
+    FLEX_FAILED = "flex-failed"  # a flex-start request failed
+    SUB_BLOCK_DEGRADED = "sub-block-degraded"  # a reservation sub-block reports degraded hosts
 
 
 # Kinds that open (or continue) an incident.
@@ -50,6 +54,10 @@ TROUBLE = frozenset(
         EventKind.QUEUE_SUSPENDED,
         EventKind.QUEUE_FAILED,
         EventKind.SLICE_LOST,
+        EventKind.HOSTS_DOWN,
+        EventKind.FLEX_WAITING,
+        EventKind.FLEX_FAILED,
+        EventKind.SUB_BLOCK_DEGRADED,
     }
 )
 
