@@ -1,7 +1,8 @@
 """`tpu-bot check`: is everything the bot needs there? Each problem comes with how to fix it.
 
 It only reads: auth.test, conversations.info and usergroups.users.list on Slack, one node list per
-project, and the schema version of the database (which it never creates nor migrates).
+project (one instance list per project whose sources have compute), and the schema version of the
+database (which it never creates nor migrates).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from bot.config import BotConfig, ConfigError, Settings, load_settings
+from bot.runtime.check_compute import compute_findings
 from bot.slack.chat import make_web_client
 from bot.storage.schema import MIGRATIONS, normalize_url, schema_version
 from bot.tpu.client import PermissionDenied, TpuClient, TpuError, make_credentials
@@ -45,6 +47,7 @@ def run_checks(
     findings = [Finding(True, "configuration", f"{len(settings.bot.projects)} projects")]
     findings += _slack(settings)
     findings += _tpu(settings, make_tpu)
+    findings += [Finding(*found) for found in compute_findings(settings)]
     findings.append(_database(settings))
     return findings
 
@@ -211,7 +214,7 @@ def _tpu(settings: Settings, make_tpu: Callable[[Settings], TpuClient] | None) -
         )
         return [Finding(False, "TPU API", detail)]
     findings = []
-    for project in settings.bot.projects:
+    for project in (p for p in settings.bot.projects if "tpu" in p.sources):
         what = f"TPU API {project.id}"
         try:
             listing = tpu.list_nodes(project.id, project.locations)

@@ -130,9 +130,12 @@ class Transport:
         budget: RequestBudget | None = None,
         clock: Callable[[], float] = time.monotonic,
         label: str = "TPU API",
+        errors: Callable[[HttpError], TpuError] | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.label = label  # how errors name the service ("TPU API at ... unreachable")
+        # How the service's error JSON becomes a typed error (Compute's has no `status`).
+        self._errors = errors or error_from_http
         self.budget = budget
         self._clock = clock
         self.timeout = timeout
@@ -194,7 +197,7 @@ class Transport:
             result = request.execute(http=authorized, num_retries=self.retries)
             return result or {}
         except HttpError as exc:
-            error = error_from_http(exc)
+            error = self._errors(exc)
             outcome = error.status
             raise error from None
         except (OSError, httplib2.HttpLib2Error) as exc:

@@ -11,6 +11,13 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
 
+from bot.core.instances import (
+    CapacityListing,
+    FlexRequest,
+    Instance,
+    InstanceListing,
+    SystemEvent,
+)
 from bot.core.messages import Message
 from bot.core.models import (
     AcceleratorType,
@@ -33,6 +40,7 @@ from bot.core.records import (
     WatcherStatus,
 )
 from bot.core.watching.diff import Snapshot
+from bot.core.watching.instances import InstanceChanges
 from bot.core.watching.listing import NodeChanges
 
 # ----- TPU API ---------------------------------------------------------------------------------
@@ -159,6 +167,70 @@ class TpuApi(Protocol):
         self, name: str, *, force: bool = False, request_id: str | None = None
     ) -> Operation: ...
     def reset_queued_resource(self, name: str) -> Operation: ...
+
+
+# ----- Compute Engine (TPU VM instances and the capacity around them) -------------------------
+
+
+class ComputeApi(Protocol):
+    """Compute Engine's TPU VMs as the use cases see them: instances, the groups that hold them
+    (a slice is one), flex-start requests, reservations, and zone operations. Errors are the
+    TPU API's (`TpuError` and its kinds); names are full resource names (`projects/P/zones/Z/...`).
+    """
+
+    def list_instances(self, project: str, locations: Sequence[str] = ("-",)) -> InstanceListing:
+        """One filtered aggregated list (and its pages): every TPU instance in `locations`."""
+        ...
+
+    def list_instance_changes(
+        self,
+        project: str,
+        locations: Sequence[str] = ("-",),
+        known: Mapping[str, int] | None = None,
+        wanted: Collection[str] = (),
+    ) -> InstanceChanges:
+        """The watcher's listing: the requests of `list_instances`, read further only for the
+        instances whose fingerprint differs from `known` (or that are `wanted`)."""
+        ...
+
+    def get_instance(self, name: str) -> Instance: ...
+    def stop_instance(self, name: str, request_id: str | None = None) -> Operation: ...
+    def start_instance(self, name: str, request_id: str | None = None) -> Operation: ...
+    def delete_instance(self, name: str, request_id: str | None = None) -> Operation: ...
+    def set_instance_labels(
+        self,
+        name: str,
+        labels: Mapping[str, str],
+        fingerprint: str,
+        request_id: str | None = None,
+    ) -> Operation: ...
+    def report_host_faulty(
+        self, name: str, body: Mapping[str, Any], request_id: str | None = None
+    ) -> Operation:
+        """Report an instance's host as faulty (the VM moves to another host)."""
+        ...
+
+    def perform_maintenance(self, name: str, request_id: str | None = None) -> Operation:
+        """Start the pending maintenance of an instance or of a reservation sub-block now."""
+        ...
+
+    def system_events(self, project: str, zone: str) -> list[SystemEvent]:
+        """What the service did to the zone's instances on its own (preemptions, host errors)."""
+        ...
+
+    def get_operation(self, name: str) -> Operation: ...
+    def list_operations(self, project: str, zone: str, target: str = "") -> list[Operation]: ...
+    def list_capacity(self, project: str, locations: Sequence[str] = ("-",)) -> CapacityListing:
+        """The project's instance groups (with their hosts), flex-start requests and
+        reservations (with blocks and sub-blocks)."""
+        ...
+
+    def get_flex_request(self, name: str) -> FlexRequest: ...
+    def cancel_flex_request(self, name: str, request_id: str | None = None) -> Operation: ...
+    def delete_flex_request(self, name: str, request_id: str | None = None) -> Operation: ...
+    def create_flex_request(
+        self, name: str, body: Mapping[str, Any], request_id: str | None = None
+    ) -> Operation: ...
 
 
 # ----- Slack -----------------------------------------------------------------------------------
