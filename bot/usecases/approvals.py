@@ -23,9 +23,10 @@ from bot.core.records import Approval, ApprovalStatus, MessageRef, TrackedOperat
 from bot.core.text import Code, Said, User, say
 from bot.usecases import queued
 from bot.usecases.context import Actor, Deps, log
+from bot.usecases.instances import zonal_recheck
 from bot.usecases.ports import NotFound, TpuError
 from bot.usecases.registry import Outcome, handles
-from bot.usecases.requests import API_VERB, earlier_operation, execute
+from bot.usecases.requests import api_verb, earlier_operation, execute
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -198,8 +199,11 @@ def _project_zone(target: str) -> tuple[str | None, str | None]:
 
 
 def _recheck(deps: Deps, approval: Approval) -> policy.Verdict:
-    """Is the node (or queued resource) still as the requester saw it?"""
+    """Is the node (or queued resource, instance, flex-start request, sub-block) still as the
+    requester saw it?"""
     verb = cmd.Verb(approval.action)
+    if ResourceName.parse(approval.target).in_zones:
+        return zonal_recheck(deps, approval)
     if verb.on_queued_resource or ResourceName.parse(approval.target).is_queued_resource:
         return queued.recheck(deps, approval)
     try:
@@ -215,7 +219,7 @@ def _recheck(deps: Deps, approval: Approval) -> policy.Verdict:
 
 
 def _earlier_operation(deps: Deps, approval: Approval) -> Operation | None:
-    verb = API_VERB.get(cmd.Verb(approval.action), approval.action)
+    verb = api_verb(approval.action, approval.target)
     since = approval.decided_at or approval.created_at
     return earlier_operation(
         deps, approval.target, verb, since, lambda op: _not_anothers(deps, approval, op)

@@ -16,6 +16,7 @@ from bot.core.text import Said
 from bot.usecases.catalog import Catalog
 from bot.usecases.ports import (
     Carrier,
+    ComputeApi,
     Directory,
     Liveness,
     OutboxPort,
@@ -71,10 +72,25 @@ class Deps:
     catalog: Catalog = field(default_factory=Catalog)
     liveness: Liveness = field(default_factory=NoLiveness)
     carrier: Carrier = field(default_factory=PlainCarrier)
+    # Compute Engine's TPU VMs (None: no project's TPUs come from there).
+    compute: ComputeApi | None = None
 
     @property
     def scopes(self) -> list[ProjectScope]:
         return [ProjectScope(p.id, p.locations) for p in self.config.projects]
+
+    @property
+    def tpu_scopes(self) -> list[ProjectScope]:
+        """The projects whose Cloud TPU API nodes the bot reads (`sources` has tpu)."""
+        return [ProjectScope(p.id, p.locations) for p in self.config.projects if "tpu" in p.sources]
+
+    @property
+    def compute_scopes(self) -> list[ProjectScope]:
+        """The projects whose Compute Engine TPUs the bot reads (none without a client)."""
+        if self.compute is None:
+            return []
+        found = [p for p in self.config.projects if "compute" in p.sources]
+        return [ProjectScope(p.id, p.locations) for p in found]
 
     def audit(
         self, now: datetime, user: str, action: str, target: str, outcome: str, detail: Said = ""

@@ -19,7 +19,7 @@ from bot.core.scope import OutOfScope
 from bot.core.text import say
 
 # The use cases register their handlers when imported.
-from bot.usecases import alerts, approvals, nodes, queries, queued  # noqa: F401
+from bot.usecases import alerts, approvals, capacity, instances, nodes, queries, queued  # noqa: F401
 from bot.usecases.context import Actor, Deps
 from bot.usecases.ports import Throttled, TpuError, Unavailable
 from bot.usecases.registry import HANDLERS, Outcome, missing

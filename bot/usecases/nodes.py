@@ -11,14 +11,17 @@ from bot.core import commands as cmd
 from bot.core import messages as m
 from bot.core import policy, scope
 from bot.core.commands import Verb, usage_of
+from bot.core.instances import Instance
 from bot.core.messages import Tone
 from bot.core.models import Node, NodeSpec
 from bot.core.names import Kind, ResourceName
 from bot.core.text import Code, Said, say
+from bot.usecases import instances
 from bot.usecases.context import Actor, Deps
 from bot.usecases.ports import NotFound
 from bot.usecases.registry import Outcome, handles, refused
 from bot.usecases.requests import request
+from bot.usecases.tpus import resolve_tpu
 
 MAX_LABELS = 64
 
@@ -34,11 +37,14 @@ def mutate(
     """Stop, start or delete a node, after the role check."""
     action = cmd.spec_of(command).verb
     assert action is not None
-    node = deps.tpu.resolve(command.node.text, deps.scopes)
+    reason = getattr(command, "reason", "")
+    found = resolve_tpu(deps, command.node.text)
+    if isinstance(found, Instance):  # a TPU VM instance: the same action, on its kind
+        return instances.mutate(deps, actor, action, found, reason, now)
+    node = found
     verdict = policy.precheck(action, node)
     if not verdict:
         return refused(verdict.reason, node.name, action)
-    reason = getattr(command, "reason", "")
     return request(deps, actor, action, node.name, node, {}, reason, now)
 
 
@@ -130,7 +136,10 @@ def _recreate_on_runtime(
 
 @handles(cmd.Label)
 def label(deps: Deps, actor: Actor, command: cmd.Label, now: datetime) -> Outcome:
-    node = deps.tpu.resolve(command.node.text, deps.scopes)
+    found = resolve_tpu(deps, command.node.text)
+    if isinstance(found, Instance):
+        return instances.label(deps, actor, found, command.labels, now)
+    node = found
     if not is_v2(deps, node.project):
         why: Said = f"Labels are changed through the TPU API v2; {node.project} is on v1alpha1."
         return refused(why, node.name, Verb.LABEL)

@@ -13,6 +13,8 @@ from typing import Any
 
 from bot.core import messages as m
 from bot.core.commands import Verb
+from bot.core.names import ResourceName
+from bot.core.operations import Operation
 from bot.core.records import TrackedOperation
 from bot.usecases.context import Deps, log
 from bot.usecases.ports import NotFound, TpuError
@@ -31,7 +33,7 @@ def track(deps: Deps, now: datetime) -> int:
     warn_after = timedelta(minutes=deps.config.watch.operation_warn_minutes)
     for tracked in deps.store.open_operations():
         try:
-            current = deps.tpu.get_operation(tracked.name)
+            current = _operation(deps, tracked.name)
         except NotFound:
             current = None
         except TpuError as exc:
@@ -78,6 +80,13 @@ def track(deps: Deps, now: datetime) -> int:
     return ended
 
 
+def _operation(deps: Deps, name: str) -> Operation:
+    """An operation, from the API that started it (a `zones/` one is Compute Engine's)."""
+    if ResourceName.parse(name).in_zones and deps.compute is not None:
+        return deps.compute.get_operation(name)
+    return deps.tpu.get_operation(name)
+
+
 def _create_after_delete(
     deps: Deps, tracked: TrackedOperation, now: datetime
 ) -> TrackedOperation | None:
@@ -92,7 +101,12 @@ def _create_after_delete(
     request_id = f"{first_request_id}-create"
     body = dict(params[key])
     try:
-        if tracked.verb == Verb.REQUEUE:
+        if tracked.verb == Verb.REQUEUE and ResourceName.parse(tracked.target).in_zones:
+            # A flex-start request: the same hosts asked for again, under the same name.
+            target, verb = tracked.target, Verb.QUEUE_CREATE
+            assert deps.compute is not None
+            operation = deps.compute.create_flex_request(target, body, request_id)
+        elif tracked.verb == Verb.REQUEUE:
             target, verb = requeue_target(tracked.target), Verb.QUEUE_CREATE
             operation = create_queued(deps, target, body, request_id)
         else:

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable
 from datetime import datetime
 
 from bot.core import commands as cmd
 from bot.core import messages as m
 from bot.core import policy, scope
 from bot.core.commands.meta import WhoAmI
-from bot.core.models import UNHEALTHY, UNRECOVERABLE, Node, NodeState
+from bot.core.instances import Instance
 from bot.core.names import zone_of
+from bot.usecases import capacity, tpus
 from bot.usecases.context import Actor, Deps
 from bot.usecases.registry import Outcome, handles
+from bot.usecases.tpus import Tpu
 
 
 @handles(cmd.Help)
@@ -33,50 +33,28 @@ def whoami(deps: Deps, actor: Actor, command: WhoAmI, now: datetime) -> Outcome:
     return Outcome(identity)
 
 
-def _matches(node: Node, query: cmd.ListNodes) -> bool:
+def _matches(tpu: Tpu, query: cmd.ListNodes) -> bool:
+    if isinstance(tpu, Instance):
+        # An instance has a status, not a node's state or health: state= matches by name.
+        return (
+            query.health is None
+            and (query.state is None or tpu.status.value == query.state.value)
+            and all(tpu.labels.get(k) == v for k, v in query.labels)
+        )
     return (
-        (query.zone is None or node.zone == query.zone)
-        and (query.state is None or node.state is query.state)
-        and (query.health is None or node.health is query.health)
-        and all(node.labels.get(k) == v for k, v in query.labels)
+        (query.state is None or tpu.state is query.state)
+        and (query.health is None or tpu.health is query.health)
+        and all(tpu.labels.get(k) == v for k, v in query.labels)
     )
-
-
-def _trouble_first(node: Node) -> tuple[int, str]:
-    if node.state in UNRECOVERABLE or node.health in UNHEALTHY:
-        rank = 0
-    elif node.state not in (NodeState.READY, NodeState.STOPPED):
-        rank = 1
-    else:
-        rank = 2
-    return rank, node.name
-
-
-def _summary(nodes: Iterable[Node]) -> list[tuple[str, int]]:
-    counts: Counter[str] = Counter()
-    for node in nodes:
-        counts[node.state.value] += 1
-        if node.health in UNHEALTHY:
-            counts["unhealthy"] += 1
-    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
 @handles(cmd.ListNodes)
 def list_nodes(deps: Deps, actor: Actor, query: cmd.ListNodes, now: datetime) -> Outcome:
-    scopes = [s for s in deps.scopes if query.project in (None, s.project)]
+    """Every kind of TPU in one listing (nodes and TPU VM instances), trouble first."""
     scope.require(query.project, query.zone, deps.scopes)
-    found: list[Node] = []
-    unreachable: list[str] = []
-    for where in scopes:
-        locations = where.locations
-        if query.zone is not None:
-            if not scope.covers(where, query.zone):
-                continue
-            locations = (query.zone,)
-        listing = deps.tpu.list_nodes(where.project, locations)
-        found.extend(n for n in listing.nodes if _matches(n, query))
-        unreachable.extend(listing.unreachable)
-    found.sort(key=_trouble_first)
+    listed, unreachable = tpus.list_all(deps, query.project, query.zone)
+    found = [t for t in listed if _matches(t, query)]
+    found.sort(key=tpus.trouble_first)
     missing = m.no_such_page(len(found), query.page, m.NODES_PER_PAGE)
     if missing is not None:
         return Outcome(missing, "no such page")
@@ -88,14 +66,17 @@ def list_nodes(deps: Deps, actor: Actor, query: cmd.ListNodes, now: datetime) ->
         page_size=m.NODES_PER_PAGE,
         query=deps.carrier.carry(query.to_text(), now),
         unreachable=tuple(unreachable),
-        summary=tuple(_summary(found)),
+        summary=tuple(tpus.summary(found)),
     )
     return Outcome(page)
 
 
 @handles(cmd.GetNode)
 def get_node(deps: Deps, actor: Actor, query: cmd.GetNode, now: datetime) -> Outcome:
-    node = deps.tpu.resolve(query.node.text, deps.scopes)
+    found = tpus.resolve_tpu(deps, query.node.text)
+    if isinstance(found, Instance):
+        return Outcome(capacity.instance_detail(deps, found))
+    node = found
     return Outcome(m.NodeDetail(node, tuple(deps.store.operations_for(node.name, limit=5))))
 
 

@@ -13,6 +13,7 @@ from bot.core import commands as cmd
 from bot.core import messages as m
 from bot.core import policy, scope
 from bot.core.commands import Verb, usage_of
+from bot.core.instances import FlexRequest, FlexState
 from bot.core.messages import Tone
 from bot.core.models import UNRECOVERABLE, Node, ProjectScope
 from bot.core.names import Kind, ResourceName
@@ -26,6 +27,7 @@ from bot.core.queued import (
 )
 from bot.core.records import Approval
 from bot.core.text import Code, Said, say
+from bot.usecases import capacity
 from bot.usecases.context import Actor, Deps
 from bot.usecases.nodes import is_v2
 from bot.usecases.ports import NotFound
@@ -34,14 +36,16 @@ from bot.usecases.requests import queued_name, request
 
 
 def v2_scopes(deps: Deps, project: str | None = None) -> list[ProjectScope]:
-    return [s for s in deps.scopes if is_v2(deps, s.project) and project in (None, s.project)]
+    return [s for s in deps.tpu_scopes if is_v2(deps, s.project) and project in (None, s.project)]
 
 
 # ----- reading ---------------------------------------------------------------------------------
 
 
-def _trouble_first(queued: QueuedResource) -> tuple[int, str]:
-    if queued.state in STUCK:
+def _trouble_first(queued: QueuedResource | FlexRequest) -> tuple[int, str]:
+    if isinstance(queued, FlexRequest):
+        rank = {FlexState.FAILED: 0, FlexState.ACCEPTED: 1}.get(queued.state, 2)
+    elif queued.state in STUCK:
         rank = 0
     elif queued.state in WAITING:
         rank = 1
@@ -72,13 +76,26 @@ def _listing(
 
 @handles(cmd.QueueList)
 def list_queued(deps: Deps, actor: Actor, query: cmd.QueueList, now: datetime) -> Outcome:
+    """Requests for capacity: queued resources and flex-start requests together."""
     scopes = v2_scopes(deps, query.project)
-    if not scopes:
+    flex_scopes = [s for s in deps.compute_scopes if query.project in (None, s.project)]
+    if not scopes and not flex_scopes:
         managed = ", ".join(p.id for p in deps.config.projects if p.api == "v2") or "none"
-        why = f"Queued resources need a project on the TPU API v2 (this bot's: {managed})."
+        why = (
+            "Queued resources need a project on the TPU API v2, flex-start requests one whose "
+            f"sources have compute (this bot's v2 projects: {managed})."
+        )
         return Outcome(m.Notice(why, Tone.WARNING), "not v2", detail=why)
-    found, unreachable = _listing(deps, scopes, query.zone)
-    found = [q for q in found if query.state is None or q.state is query.state]
+    found: list[QueuedResource | FlexRequest] = []
+    unreachable: list[str] = []
+    if scopes:
+        listed, unreachable = _listing(deps, scopes, query.zone)
+        found.extend(q for q in listed if query.state is None or q.state is query.state)
+    if flex_scopes:
+        flex, cut_off = capacity.flex_listing(deps, query.project, query.zone)
+        wanted = query.state.value if query.state else None
+        found.extend(f for f in flex if wanted in (None, f.state.value))
+        unreachable.extend(cut_off)
     found.sort(key=_trouble_first)
     counts = Counter(q.state.value for q in found)
     size = m.QUEUED_PER_PAGE
@@ -262,6 +279,9 @@ def reset(deps: Deps, actor: Actor, command: cmd.QueueReset, now: datetime) -> O
 def requeue(deps: Deps, actor: Actor, command: cmd.Requeue, now: datetime) -> Outcome:
     """Delete a FAILED/SUSPENDED queued resource (force) or a preempted spot VM, then queue the
     same request again once the delete is done (`operations.track`)."""
+    if command.flex:
+        flex = capacity.resolve_flex(deps, command.name, command.flex)
+        return capacity.requeue_flex(deps, actor, flex, now)
     if not command.node:
         try:
             queued = resolve_queued(deps, command.name)
@@ -269,7 +289,14 @@ def requeue(deps: Deps, actor: Actor, command: cmd.Requeue, now: datetime) -> Ou
             queued = None
         if queued is not None:
             return _requeue(deps, actor, queued, now)
-    node = deps.tpu.resolve(command.name.text, deps.scopes)
+        if deps.compute_scopes:
+            try:
+                flex = capacity.resolve_flex(deps, command.name)
+            except UnknownNode:
+                pass
+            else:
+                return capacity.requeue_flex(deps, actor, flex, now)
+    node = deps.tpu.resolve(command.name.text, deps.tpu_scopes)
     if node.queued_resource:
         ref = parse_ref(ResourceName.parse(node.queued_resource).display)
         return requeue(deps, actor, cmd.Requeue(ref), now)

@@ -11,6 +11,7 @@ from typing import Any
 from bot.core import messages as m
 from bot.core import policy
 from bot.core.commands import Verb
+from bot.core.instances import Instance
 from bot.core.messages import Tone
 from bot.core.models import Node, NodeSpec
 from bot.core.names import Kind, ResourceName
@@ -19,6 +20,7 @@ from bot.core.queued import QueuedResource, QueuedResourceRequest
 from bot.core.records import Approval, TrackedOperation
 from bot.core.text import Channel, Code, User, say
 from bot.usecases.context import Actor, Deps
+from bot.usecases.ports import NotSupported
 from bot.usecases.registry import Outcome
 
 # What each action's first call is, as the API's operations name it (a recreate and a requeue
@@ -33,12 +35,31 @@ API_VERB = {
 }
 # Actions that delete first and create when the delete is done (operations.track).
 TWO_STEP = frozenset({Verb.RECREATE, Verb.REQUEUE})
+# The same, for what lives under `zones/` (instances, flex-start requests, sub-blocks): their
+# operations' operationType.
+ZONAL_API_VERB = {
+    Verb.LABEL: "setLabels",
+    Verb.REPORT_FAULTY: "reportHostAsFaulty",
+    Verb.MAINTENANCE: "performMaintenance",
+    Verb.QUEUE_CANCEL: "cancel",
+    Verb.REQUEUE: "delete",
+}
+
+
+def api_verb(action: str, target: str) -> str:
+    """The verb the API's operations give the first call of `action` on `target`."""
+    name = ResourceName.find(target)
+    table = ZONAL_API_VERB if name is not None and name.in_zones else API_VERB
+    return table.get(Verb(action), action)
 
 
 def execute(
     deps: Deps, action: str, target: str, params: dict[str, Any], request_id: str
 ) -> Operation:
-    """The API call behind an action. create/delete carry `request_id`, reused on every retry."""
+    """The API call behind an action. create/delete carry `request_id`, reused on every retry;
+    every call on an instance, a flex-start request or a sub-block does."""
+    if ResourceName.parse(target).in_zones:
+        return _execute_zonal(deps, action, target, params, request_id)
     calls: dict[str, Callable[[], Operation]] = {
         Verb.STOP: lambda: deps.tpu.stop_node(target),
         Verb.START: lambda: deps.tpu.start_node(target),
@@ -62,6 +83,32 @@ def execute(
     }
     if action not in calls:
         raise ValueError(f"unknown action {action!r}")
+    return calls[action]()
+
+
+def _execute_zonal(
+    deps: Deps, action: str, target: str, params: dict[str, Any], request_id: str
+) -> Operation:
+    """The calls on what lives under `zones/`: instances, flex-start requests, sub-blocks."""
+    compute = deps.compute
+    if compute is None:
+        raise NotSupported(f"{target} is a Compute Engine resource and no client is configured")
+    body = dict(params.get("request") or {})
+    calls: dict[str, Callable[[], Operation]] = {
+        Verb.STOP: lambda: compute.stop_instance(target, request_id),
+        Verb.START: lambda: compute.start_instance(target, request_id),
+        Verb.DELETE: lambda: compute.delete_instance(target, request_id),
+        Verb.LABEL: lambda: compute.set_instance_labels(
+            target, dict(body["labels"]), str(body["labelFingerprint"]), request_id
+        ),
+        Verb.REPORT_FAULTY: lambda: compute.report_host_faulty(target, body, request_id),
+        Verb.MAINTENANCE: lambda: compute.perform_maintenance(target, request_id),
+        Verb.QUEUE_CANCEL: lambda: compute.cancel_flex_request(target, request_id),
+        # The delete first; the same request is asked for again when it is done.
+        Verb.REQUEUE: lambda: compute.delete_flex_request(target, request_id),
+    }
+    if action not in calls:
+        raise ValueError(f"unknown action {action!r} on {target}")
     return calls[action]()
 
 
@@ -99,9 +146,13 @@ def earlier_operation(
     request's). Adopting it instead of calling again keeps an action to one run when an attempt
     was cut off, or its answer lost, after the API accepted it."""
     name = ResourceName.parse(target)
+    if name.in_zones and deps.compute is not None:
+        listed = deps.compute.list_operations(name.project, name.zone, target)
+    else:
+        listed = deps.tpu.list_operations(name.project, name.zone)
     found = [
         op
-        for op in deps.tpu.list_operations(name.project, name.zone)
+        for op in listed
         if op.target == target
         and op.verb == verb
         and (op.create_time is None or op.create_time >= since)
@@ -157,9 +208,12 @@ def request(
     now: datetime,
     *,
     queued: QueuedResource | None = None,
+    instance: Instance | None = None,
+    seen: tuple[str, datetime | None] | None = None,
 ) -> Outcome:
     """Run the action, or file an approval request when the policy says so. What the requester
-    saw of the node (or of the queued resource) is kept to re-check before it runs."""
+    saw of the node (or of the queued resource, the instance, or `seen`: any other thing's state
+    and creation time) is kept to re-check before it runs."""
     if not policy.needs_approval(action, deps.config.approvals):
         return run_now(deps, actor, action, target, params, now)
     pending = deps.store.pending_request(action, target)
@@ -177,7 +231,9 @@ def request(
             Tone.WARNING,
         )
         return Outcome(answer, "duplicate", target, pending.id, f"request {action}")
-    approval = _approval(deps, actor, action, target, node, queued, params, reason, now)
+    if instance is not None:
+        seen = (instance.status.value, instance.create_time)
+    approval = _approval(deps, actor, action, target, node, queued, params, reason, now, seen)
     ttl = deps.config.approvals.ttl_minutes
     with deps.watch.begin() as conn:
         deps.store.add_approval(approval, conn=conn)
@@ -197,9 +253,12 @@ def _approval(
     params: dict[str, Any],
     reason: str,
     now: datetime,
+    seen: tuple[str, datetime | None] | None = None,
 ) -> Approval:
     seen_state = node.state.value if node else (queued.state.value if queued else "")
     seen_created = node.create_time if node else (queued.create_time if queued else None)
+    if seen is not None:
+        seen_state, seen_created = seen
     return Approval(
         id=deps.new_id(),
         action=action,

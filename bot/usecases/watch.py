@@ -23,6 +23,7 @@ from bot.core.watching import queues
 from bot.core.watching.diff import EventKind, NodeEvent, Snapshot
 from bot.usecases.context import Deps, log
 from bot.usecases.incidents import change_incident, redraw_digest
+from bot.usecases.watch_compute import ComputeTick, ComputeWatch, is_instance
 from bot.usecases.watch_fleet import (
     Memory,
     TickReport,
@@ -64,6 +65,7 @@ class Watcher:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
         self.memory = Memory()
+        self.compute = ComputeWatch(deps)  # TPU VM instances, slices, flex-start, reservations
         cfg = deps.config.watch
         self.pacer: Pacer | None = None
         if cfg.requests_per_minute is not None:
@@ -98,10 +100,11 @@ class Watcher:
         decide, enqueue."""
         deps, watch = self.deps, self.deps.watch
         report = TickReport()
-        previous = self.memory.load(watch)
+        remembered = self.memory.load(watch)
+        previous = {n: s for n, s in remembered.items() if not is_instance(n)}
         open_incidents = watch.open_incidents()
         own = deps.store.operation_targets_since(now - OWN_GRACE)
-        scopes = [s for s in deps.scopes if projects is None or s.project in projects]
+        scopes = [s for s in deps.tpu_scopes if projects is None or s.project in projects]
         wanted = set(open_incidents) | own
         fleet = gather(
             list_projects(deps.tpu, scopes, self.memory.prints, wanted, quick=quick), report
@@ -129,9 +132,13 @@ class Watcher:
             unchanged=fleet.unchanged,
         )
         events += queue_tick.events
+        machines = self._poll_compute(remembered, projects, quick, open_incidents, own, now, report)
+        events += machines.events
         report.events = len(events)
         decided = _decide(deps, events, open_incidents, now)
         changed, removed = snapshot_changes(previous, fleet, report)
+        changed += machines.changed
+        removed += machines.removed
         with watch.begin() as conn:
             tick = _Tick(deps, conn, now, open_incidents, report)
             _apply(tick, decided)
@@ -139,8 +146,34 @@ class Watcher:
             version = self.memory.save(watch, conn, changed, removed)
             status = _degraded(deps, conn, bool(report.failed_projects), now)
             watch.set_status(conn, replace(status, last_poll=now))
-        self.memory.committed(version, changed, removed, fleet.prints)
+        self.memory.committed(version, changed, removed, {**fleet.prints, **machines.prints})
         return report
+
+    def _poll_compute(
+        self,
+        remembered: dict[str, Snapshot],
+        projects: Collection[str] | None,
+        quick: Collection[str],
+        open_incidents: dict[str, Incident],
+        own: Collection[str],
+        now: datetime,
+        report: TickReport,
+    ) -> ComputeTick:
+        """The Compute Engine side of the tick (full polls only: a quick poll is nodes only)."""
+        scopes = [
+            s
+            for s in self.deps.compute_scopes
+            if (projects is None or s.project in projects) and s.project not in quick
+        ]
+        if not scopes:
+            return ComputeTick()
+        previous = {n: s for n, s in remembered.items() if is_instance(n)}
+        machines = self.compute.poll(scopes, previous, self.memory.prints, open_incidents, own, now)
+        report.instances = machines.instances
+        report.instances_changed = machines.seen
+        report.compute_requests = machines.requests
+        report.compute_failed = machines.failed
+        return machines
 
 
 def _decide(

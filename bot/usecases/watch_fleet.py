@@ -43,6 +43,11 @@ class TickReport:
     queues_due: set[str] = field(default_factory=set)  # quick polls that saw a queue's node change
     spot_share: dict[str, float] = field(default_factory=dict)  # per project listed
     waiting: dict[str, int] = field(default_factory=dict)  # queued resources waiting, per project
+    # Compute Engine: TPU VM instances listed, those read further, requests, projects failed.
+    instances: int = 0
+    instances_changed: int = 0
+    compute_requests: dict[str, int] = field(default_factory=dict)
+    compute_failed: list[str] = field(default_factory=list)
 
 
 @dataclass
