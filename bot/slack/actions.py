@@ -25,6 +25,8 @@ class ActionId(enum.StrEnum):
     REQUEUE = "requeue"
     QUEUE_DELETE = "queue_delete"
     QUEUE_RESET = "queue_reset"
+    QUEUE_CANCEL = "queue_cancel"  # a flex-start request still waiting
+    MAINTENANCE = "maintenance_start"
     PAGE_NEXT = "list_page"
     PAGE_PREVIOUS = "list_page_prev"
     APPROVE = "approval_approve"

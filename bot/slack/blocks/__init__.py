@@ -4,7 +4,7 @@
 (home.py's FleetHome renders to a `views.publish` home view instead of a message).
 """
 
-from bot.slack.blocks import alerts, answers, home, nodes, queued, requests, usage
+from bot.slack.blocks import alerts, answers, compute, home, nodes, queued, requests, usage
 from bot.slack.blocks.kit import MAX_BLOCKS, Rendered, render
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "Rendered",
     "alerts",
     "answers",
+    "compute",
     "home",
     "nodes",
     "queued",

@@ -5,6 +5,7 @@ from datetime import datetime
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
+    ButtonElement,
     HeaderBlock,
 )
 
@@ -48,6 +49,10 @@ _KIND_ICONS = {
     "queue-suspended": ":double_vertical_bar:",
     "queue-failed": ":x:",
     "slice-lost": ":broken_heart:",
+    "hosts-down": ":broken_heart:",
+    "flex-waiting": ":hourglass_flowing_sand:",
+    "flex-failed": ":x:",
+    "sub-block-degraded": ":red_circle:",
 }
 # What an incident's title calls its kind (the rest say themselves, capitalized).
 _KIND_TITLES = {
@@ -56,6 +61,10 @@ _KIND_TITLES = {
     "queue-suspended": "Suspended",
     "queue-failed": "Queued resource failed",
     "slice-lost": "Slice lost",
+    "hosts-down": "Slice degraded",
+    "flex-waiting": "Flex-start waiting",
+    "flex-failed": "Flex-start request failed",
+    "sub-block-degraded": "Reservation sub-block degraded",
 }
 
 
@@ -114,7 +123,10 @@ def _incident_buttons(incident: Incident) -> ActionsBlock:
         _button("Acknowledge", ActionId.ACK, f"ack {incident.id}"),
         _button(f"Mute {MUTE_HOURS} h", ActionId.MUTE, f"mute {incident.id}"),
     ]
-    if incident.kind in ("preempted", "terminated"):
+    name = ResourceName.parse(incident.node)
+    if name.in_zones:
+        buttons += _zonal_buttons(incident, name)
+    elif incident.kind in ("preempted", "terminated"):
         recreate = f"recreate {short_name(incident.node)}"
         buttons.append(_button("Recreate", ActionId.RECREATE, recreate, style="primary"))
     if incident.kind in ("queue-failed", "queue-suspended"):
@@ -122,6 +134,23 @@ def _incident_buttons(incident: Incident) -> ActionsBlock:
         what = f"The queued resource {short_name(incident.node)}"
         buttons.append(requeue_button(f"requeue {short_name(incident.node)}", what))
     return ActionsBlock(block_id=f"incident:{incident.id}", elements=buttons)
+
+
+def _zonal_buttons(incident: Incident, name: ResourceName) -> list[ButtonElement]:
+    """What an alert about an instance, a flex-start request or a sub-block offers (each
+    button carries the full name; the server re-checks every click)."""
+    full, kind = incident.node, incident.kind
+    if name.is_instance and kind == "preempted":
+        start = _button("Start again", ActionId.START, f"start {full}", style="primary")
+        return [start, _button("Delete", ActionId.DELETE, f"delete {full}", style="danger")]
+    if kind == "flex-waiting":
+        return [_button("Cancel", ActionId.QUEUE_CANCEL, f"queue cancel {full}")]
+    if kind == "flex-failed":
+        return [requeue_button(f"requeue {full}", f"The flex-start request {name.id}")]
+    if kind == "maintenance" and (name.is_instance or name.kind == "reservationSubBlocks"):
+        now = f"maintenance start {full}"
+        return [_button("Start maintenance now", ActionId.MAINTENANCE, now)]
+    return []
 
 
 def _event_line(event: m.IncidentEvent) -> str:

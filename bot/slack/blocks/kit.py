@@ -16,6 +16,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.core.models import UNHEALTHY, UNRECOVERABLE, Node, NodeState
+from bot.core.names import short_name
 from bot.core.text import Channel, Code, Part, Said, Strong, User
 
 MAX_BLOCKS = 50
@@ -76,11 +77,9 @@ def when(at: datetime | None) -> str:
 
 
 def ref_text(name: str) -> str:
-    """`projects/P/locations/Z/<kind>/ID` -> `P/Z/ID` (what people type); else unchanged."""
-    parts = name.split("/")
-    if len(parts) == 6 and parts[0] == "projects" and parts[2] == "locations":
-        return "/".join(parts[i] for i in (1, 3, 5))
-    return name
+    """`projects/P/locations/Z/<kind>/ID` (or `zones/Z/...`) -> `P/Z/ID` (what people read and
+    type; `P/Z/PARENT/ID` within a parent); anything else unchanged."""
+    return short_name(name)
 
 
 def status_icon(node: Node) -> str:

@@ -1,6 +1,8 @@
 """Node cards, listings, a node's detail, the reimage and runtime pickers, candidates and
 catalogs."""
 
+from functools import singledispatch
+
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -13,7 +15,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.core import messages as m
-from bot.core.models import UNRECOVERABLE, Node, NodeState
+from bot.core.models import UNRECOVERABLE, Maintenance, Node, NodeState
 from bot.core.names import short_name
 from bot.core.records import TrackedOperation
 from bot.slack.actions import COMMAND_BLOCK, ActionId
@@ -82,9 +84,11 @@ def _scheduling(node: Node) -> str:
 
 
 def _maintenance(node: Node) -> str | None:
-    upcoming = node.maintenance
-    if upcoming is None:
-        return None
+    return maintenance_line(node.maintenance) if node.maintenance is not None else None
+
+
+def maintenance_line(upcoming: Maintenance) -> str:
+    """A maintenance window in one line (a node's, an instance's or a sub-block's)."""
     window = f"{when(upcoming.window_start)} to {when(upcoming.window_end)}"
     kind = (upcoming.type or "unknown").lower()
     status = (upcoming.status or "unknown").lower()
@@ -161,9 +165,13 @@ def node_controls(node: Node, card: int = 0) -> ActionsBlock | None:
     return ActionsBlock(block_id=f"node:{place}{clip(node.name, 200)}", elements=buttons)
 
 
+SOURCE = "Cloud TPU API node"
+
+
 def node_section(node: Node) -> SectionBlock:
     lines = [
         f"*{esc(node.node_id)}*  ·  {esc(node.project)} / {esc(node.zone)}",
+        f"_{SOURCE}_",
         status_text(node),
     ]
     if node.health_description:
@@ -199,8 +207,8 @@ def _(message: m.NodeCandidates) -> Rendered:
 @render.register
 def _(message: m.NodePage) -> Rendered:
     page = Page(
-        "TPU nodes",
-        "nodes",
+        "TPUs",
+        "TPUs",
         message.query,
         message.total,
         message.page,
@@ -209,11 +217,19 @@ def _(message: m.NodePage) -> Rendered:
         message.summary,
         message.unreachable,
     )
-    cards = []
-    for place, node in enumerate(message.nodes):
-        controls = node_controls(node, place)
-        cards.append([node_section(node), *([controls] if controls is not None else [])])
-    return paged(page, cards)
+    return paged(page, [tpu_card(tpu, place) for place, tpu in enumerate(message.nodes)])
+
+
+@singledispatch
+def tpu_card(tpu: object, place: int) -> list[Block]:
+    """A TPU's card in a listing, by its kind (`compute` registers the instance's)."""
+    raise TypeError(f"no card for {type(tpu).__name__}")
+
+
+@tpu_card.register
+def _(node: Node, place: int) -> list[Block]:
+    controls = node_controls(node, place)
+    return [node_section(node), *([controls] if controls is not None else [])]
 
 
 def _op_line(op: TrackedOperation) -> str:

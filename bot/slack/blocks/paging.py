@@ -26,8 +26,8 @@ from bot.slack.blocks.kit import (
 class Page:
     """What a page says of its listing, whatever it lists."""
 
-    title: str  # "TPU nodes"
-    noun: str  # "nodes": "No nodes match ...", "Nodes 1-10 of 28 ..."
+    title: str  # "TPUs"
+    noun: str  # "TPUs": "No TPUs match ...", "TPUs 1-10 of 28 ..."
     query: str  # the `/tpu` text that lists them, without page=
     total: int
     page: int
@@ -51,7 +51,7 @@ def paged(page: Page, cards: Sequence[Sequence[Block]]) -> Rendered:
         text = f"No {page.noun} match {scope}."
         blocks.append(_section(text))
     else:
-        text = f"{page.noun.capitalize()} {first}-{last} of {page.total} for {scope}"
+        text = f"{page.noun[:1].upper()}{page.noun[1:]} {first}-{last} of {page.total} for {scope}"
         counts = " · ".join(f"{esc(k)} {v}" for k, v in page.summary)
         blocks.append(_context(text, counts or " "))
     if page.unreachable:

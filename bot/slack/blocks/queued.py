@@ -12,8 +12,10 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.core import messages as m
+from bot.core.instances import FlexRequest
 from bot.core.queued import STUCK, WAITING, QueuedNodeSpec, QueuedResource, QueuedState
 from bot.slack.actions import ActionId
+from bot.slack.blocks import compute
 from bot.slack.blocks.kit import (
     MAX_HEADER,
     Rendered,
@@ -135,8 +137,8 @@ def queued_controls(queued: QueuedResource) -> ActionsBlock | None:
 @render.register
 def _(message: m.QueuedPage) -> Rendered:
     page = Page(
-        "Queued resources",
-        "queued resources",
+        "Queued resources and flex-start requests",
+        "requests",
         message.query,
         message.total,
         message.page,
@@ -148,6 +150,13 @@ def _(message: m.QueuedPage) -> Rendered:
     )
     cards = []
     for queued in message.queued:
+        if isinstance(queued, FlexRequest):
+            flex_controls = compute.flex_controls(queued)
+            section = compute.flex_section(
+                queued, message.now, age(queued.waited_seconds(message.now))
+            )
+            cards.append([section, *([flex_controls] if flex_controls is not None else [])])
+            continue
         controls = queued_controls(queued)
         cards.append(
             [queued_section(queued, message.now), *([controls] if controls is not None else [])]

@@ -9,7 +9,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.core import messages as m
-from bot.core.names import zone_of
+from bot.core.names import ResourceName, zone_of
 from bot.core.records import ApprovalStatus
 from bot.core.request_fields import fields_of
 from bot.slack.actions import ActionId
@@ -43,6 +43,16 @@ _ACTION_VERBS = {
     "queue-delete": "Delete queued resource",
     "queue-reset": "Reset queued resource",
     "requeue": "Delete & requeue",
+    "report-faulty": "Report host as faulty",
+    "maintenance": "Start maintenance",
+    "queue-cancel": "Cancel flex-start request",
+}
+# What the request's target is, by its collection (for "instance was RUNNING when asked").
+_THINGS = {
+    "instances": "instance",
+    "resizeRequests": "request",
+    "queuedResources": "request",
+    "reservationSubBlocks": "sub-block",
 }
 _QUEUED_VERBS = ("queue-create", "queue-delete", "queue-reset")
 
@@ -72,9 +82,12 @@ def _action_text(action: str, target: str, params: Any) -> str:
     if action in (*_QUEUED_VERBS, "requeue"):
         return text + _queued_text(action, params)
     if action == "label":
-        labels = params.get("labels") or {}
+        labels = params.get("labels") or (params.get("request") or {}).get("labels") or {}
         pairs = ", ".join(f"{esc(k)}={esc(v)}" for k, v in sorted(labels.items()))
         return text + f" to `{pairs or 'no labels'}`"
+    if action == "report-faulty":
+        reasons = (params.get("request") or {}).get("faultReasons") or [{}]
+        return text + f": {esc(str(reasons[0].get('description', '')))}"
     if action == "recreate" and params.get("runtime"):
         return text + f" on runtime `{esc(str(params['runtime']))}`"
     if action == "reimage":
@@ -106,7 +119,10 @@ def _sent_fields(params: Any) -> list[Block]:
 def _(message: m.ApprovalRequest) -> Rendered:
     a = message.approval
     action = _action_text(a.action, a.target, a.params)
-    thing = "request" if a.action in _QUEUED_VERBS or "/queuedResources/" in a.target else "node"
+    name = ResourceName.find(a.target)
+    thing = _THINGS.get(name.kind if name else "", "node")
+    if a.action in _QUEUED_VERBS:
+        thing = "request"
     state = f"{thing} was *{esc(a.node_state)}* when asked" if a.node_state else f"new {thing}"
     lines = [f"{user(a.requester)} asks to {action}", f"{state}"]
     if a.reason:
