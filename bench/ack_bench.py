@@ -43,7 +43,7 @@ from tpu_emulator.http import serve_in_thread as serve_wsgiref
 from tpu_emulator.server import serve
 
 CONFIG: dict[str, Any] = {
-    "projects": [{"id": "ml-prod"}, {"id": "ml-research"}],
+    "projects": [{"id": "ml-prod", "sources": ["tpu"]}, {"id": "ml-research", "sources": ["tpu"]}],
     "channels": {"alerts": "C0ALERTS", "approvals": "C0ONCALL"},
 }
 Result = tuple[float, bool]  # (seconds to the HTTP answer, acked?)
@@ -141,6 +141,7 @@ def start(args: argparse.Namespace) -> tuple[Emulator, Any, LocalSlack, TpuClien
             "SLACK_SIGNING_SECRET": SIGNING_SECRET,
             "SLACK_API_URL": slack.api_url,
             "TPU_API_ENDPOINT": emulator_server.url,
+            "COMPUTE_API_ENDPOINT": emulator_server.url,
             "TPUBOT_CONFIG": str(tmp / "tpubot.yaml"),
             "TPUBOT_DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}",
         }

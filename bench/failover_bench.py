@@ -39,7 +39,7 @@ def one_run(lease: int, poll_seconds: int) -> dict[str, float]:
     server = serve(emulator)
     slack = LocalSlack().start()
     config = {
-        "projects": [{"id": "ml-prod"}],
+        "projects": [{"id": "ml-prod", "sources": ["tpu"]}],
         "channels": {"alerts": "C0ALERTS", "approvals": "C0ONCALL"},
         "watch": {"poll_seconds": poll_seconds, "lease_seconds": lease},
     }

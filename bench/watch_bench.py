@@ -95,11 +95,18 @@ class Child:
         self.popen.wait(timeout=30)
 
 
-def bot_env(tmp: Path, emu_url: str, slack: LocalSlack, projects: list[str]) -> dict[str, str]:
+def bot_env(
+    tmp: Path,
+    emu_url: str,
+    slack: LocalSlack,
+    projects: list[str],
+    sources: tuple[str, ...] = ("tpu",),
+) -> dict[str, str]:
+    """(The Cloud TPU API's nodes only by default: bench/compute_bench.py adds Compute.)"""
     (tmp / "tpubot.yaml").write_text(
         yaml.safe_dump(
             {
-                "projects": [{"id": p} for p in projects],
+                "projects": [{"id": p, "sources": list(sources)} for p in projects],
                 "channels": {"alerts": "C0ALERTS", "approvals": "C0ONCALL"},
                 "watch": {"poll_seconds": 60, "storm_threshold": 5},
             }
@@ -111,6 +118,7 @@ def bot_env(tmp: Path, emu_url: str, slack: LocalSlack, projects: list[str]) -> 
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": slack.api_url,
         "TPU_API_ENDPOINT": emu_url,
+        "COMPUTE_API_ENDPOINT": emu_url,
         "TPUBOT_CONFIG": str(tmp / "tpubot.yaml"),
         "TPUBOT_DATABASE_URL": f"sqlite:///{tmp / 'bot.db'}",
     }

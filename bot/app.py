@@ -38,6 +38,7 @@ from bot.storage.outbox import OutboxStore
 from bot.storage.store import Store
 from bot.storage.watch_store import WatchStore
 from bot.tpu.client import TpuClient, make_credentials
+from bot.tpu.compute import ComputeClient
 from bot.usecases import Deps, Dispatcher, approvals, operations, retention, watch
 
 log = logging.getLogger("bot")
@@ -193,6 +194,29 @@ def _tpu_client(
     )
 
 
+def _compute_client(
+    settings: Settings, metrics: Metrics, budget: RequestBudget | None = None
+) -> ComputeClient | None:
+    """Compute Engine's TPU VMs, when some project's sources have compute (the commands' client
+    spends the same budget as the TPU API's)."""
+    env, config = settings.env, settings.bot
+    if not any("compute" in p.sources for p in config.projects):
+        return None
+    credentials = make_credentials(
+        env.COMPUTE_API_ENDPOINT,
+        impersonate=config.gcp.impersonate_service_account,
+        credentials_file=config.gcp.credentials_file,
+    )
+    return ComputeClient(
+        env.COMPUTE_API_ENDPOINT,
+        credentials,
+        timeout=config.gcp.request_timeout_seconds,
+        retries=config.gcp.retries,
+        observer=metrics.tpu_call,
+        budget=budget,
+    )
+
+
 def _drainer(settings: Settings, rows: OutboxStore, metrics: Metrics) -> OutboxDrainer:
     """The drainer handles 429, 5xx and dropped connections itself, per message: its client
     does not retry on its own."""
@@ -212,7 +236,9 @@ def _drainer(settings: Settings, rows: OutboxStore, metrics: Metrics) -> OutboxD
     )
 
 
-def build(settings: Settings, *, clock: Clock = utcnow, tpu: Any = None) -> Bot:
+def build(
+    settings: Settings, *, clock: Clock = utcnow, tpu: Any = None, compute: Any = None
+) -> Bot:
     """Wire a bot from settings; collaborators may be passed in (tests, demo)."""
     env, config = settings.env, settings.bot
     if env.SLACK_BOT_TOKEN is None:
@@ -237,9 +263,12 @@ def build(settings: Settings, *, clock: Clock = utcnow, tpu: Any = None) -> Bot:
     deps = Deps(
         config, tpu, store, directory, watch_store, outbox, liveness=liveness, carrier=carrier
     )
+    # Compute Engine's TPU VMs, for the projects whose sources have compute.
+    command_compute = compute if compute is not None else _compute_client(settings, metrics, budget)
+    deps.compute = compute if compute is not None else _compute_client(settings, metrics)
     # People's commands spend their own budget of API requests; the jobs (watcher, approvals
     # resumed, operations followed) use the unbudgeted client.
-    dispatcher = Dispatcher(replace(deps, tpu=command_tpu))
+    dispatcher = Dispatcher(replace(deps, tpu=command_tpu, compute=command_compute))
     drainer = _drainer(settings, watch_store.outbox, metrics)
     secret = None if settings.socket_mode else env.SLACK_SIGNING_SECRET
     app = build_app(client, secret.get_secret_value() if secret else None)

@@ -49,7 +49,13 @@ DEMO_CONFIG: dict[str, Any] = {
         "admin": ["U0ROOT"],
     },
     "approvals": {"ttl_minutes": 30},
-    "watch": {"poll_seconds": 5, "operations_seconds": 2, "storm_threshold": 5},
+    # Compute Engine's slices, flex-start requests and reservations are read every 10 s here.
+    "watch": {
+        "poll_seconds": 5,
+        "operations_seconds": 2,
+        "storm_threshold": 5,
+        "capacity_seconds": 10,
+    },
 }
 
 
@@ -119,6 +125,7 @@ def start_demo(
             "SLACK_SIGNING_SECRET": SIGNING_SECRET,
             "SLACK_API_URL": slack.api_url,
             "TPU_API_ENDPOINT": emulator_server.url,
+            "COMPUTE_API_ENDPOINT": emulator_server.url,
             "TPUBOT_CONFIG": str(workdir / "tpubot.yaml"),
             "TPUBOT_DATABASE_URL": database_url or f"sqlite:///{workdir / 'tpubot.db'}",
         }
@@ -129,7 +136,16 @@ def start_demo(
     if chaos_every:
 
         def chaos_loop() -> None:
-            actions = ["preempt", "unhealthy", "maintenance", "suspend", "symptom", "heal"]
+            actions = [
+                "preempt",
+                "unhealthy",
+                "maintenance",
+                "suspend",
+                "spot-preempt",
+                "break-host",
+                "symptom",
+                "heal",
+            ]
             i = 0
             while not stop.wait(chaos_every):
                 log.info("chaos: %s", chaos(actions[i % len(actions)]))

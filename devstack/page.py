@@ -14,6 +14,7 @@ from datetime import timedelta
 from importlib import resources
 from typing import Any
 
+from devstack import compute_chaos
 from localslack.server import LocalSlack
 from localslack.workspace import BOT_USER, Message
 from tpu_emulator import ApiError, Emulator
@@ -186,11 +187,14 @@ def emulator_chaos(
 
     def act(action: str) -> str:
         if action == "heal":
-            return _heal(emulator, node, watched)
+            nodes = _heal(emulator, node, watched)
+            return f"{nodes}; {compute_chaos.heal(emulator, watched)}"
         if action == "unreachable":
             return _cut_a_zone(emulator, watched, rng)
         if action in QUEUE_CHAOS:
             return QUEUE_CHAOS[action](emulator, watched, rng)
+        if action in compute_chaos.COMPUTE_CHAOS:
+            return compute_chaos.COMPUTE_CHAOS[action](emulator, watched, rng)
         if action not in ("preempt", "unhealthy", "symptom", "storm"):
             raise ValueError(f"unknown chaos {action!r}")
         names = healthy()

@@ -32,7 +32,9 @@ def serve_env(
     settings; `extra` adds or overrides variables."""
     (workdir / "tpubot.yaml").write_text(yaml.safe_dump(config))
     inherited = {
-        k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TPU", "GOOGLE"))
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SLACK_", "TPU", "GOOGLE", "COMPUTE_"))
     }
     return {
         **inherited,
@@ -40,6 +42,7 @@ def serve_env(
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": slack_api_url,
         "TPU_API_ENDPOINT": tpu_url,
+        "COMPUTE_API_ENDPOINT": tpu_url,  # the emulator serves Compute Engine too
         "TPUBOT_CONFIG": str(workdir / "tpubot.yaml"),
         "TPUBOT_DATABASE_URL": database_url or f"sqlite:///{workdir / 'bot.db'}",
         "PORT": str(port if port is not None else free_port()),

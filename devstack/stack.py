@@ -12,6 +12,7 @@ import yaml
 from bot.app import Bot, build
 from bot.config import load_settings
 from bot.tpu.client import TpuClient
+from bot.tpu.compute import ComputeClient
 from devstack.clock import FakeClock
 from localslack import (
     APP_TOKEN,
@@ -37,13 +38,16 @@ ALERTS, APPROVALS, GENERAL = "C0ALERTS", "C0ONCALL", "C0GENERAL"
 
 CONFIG: dict[str, Any] = {
     # The emulator's first projects hold v1alpha1 TPU Nodes; the scenarios reimage them, offer
-    # TensorFlow versions and count v1alpha1 calls, so the stack speaks v1alpha1 to them.
+    # TensorFlow versions and count v1alpha1 calls, so the stack speaks v1alpha1 to them. They
+    # read the Cloud TPU API only: the Compute Engine scenarios (tests/scenarios/test_compute_*)
+    # configure compute themselves.
     "projects": [
-        {"id": "ml-prod", "api": "v1alpha1"},
+        {"id": "ml-prod", "api": "v1alpha1", "sources": ["tpu"]},
         {
             "id": "ml-research",
             "api": "v1alpha1",
             "locations": ["us-central1-b", "europe-west4-a", "us-central1-a"],
+            "sources": ["tpu"],
         },
     ],
     "channels": {"alerts": ALERTS, "approvals": APPROVALS},
@@ -178,6 +182,7 @@ def start_stack(
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": slack.api_url,
         "TPU_API_ENDPOINT": emulator_server.url,
+        "COMPUTE_API_ENDPOINT": emulator_server.url,
         "TPUBOT_CONFIG": str(config_path),
         "TPUBOT_DATABASE_URL": database_url or f"sqlite:///{tmp_path / 'tpubot.db'}",
     }
@@ -191,7 +196,13 @@ def start_stack(
         backoff_seconds=0.001,
         timeout=10,
     )
-    bot = build(settings, clock=clock, tpu=None if own_clients else tpu)
+    compute = ComputeClient(emulator_server.url, retries=2, backoff_seconds=0.001, timeout=10)
+    bot = build(
+        settings,
+        clock=clock,
+        tpu=None if own_clients else tpu,
+        compute=None if own_clients else compute,
+    )
     bot = bot.start(port=0, scheduler=False)
     if socket_mode:
         slack.hub.wait_for_client()

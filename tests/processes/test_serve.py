@@ -43,7 +43,7 @@ def test_serve_in_http_mode(tmp_path: Path, emulator_server: RunningServer) -> N
         answer = slack.workspace.wait_for(
             lambda: [m for m in slack.workspace.snapshot() if m.via == "response_url"]
         )[0]
-        assert answer.blocks[0]["text"]["text"] == "TPU nodes"
+        assert answer.blocks[0]["text"]["text"] == "TPUs"
         with urllib.request.urlopen(base + "/metrics", timeout=5) as response:
             metrics = response.read().decode()
         assert 'tpubot_tpu_api_calls_total{method="nodes.list",status="ok"}' in metrics

@@ -52,8 +52,9 @@ def test_list_shows_node_cards(demo: Demo, browser: Any) -> None:
     )
     open_channel(browser, "general")
     as_user(browser, "vera")
-    type_command(browser, "/tpu list project=ml-prod")
-    wait_for(browser, lambda: "TPU nodes" in feed_text(browser))
+    # READY: the Cloud TPU API's nodes (the listing also holds Compute Engine's TPU VMs).
+    type_command(browser, "/tpu list project=ml-prod state=READY")
+    wait_for(browser, lambda: "TPUs" in feed_text(browser))
     text = feed_text(browser)
     assert "ml-prod" in text and "TensorFlow" in text and "Scheduling" in text
     buttons = [b.text for b in browser.find_elements("css selector", "#feed button[data-action]")]

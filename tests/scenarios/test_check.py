@@ -39,6 +39,7 @@ def env_for(
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": slack.api_url,
         "TPU_API_ENDPOINT": tpu_url,
+        "COMPUTE_API_ENDPOINT": tpu_url,
         "TPUBOT_CONFIG": str(path),
         "TPUBOT_DATABASE_URL": f"sqlite:///{tmp_path}/c.db",
         **extra,

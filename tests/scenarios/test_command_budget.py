@@ -39,7 +39,7 @@ def test_a_loop_of_listings_is_told_when_to_retry_and_the_watcher_still_polls(
     answers = [tight.command(VIEWER, "list").text for _ in range(12)]
     throttled = [a for a in answers if "Try again in" in a]
     assert throttled and "budget of TPU API requests" in throttled[0]
-    assert answers[0].startswith("Nodes") and len(throttled) < len(answers)  # burst first
+    assert answers[0].startswith("TPUs") and len(throttled) < len(answers)  # burst first
     spent = listed(tight)
     assert spent <= 10 + 2  # the burst (10), and no listing past it
     tight.tick()  # the watcher has a budget of its own

@@ -63,7 +63,7 @@ def test_two_replicas_alert_once_and_fail_over(
 
         # Any replica answers commands, the standby included.
         first.slack.bot_url = standby.bot.url + "/slack/events"
-        assert "TPU nodes" in str(first.command(VIEWER, "list project=ml-prod").blocks)
+        assert "TPUs" in str(first.command(VIEWER, "list project=ml-prod").blocks)
 
         # The leader dies without a word (no release); its lease runs out; the standby leads.
         emulator.inject(name, {"state": "READY", "health": "HEALTHY"})

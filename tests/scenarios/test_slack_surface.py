@@ -123,7 +123,7 @@ def test_slow_api_still_acks_first(stack: Stack) -> None:
     # The ack came back while the listing was still waiting on the API: no answer yet.
     assert not [m for m in stack.ws.snapshot()[before:] if m.user == BOT_USER]
     answer = stack.wait_new(before, lambda m: m.ephemeral_for == VIEWER)
-    assert answer.blocks[0]["text"]["text"] == "TPU nodes"
+    assert answer.blocks[0]["text"]["text"] == "TPUs"
 
 
 def test_audit_shows_who_did_what(stack: Stack) -> None:
@@ -155,7 +155,7 @@ def test_socket_mode(tmp_path: Path, emulator: Emulator, clock: FakeClock) -> No
     try:
         assert stack.bot.web is not None and stack.slack.bot_url is None
         answer = stack.command(VIEWER, "list project=ml-research")
-        assert answer.blocks[0]["text"]["text"] == "TPU nodes"
+        assert answer.blocks[0]["text"]["text"] == "TPUs"
         node = next(
             n
             for n in emulator.node_names("ml-prod")

@@ -33,10 +33,11 @@ from tpu_emulator.server import serve
 
 V2_CONFIG: dict[str, Any] = {
     **CONFIG,
+    # The Cloud TPU API's nodes and queued resources (test_compute_slack.py adds Compute's).
     "projects": [
-        {"id": "ml-prod", "api": "v1alpha1"},
-        {"id": "ml-infra", "api": "v2"},
-        {"id": "ml-vision", "api": "v2"},
+        {"id": "ml-prod", "api": "v1alpha1", "sources": ["tpu"]},
+        {"id": "ml-infra", "api": "v2", "sources": ["tpu"]},
+        {"id": "ml-vision", "api": "v2", "sources": ["tpu"]},
     ],
     "approvals": {
         "required_for": [

@@ -85,8 +85,11 @@ def test_a_partial_tick_concludes_nothing_about_projects_it_did_not_list(stack: 
 
 
 BUDGET_CONFIG: dict[str, Any] = {
-    "projects": [{"id": p, "api": "v2"} for p in ("ml-infra", "ml-vision", "ml-speech")]
-    + [{"id": "ml-prod", "api": "v1alpha1"}],
+    # The budget is the Cloud TPU API's (Compute Engine's instances are listed on full polls).
+    "projects": [
+        {"id": p, "api": "v2", "sources": ["tpu"]} for p in ("ml-infra", "ml-vision", "ml-speech")
+    ]
+    + [{"id": "ml-prod", "api": "v1alpha1", "sources": ["tpu"]}],
     "channels": {"alerts": ALERTS, "approvals": APPROVALS},
     "watch": {"poll_seconds": 120, "requests_per_minute": 12, "plan_seconds": 5},
 }

@@ -13,6 +13,7 @@ from tpu_emulator.compute.seeding import SeedingMixin
 from tpu_emulator.compute.wire import instance_json
 from tpu_emulator.compute.wire_capacity import resize_json, sub_block_json
 from tpu_emulator.errors import ApiError
+from tpu_emulator.rules import parse_time
 
 Json = dict[str, Any]
 _Z = r"projects/(?P<project>[^/]+)/zones/(?P<zone>[^/]+)"
@@ -102,12 +103,16 @@ class AdminMixin(SeedingMixin):
         return self.render_mig(mig)
 
     def _inject_resize(self, at: dict[str, str], data: Json) -> Json:
-        """{state}: stuck (ACCEPTED, held until another inject), granted (SUCCEEDED now, its VMs
-        RUNNING), failed (FAILED, VMs rolled back), or any API state."""
-        _refuse(data, {"state"})
+        """{state?, createTime?}: stuck (ACCEPTED, held until another inject), granted
+        (SUCCEEDED now, its VMs RUNNING), failed (FAILED, VMs rolled back), or any API state;
+        createTime (RFC 3339) backdates its creationTimestamp (a request queued long ago)."""
+        _refuse(data, {"state", "createTime"})
         _, rr = self._rr(at["project"], at["zone"], at["mig"], at["name"])
-        state = _RESIZE_STATES.get(str(data.get("state")), str(data.get("state")))
-        self._move_resize(rr, state, data.get("state") == "stuck")
+        if "createTime" in data:
+            rr.created = parse_time(data["createTime"], "createTime")
+        if "state" in data:
+            state = _RESIZE_STATES.get(str(data["state"]), str(data["state"]))
+            self._move_resize(rr, state, data["state"] == "stuck")
         return resize_json(rr)
 
     def _move_resize(self, rr: ResizeRequest, state: str, stuck: bool) -> None:
