@@ -83,14 +83,18 @@ def get_node(deps: Deps, actor: Actor, query: cmd.GetNode, now: datetime) -> Out
 @handles(cmd.Ops)
 def list_operations(deps: Deps, actor: Actor, query: cmd.Ops, now: datetime) -> Outcome:
     if query.node is not None:
-        node = deps.tpu.resolve(query.node.text, deps.scopes)
+        found = tpus.resolve_tpu(deps, query.node.text)
+        if isinstance(found, Instance):  # a TPU VM's: its zone's operations on it
+            listed = tpus.compute(deps).list_operations(found.project, found.zone, found.name)
+            return Outcome(m.OperationList(listed, found.name))
+        node = found
         ops = [
             o for o in deps.tpu.list_operations(node.project, node.zone) if o.target == node.name
         ]
         return Outcome(m.OperationList(ops, node.name))
     ops = [
         op
-        for where in deps.scopes
+        for where in deps.tpu_scopes
         for op in deps.tpu.list_operations(where.project)
         if scope.covers(where, zone_of(op.name))
     ]
