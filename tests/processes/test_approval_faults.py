@@ -27,7 +27,7 @@ from tpu_emulator.server import EmulatorApp
 
 CONFIG: dict[str, Any] = {
     # A TPU Node project: the stops are counted as v1alpha1 calls (`nodes.stop`).
-    "projects": [{"id": "ml-prod", "api": "v1alpha1"}],
+    "projects": [{"id": "ml-prod", "api": "v1alpha1", "sources": ["tpu"]}],
     "channels": {"alerts": ALERTS, "approvals": APPROVALS},
     "roles": {"operator": ["S0PLATFORM"], "approver": ["S0ONCALL"]},
     "approvals": {"retry_minutes": 2, "attempt_timeout_seconds": 2},

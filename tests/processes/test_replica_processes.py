@@ -15,7 +15,7 @@ from tpu_emulator import Emulator
 from tpu_emulator.server import serve
 
 CONFIG = {
-    "projects": [{"id": "ml-prod"}],
+    "projects": [{"id": "ml-prod", "sources": ["tpu"]}],
     "channels": {"alerts": ALERTS, "approvals": APPROVALS},
     "watch": {"poll_seconds": 5, "operations_seconds": 2, "lease_seconds": 3},
 }
