@@ -235,7 +235,8 @@ def _(message: cm.SliceList) -> Rendered:
         blocks.append(_section(text))
         return _message(text, blocks)
     broken = sum(1 for s in message.slices if s.down())
-    text = f"{message.total or len(message.slices)} slices, {broken} with a host down"
+    total = message.total or len(message.slices)
+    text = f"{_count(total, 'slice')}, {broken} with a host down"
     blocks.append(_context(text))
     if message.unreachable:
         zones = ", ".join(esc(z.rsplit("/", 1)[-1]) for z in message.unreachable)
@@ -244,6 +245,10 @@ def _(message: cm.SliceList) -> Rendered:
     if message.total > len(message.slices):
         blocks.append(_context("More slices match: narrow it with project= or zone=."))
     return _message(text, blocks)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _sub_block_line(sub: SubBlock) -> str:
@@ -280,8 +285,8 @@ def _(message: cm.ReservationList) -> Rendered:
     degraded = sum(1 for s in subs if s.degraded)
     pending = sum(1 for s in subs if s.maintenance is not None)
     text = (
-        f"{len(message.reservations)} reservations, {len(subs)} sub-blocks: {degraded} degraded, "
-        f"{pending} with maintenance"
+        f"{_count(len(message.reservations), 'reservation')}, {_count(len(subs), 'sub-block')}: "
+        f"{degraded} degraded, {pending} with maintenance"
     )
     blocks.append(_context(text))
     if message.unreachable:
