@@ -30,7 +30,7 @@ from bot.core.instances import (
 from bot.core.names import Kind, ResourceName
 from bot.core.operations import Operation
 from bot.core.watching.instances import InstanceChanges, Seen, seen_of
-from bot.tpu import compute_capacity, wire_compute
+from bot.tpu import compute_capacity, compute_discovery, wire_compute
 from bot.tpu.transport import CallObserver, Transport, make_credentials
 from bot.usecases.ports import (
     AlreadyExists,
@@ -138,7 +138,12 @@ class ComputeClient:
             label="Compute Engine API",
             errors=compute_error,
         )
-        self.service: Any = self.transport.build("v1", api="compute")
+        self.service: Any = self.transport.build("v1", "compute", compute_discovery.document())
+        # Each collection built once: googleapiclient builds a collection's methods anew on
+        # every `service.instances()` (a thousand objects in cycles, left to the collector).
+        self.collections: dict[str, Any] = {
+            name: getattr(self.service, name)() for name in compute_discovery.COLLECTIONS
+        }
         self._new_request_id = request_id
 
     # ----- plumbing ------------------------------------------------------------------------
@@ -184,7 +189,7 @@ class ComputeClient:
     # ----- instances -----------------------------------------------------------------------
 
     def _instance_pages(self, project: str) -> Iterator[tuple[list[dict[str, Any]], list[str]]]:
-        instances = self.service.instances()
+        instances = self.collections["instances"]
         return self.aggregated(
             "instances.aggregatedList", instances, "instances", project, filter=TPU_FILTER
         )
@@ -234,14 +239,16 @@ class ComputeClient:
 
     def get_instance(self, name: str) -> Instance:
         at = self._at(name, Kind.INSTANCE)
-        request = self.service.instances().get(project=at.project, zone=at.zone, instance=at.id)
+        request = self.collections["instances"].get(
+            project=at.project, zone=at.zone, instance=at.id
+        )
         return wire_compute.instance_from_api(self.execute("instances.get", request))
 
     def _instance_call(
         self, verb: str, name: str, request_id: str | None, **body: Any
     ) -> Operation:
         at = self._at(name, Kind.INSTANCE)
-        method = getattr(self.service.instances(), verb)
+        method = getattr(self.collections["instances"], verb)
         request = method(
             project=at.project,
             zone=at.zone,
@@ -288,7 +295,7 @@ class ComputeClient:
 
     def system_events(self, project: str, zone: str) -> list[SystemEvent]:
         """The preemptions and host errors a zone's operations record."""
-        ops = self.service.zoneOperations()
+        ops = self.collections["zoneOperations"]
         request = ops.list(project=project, zone=zone, filter=SYSTEM_FILTER, maxResults=MAX_RESULTS)
         found = []
         for page in self.pages("zoneOperations.list", ops, request):
@@ -300,13 +307,13 @@ class ComputeClient:
 
     def get_operation(self, name: str) -> Operation:
         at = self._at(name, Kind.OPERATION)
-        ops = self.service.zoneOperations()
+        ops = self.collections["zoneOperations"]
         request = ops.get(project=at.project, zone=at.zone, operation=at.id)
         return self._operation("zoneOperations.get", request)
 
     def list_operations(self, project: str, zone: str, target: str = "") -> list[Operation]:
         """A zone's operations (on `target` only, if given)."""
-        ops = self.service.zoneOperations()
+        ops = self.collections["zoneOperations"]
         where = f'targetLink = "{wire_compute.link(target)}"' if target else None
         request = ops.list(project=project, zone=zone, filter=where, maxResults=MAX_RESULTS)
         return [

@@ -71,8 +71,8 @@ def _groups(
     count: _Count,
     unreachable: list[str],
 ) -> tuple[list[InstanceGroup], list[FlexRequest]]:
-    migs = client.service.instanceGroupManagers()
-    resizes = client.service.instanceGroupManagerResizeRequests()
+    migs = client.collections["instanceGroupManagers"]
+    resizes = client.collections["instanceGroupManagerResizeRequests"]
     groups: list[InstanceGroup] = []
     flex: list[FlexRequest] = []
     raw: list[dict[str, Any]] = []
@@ -111,10 +111,9 @@ def _reservations(
     count: _Count,
     unreachable: list[str],
 ) -> list[Reservation]:
-    service = client.service
     raw: list[dict[str, Any]] = []
     for items, missing in client.aggregated(
-        "reservations.aggregatedList", service.reservations(), "reservations", project
+        "reservations.aggregatedList", client.collections["reservations"], "reservations", project
     ):
         count.requests += 1
         unreachable.extend(z for z in missing if _covers(locations, z))
@@ -124,7 +123,7 @@ def _reservations(
         name = ResourceName.parse(wire_compute.name_of(str(item["selfLink"])))
         if not _covers(locations, name.zone):
             continue
-        blocks = service.reservationBlocks()
+        blocks = client.collections["reservationBlocks"]
         request = blocks.list(
             project=project, zone=name.zone, reservation=name.id, maxResults=MAX_RESULTS
         )
@@ -144,7 +143,7 @@ def _block(
     block: Mapping[str, Any],
     count: _Count,
 ) -> ReservationBlock:
-    subs = client.service.reservationSubBlocks()
+    subs = client.collections["reservationSubBlocks"]
     parent = f"reservations/{reservation.id}/reservationBlocks/{block['name']}"
     request = subs.list(
         project=project, zone=reservation.zone, parentName=parent, maxResults=MAX_RESULTS
@@ -157,7 +156,7 @@ def perform_sub_block_maintenance(
     client: ComputeClient, name: ResourceName, request_id: str
 ) -> Operation:
     parent = "/".join(f"{collection}/{id}" for collection, id in name.within)
-    request = client.service.reservationSubBlocks().performMaintenance(
+    request = client.collections["reservationSubBlocks"].performMaintenance(
         project=name.project,
         zone=name.zone,
         parentName=parent,
@@ -183,7 +182,7 @@ def _flex_at(name: str) -> tuple[ResourceName, dict[str, str]]:
 
 def get_flex_request(client: ComputeClient, name: str) -> FlexRequest:
     parsed, where = _flex_at(name)
-    request = client.service.instanceGroupManagerResizeRequests().get(
+    request = client.collections["instanceGroupManagerResizeRequests"].get(
         **where, resizeRequest=parsed.id
     )
     data = client.execute("instanceGroupManagerResizeRequests.get", request)
@@ -195,7 +194,7 @@ def get_flex_request(client: ComputeClient, name: str) -> FlexRequest:
 def flex_call(client: ComputeClient, verb: str, name: str, request_id: str) -> Operation:
     """Cancel or delete a flex-start request."""
     parsed, where = _flex_at(name)
-    method = getattr(client.service.instanceGroupManagerResizeRequests(), verb)
+    method = getattr(client.collections["instanceGroupManagerResizeRequests"], verb)
     request = method(**where, resizeRequest=parsed.id, requestId=request_id)
     return wire_compute.operation_from_api(
         client.execute(f"instanceGroupManagerResizeRequests.{verb}", request)
@@ -207,7 +206,7 @@ def create_flex_request(
 ) -> Operation:
     """Ask again for what a flex-start request asked (`FlexRequest.as_body`), by its name."""
     parsed, where = _flex_at(name)
-    request = client.service.instanceGroupManagerResizeRequests().insert(
+    request = client.collections["instanceGroupManagerResizeRequests"].insert(
         **where, body={**body, "name": parsed.id}, requestId=request_id
     )
     return wire_compute.operation_from_api(

@@ -147,10 +147,19 @@ class Transport:
         self._rng = random.Random()
         self._rng_lock = threading.Lock()
 
-    def build(self, version: str, api: str = API_NAME) -> Any:
+    def build(
+        self, version: str, api: str = API_NAME, document: dict[str, Any] | None = None
+    ) -> Any:
         """Static discovery: the document shipped with googleapiclient (`{api}.{version}.json`),
-        no network at build time. The Http given here is never used: every execute() gets its
-        own."""
+        no network at build time; or `document`, that document already read (and reduced to what
+        the caller uses). The Http given here is never used: every execute() gets its own."""
+        if document is not None:
+            return discovery.build_from_document(
+                document,
+                http=httplib2.Http(timeout=self.timeout),
+                client_options={"api_endpoint": self.endpoint},
+                requestBuilder=self._request,
+            )
         return discovery.build(
             api,
             version,

@@ -162,7 +162,13 @@ class Memory:
             self.prints.pop(name, None)
         for snap in changed:
             self.snapshots[snap.name] = snap
-        self.prints.update(prints)
+        # Only the fingerprints that changed are kept: an equal one made this tick is dropped
+        # with the tick, so what the leader keeps for long is not spread among the pages it read
+        # (which would keep the allocator from reusing their memory).
+        kept = self.prints
+        for name, mark in prints.items():
+            if kept.get(name) != mark:
+                kept[name] = mark
         if version is not None:
             self.version = version
 

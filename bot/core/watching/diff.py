@@ -99,6 +99,23 @@ def _raw(data: Mapping[str, Any], field: str | None) -> str:
     return str(data.get(field)) if field else ""
 
 
+_LABEL_SETS: dict[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] = {}
+_MAX_LABEL_SETS = 50_000
+
+
+def labels_of(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """A TPU's labels as the snapshot keeps them: sorted pairs, each distinct set kept once (a
+    fleet has few of them; sharing them keeps the snapshots small and apart from each tick's
+    transient pages)."""
+    pairs = tuple(sorted((sys.intern(k), sys.intern(v)) for k, v in labels.items()))
+    found = _LABEL_SETS.get(pairs)
+    if found is not None:
+        return found
+    if len(_LABEL_SETS) < _MAX_LABEL_SETS:
+        _LABEL_SETS[pairs] = pairs
+    return pairs
+
+
 def snapshot_of(node: Node | Snapshot) -> Snapshot:
     """What the watcher keeps of a node; strings many nodes share are kept once."""
     if isinstance(node, Snapshot):
@@ -109,7 +126,7 @@ def snapshot_of(node: Node | Snapshot) -> Snapshot:
         health=node.health.value,
         accelerator_type=sys.intern(node.accelerator_type),
         symptoms=frozenset(s.key for s in node.symptoms) if node.symptoms else _NO_SYMPTOMS,
-        labels=tuple(sorted((sys.intern(k), sys.intern(v)) for k, v in node.labels.items())),
+        labels=labels_of(node.labels),
         maintenance=maintenance_text(node.maintenance),
     )
 

@@ -24,7 +24,14 @@ from bot.core.instances import (
     InstanceStatus,
     ProvisioningModel,
 )
-from bot.core.watching.diff import EventKind, NodeEvent, Snapshot, maintenance_text, reachable
+from bot.core.watching.diff import (
+    EventKind,
+    NodeEvent,
+    Snapshot,
+    labels_of,
+    maintenance_text,
+    reachable,
+)
 
 
 @dataclass(frozen=True)
@@ -64,7 +71,7 @@ def instance_snapshot(instance: Instance, confirmed: str = "") -> Snapshot:
         state=instance.status.value,
         health=confirmed,
         accelerator_type=sys.intern(instance.machine_type),
-        labels=tuple(sorted((sys.intern(k), sys.intern(v)) for k, v in instance.labels.items())),
+        labels=labels_of(instance.labels),
         maintenance=maintenance_text(instance.maintenance),
     )
 
