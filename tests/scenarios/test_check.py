@@ -162,3 +162,25 @@ def test_a_bad_config_is_reported_by_field(tmp_path: Path) -> None:
     findings = run_checks({"TPUBOT_CONFIG": str(config)})
     assert len(findings) == 1 and not findings[0].ok
     assert "channels.alerts" in findings[0].detail
+
+
+def test_compute_projects_are_checked_and_a_denied_one_named_with_its_role(
+    tmp_path: Path, slack: LocalSlack, emulator_server: RunningServer
+) -> None:
+    config = {
+        **CONFIG,
+        "projects": [
+            {"id": "ml-prod", "api": "v1alpha1"},  # both sources (the default)
+            {"id": "ml-research", "sources": ["compute"]},
+        ],
+    }
+    found = by_what(run_checks(env_for(tmp_path, slack, emulator_server.url, config)))
+    assert "TPU API ml-research" not in found  # its sources do not have tpu
+    assert (
+        found["Compute Engine ml-prod"].ok and "TPU VMs" in found["Compute Engine ml-prod"].detail
+    )
+    assert found["Compute Engine ml-research"].ok
+    admin(emulator_server, "faults", {"permissionDenied": ["ml-prod"]})
+    denied = by_what(run_checks(env_for(tmp_path, slack, emulator_server.url, config)))
+    assert not denied["Compute Engine ml-prod"].ok
+    assert "roles/compute.viewer" in denied["Compute Engine ml-prod"].detail

@@ -232,3 +232,15 @@ def test_many_vms_in_maintenance_in_one_zone_are_one_digest(world: Stack) -> Non
     later(world)
     new = new_roots(world, before)
     assert len(new) == 1 and f"nodes in trouble in {zone}" in new[0].text, [m.text for m in new]
+
+
+def test_a_host_error_is_told_as_such_and_resolves_when_repaired(world: Stack) -> None:
+    vm = standalone(world, spot=False)
+    before = len(roots(world))
+    world.emulator.inject(name_of(vm), {"hostError": True})
+    later(world, 0.5)  # the host is repaired within a minute: look before
+    new = new_roots(world, before)
+    assert len(new) == 1 and f"Repairing: {vm['name']}" in new[0].text
+    assert "host error" in str(new[0].blocks)
+    later(world)
+    assert "Resolved" in new[0].text and "recovered" in thread(world, new[0])[-1].text
