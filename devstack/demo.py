@@ -59,6 +59,19 @@ DEMO_CONFIG: dict[str, Any] = {
 }
 
 
+# What `tpu-bot demo --chaos` does, in turn.
+CHAOS_ROUND = (
+    "preempt",
+    "unhealthy",
+    "maintenance",
+    "suspend",
+    "spot-preempt",
+    "break-host",
+    "symptom",
+    "heal",
+)
+
+
 def _multislice_job(emulator: Emulator) -> None:
     """A training job across four v4 slices, granted at once: what "lose a slice" breaks."""
     parent = "projects/ml-infra/locations/us-central2-b"
@@ -136,16 +149,7 @@ def start_demo(
     if chaos_every:
 
         def chaos_loop() -> None:
-            actions = [
-                "preempt",
-                "unhealthy",
-                "maintenance",
-                "suspend",
-                "spot-preempt",
-                "break-host",
-                "symptom",
-                "heal",
-            ]
+            actions = CHAOS_ROUND
             i = 0
             while not stop.wait(chaos_every):
                 log.info("chaos: %s", chaos(actions[i % len(actions)]))

@@ -23,7 +23,7 @@ from bot.core.watching import queues
 from bot.core.watching.diff import EventKind, NodeEvent, Snapshot
 from bot.usecases.context import Deps, log
 from bot.usecases.incidents import change_incident, redraw_digest
-from bot.usecases.watch_compute import ComputeTick, ComputeWatch, is_instance
+from bot.usecases.watch_compute import ComputeWatch, is_instance
 from bot.usecases.watch_fleet import (
     Memory,
     TickReport,
@@ -132,7 +132,9 @@ class Watcher:
             unchanged=fleet.unchanged,
         )
         events += queue_tick.events
-        machines = self._poll_compute(remembered, projects, quick, open_incidents, own, now, report)
+        machines = self.compute.tick(
+            remembered, projects, quick, open_incidents, own, self.memory.prints, now, report
+        )
         events += machines.events
         report.events = len(events)
         decided = _decide(deps, events, open_incidents, now)
@@ -148,32 +150,6 @@ class Watcher:
             watch.set_status(conn, replace(status, last_poll=now))
         self.memory.committed(version, changed, removed, {**fleet.prints, **machines.prints})
         return report
-
-    def _poll_compute(
-        self,
-        remembered: dict[str, Snapshot],
-        projects: Collection[str] | None,
-        quick: Collection[str],
-        open_incidents: dict[str, Incident],
-        own: Collection[str],
-        now: datetime,
-        report: TickReport,
-    ) -> ComputeTick:
-        """The Compute Engine side of the tick (full polls only: a quick poll is nodes only)."""
-        scopes = [
-            s
-            for s in self.deps.compute_scopes
-            if (projects is None or s.project in projects) and s.project not in quick
-        ]
-        if not scopes:
-            return ComputeTick()
-        previous = {n: s for n, s in remembered.items() if is_instance(n)}
-        machines = self.compute.poll(scopes, previous, self.memory.prints, open_incidents, own, now)
-        report.instances = machines.instances
-        report.instances_changed = machines.seen
-        report.compute_requests = machines.requests
-        report.compute_failed = machines.failed
-        return machines
 
 
 def _decide(

@@ -26,7 +26,7 @@ from bot.core.watching.diff import NodeEvent, Snapshot, reachable
 from bot.core.watching.instances import InstanceChanges
 from bot.usecases.context import Deps, log
 from bot.usecases.ports import ComputeApi, TpuError
-from bot.usecases.watch_fleet import LIST_WORKERS
+from bot.usecases.watch_fleet import LIST_WORKERS, TickReport
 
 
 def is_instance(name: str) -> bool:
@@ -162,6 +162,34 @@ class ComputeWatch:
         listed = {s.name for s in current} | set(unchanged) | set(tick.held)
         tick.removed = _gone(previous, listed, tick)
         return tick
+
+    def tick(
+        self,
+        remembered: Mapping[str, Snapshot],
+        projects: Collection[str] | None,
+        quick: Collection[str],
+        open_incidents: Mapping[str, Incident],
+        own: Collection[str],
+        prints: Mapping[str, int],
+        now: datetime,
+        report: TickReport,
+    ) -> ComputeTick:
+        """The Compute side of a watcher's tick (`remembered`: every snapshot, nodes' too), on
+        full polls only (a quick poll, `quick`, lists nodes only); its figures in `report`."""
+        scopes = [
+            s
+            for s in self.deps.compute_scopes
+            if (projects is None or s.project in projects) and s.project not in quick
+        ]
+        if not scopes:
+            return ComputeTick()
+        previous = {n: s for n, s in remembered.items() if is_instance(n)}
+        machines = self.poll(scopes, previous, prints, open_incidents, own, now)
+        report.instances = machines.instances
+        report.instances_changed = machines.seen
+        report.compute_requests = machines.requests
+        report.compute_failed = machines.failed
+        return machines
 
     def _listed(self, tick: ComputeTick) -> Listed:
         """Every project's groups as last listed; flex-start requests and reservations of the
