@@ -111,6 +111,7 @@ def bot_env(tmp: Path, emu_url: str, slack: LocalSlack, projects: list[str]) -> 
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": slack.api_url,
         "TPU_API_ENDPOINT": emu_url,
+        "MONITORING_API_ENDPOINT": emu_url,
         "TPUBOT_CONFIG": str(tmp / "tpubot.yaml"),
         "TPUBOT_DATABASE_URL": f"sqlite:///{tmp / 'bot.db'}",
     }

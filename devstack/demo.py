@@ -119,6 +119,7 @@ def start_demo(
             "SLACK_SIGNING_SECRET": SIGNING_SECRET,
             "SLACK_API_URL": slack.api_url,
             "TPU_API_ENDPOINT": emulator_server.url,
+            "MONITORING_API_ENDPOINT": emulator_server.url,
             "TPUBOT_CONFIG": str(workdir / "tpubot.yaml"),
             "TPUBOT_DATABASE_URL": database_url or f"sqlite:///{workdir / 'tpubot.db'}",
         }

@@ -40,6 +40,7 @@ def serve_env(
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": slack_api_url,
         "TPU_API_ENDPOINT": tpu_url,
+        "MONITORING_API_ENDPOINT": tpu_url,  # the emulator serves Cloud Monitoring too
         "TPUBOT_CONFIG": str(workdir / "tpubot.yaml"),
         "TPUBOT_DATABASE_URL": database_url or f"sqlite:///{workdir / 'bot.db'}",
         "PORT": str(port if port is not None else free_port()),

@@ -31,6 +31,7 @@ class ActionId(enum.StrEnum):
     DENY = "approval_deny"
     ACK = "incident_ack"
     MUTE = "incident_mute"
+    KEEP = "node_keep"  # an idle TPU kept out of the sweep for a while
 
     def replaces_original(self, answer_is_page: bool) -> bool:
         """Whether the answer replaces the clicked message: a picker gives way to what became of

@@ -21,6 +21,7 @@ from bot.usecases.ports import (
     OutboxPort,
     Store,
     TpuApi,
+    UsageApi,
     WatchStore,
 )
 
@@ -71,6 +72,7 @@ class Deps:
     catalog: Catalog = field(default_factory=Catalog)
     liveness: Liveness = field(default_factory=NoLiveness)
     carrier: Carrier = field(default_factory=PlainCarrier)
+    usage: UsageApi | None = None  # Cloud Monitoring; None: usage is not read
 
     @property
     def scopes(self) -> list[ProjectScope]:

@@ -12,6 +12,7 @@ from bot.core import policy, scope
 from bot.core.commands.meta import WhoAmI
 from bot.core.models import UNHEALTHY, UNRECOVERABLE, Node, NodeState
 from bot.core.names import zone_of
+from bot.usecases import usage
 from bot.usecases.context import Actor, Deps
 from bot.usecases.registry import Outcome, handles
 
@@ -96,7 +97,8 @@ def list_nodes(deps: Deps, actor: Actor, query: cmd.ListNodes, now: datetime) ->
 @handles(cmd.GetNode)
 def get_node(deps: Deps, actor: Actor, query: cmd.GetNode, now: datetime) -> Outcome:
     node = deps.tpu.resolve(query.node.text, deps.scopes)
-    return Outcome(m.NodeDetail(node, tuple(deps.store.operations_for(node.name, limit=5))))
+    operations = tuple(deps.store.operations_for(node.name, limit=5))
+    return Outcome(m.NodeDetail(node, operations, usage.detail(deps, node, now)))
 
 
 @handles(cmd.Ops)

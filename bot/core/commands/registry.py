@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from bot.core.commands import meta, nodes, queued
+from bot.core.commands import meta, nodes, queued, usage
 from bot.core.commands.grammar import UsageError, did_you_mean, split, tokens
 from bot.core.commands.meta import Decide, Help
 from bot.core.commands.spec import Subcommand, Verb
@@ -13,7 +13,10 @@ from bot.core.text import Code, say
 
 # Every declaration, in the order help lists them (each says where: `listed`).
 SUBCOMMANDS: tuple[Subcommand, ...] = tuple(
-    sorted((*nodes.DECLARED, *queued.DECLARED, *meta.DECLARED), key=lambda s: s.listed)
+    sorted(
+        (*nodes.DECLARED, *queued.DECLARED, *meta.DECLARED, *usage.DECLARED),
+        key=lambda s: s.listed,
+    )
 )
 assert len({s.name for s in SUBCOMMANDS}) == len(SUBCOMMANDS), "each name is declared once"
 BY_NAME: dict[str, Subcommand] = {s.name: s for s in SUBCOMMANDS}

@@ -1,6 +1,8 @@
 """Node cards, listings, a node's detail, the reimage and runtime pickers, candidates and
 catalogs."""
 
+from typing import Any
+
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -39,6 +41,7 @@ from bot.slack.blocks.kit import (
     when,
 )
 from bot.slack.blocks.paging import Page, paged
+from bot.slack.blocks.usage import compose, usage_detail_blocks
 
 
 def _labels(node: Node) -> str:
@@ -244,6 +247,9 @@ def _(message: m.NodeDetail) -> Rendered:
     controls = node_controls(node)
     if controls is not None:
         blocks.append(controls)
+    if message.usage is not None:
+        drawn: list[Block | dict[str, Any]] = [*blocks, *usage_detail_blocks(message.usage)]
+        return compose(f"{node.node_id}: {node.state.value}", drawn)
     return _message(f"{node.node_id}: {node.state.value}", blocks)
 
 

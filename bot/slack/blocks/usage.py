@@ -36,11 +36,13 @@ from bot.slack.blocks.kit import (
     clip,
     esc,
     render,
+    user,
+    when,
 )
 
 # The action id of "Keep for 24 h" (`keep P/Z/N 24h`): the lead adds ActionId.KEEP with this
 # value; until then the listener does not know the click.
-KEEP_ACTION = "node_keep"
+KEEP_ACTION = ActionId.KEEP
 _STATE_WORDS = {
     u.UsageState.IDLE: "idle",
     u.UsageState.BUSY: "busy",
@@ -188,10 +190,19 @@ def idle_section(tpu: u.IdleTpu, window_minutes: int, currency: str) -> SectionB
 
 
 @render.register
+def _(message: u.IdleSettled) -> Rendered:
+    by = f" by {user(message.user)}" if message.user else ""
+    text = f":white_check_mark: *{esc(message.ref)}* is no longer idle: {esc(message.why)}{by}."
+    return compose(text, [_section(text)])
+
+
+@render.register
 def _(message: u.IdleNotice) -> Rendered:
-    tpus = message.tpus
+    tpus = message.still_idle
     daily = [t.cost_per_day for t in tpus if t.cost_per_day is not None]
     title = f"{len(tpus)} idle TPU" + ("" if len(tpus) == 1 else "s")
+    if not tpus:
+        title = "Idle TPUs: none left idle"
     rule = (
         f"Mean duty cycle below {message.threshold_percent:g} % for the last "
         f"{span_text(message.window_minutes)}; together {money(sum(daily), message.currency)} "
@@ -199,13 +210,16 @@ def _(message: u.IdleNotice) -> Rendered:
         "keep runs out."
     )
     blocks: list[Block | Json] = [HeaderBlock(text=_plain(title, MAX_HEADER)), _context(rule)]
-    room = (MAX_BLOCKS - len(blocks) - 1) // 2
+    room = (MAX_BLOCKS - len(blocks) - 2) // 2  # and a note of the rest, and of those settled
     for tpu in tpus[:room]:
         blocks.append(idle_section(tpu, message.window_minutes, message.currency))
         blocks.append(idle_buttons(tpu, message.keep_hours))
     if len(tpus) > room:
         blocks.append(_context(f"…and {len(tpus) - room} more idle TPUs: /tpu usage lists all."))
-    names = ", ".join(t.ref for t in tpus[:20])
+    if message.settled:
+        settled = [f"{esc(ref)}: {esc(why)}" for ref, why in sorted(message.settled.items())]
+        blocks.append(_context(":white_check_mark: No longer idle: " + "; ".join(settled[:20])))
+    names = ", ".join(t.ref for t in tpus[:20]) or "none"
     return compose(f"{title}: {names}", blocks)
 
 
@@ -246,6 +260,8 @@ def _(message: u.UsageDigest) -> Rendered:
         ]
         blocks += _table_with_note(_IDLE_HEADERS, rows, (2, 3, 4, 5), "idle TPUs")
     blocks += chart_blocks([message.busy_chart])
+    if message.fleet is not None:
+        blocks += _fleet_notes(message.fleet)
     if message.unknown:
         blocks.append(_unknown_note(message.unknown))
     summary = (
@@ -253,6 +269,22 @@ def _(message: u.UsageDigest) -> Rendered:
         f"{money(f.idle_cost, cur)} spent idle"
     )
     return compose(summary, blocks)
+
+
+def _fleet_notes(notes: u.FleetNotes) -> list[Block | Json]:
+    lines = [
+        f"*Requests for capacity*: {notes.queued_waiting} waiting, {notes.queued_failed} failed",
+        f"*Incidents*: {notes.incidents_opened} opened in the last day, {notes.incidents_open} "
+        "still open",
+        f"*Actions taken*: {notes.actions} in the last day",
+    ]
+    if notes.maintenance:
+        shown = [f"{esc(line.ref)} {when(line.starts_at)}" for line in notes.maintenance[:10]]
+        more = f" and {len(notes.maintenance) - 10} more" if len(notes.maintenance) > 10 else ""
+        lines.append("*Maintenance in the next 7 days*: " + "; ".join(shown) + more)
+    else:
+        lines.append("*Maintenance in the next 7 days*: none announced")
+    return [_section("\n".join(lines))]
 
 
 def _tpus(n: int) -> str:
