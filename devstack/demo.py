@@ -49,7 +49,13 @@ DEMO_CONFIG: dict[str, Any] = {
         "admin": ["U0ROOT"],
     },
     "approvals": {"ttl_minutes": 30},
-    "watch": {"poll_seconds": 5, "operations_seconds": 2, "storm_threshold": 5},
+    "watch": {
+        "poll_seconds": 5,
+        "operations_seconds": 2,
+        "storm_threshold": 5,
+        # The demo's idle sweep looks often: "Go idle" shows within half a minute.
+        "idle": {"check_seconds": 30},
+    },
 }
 
 

@@ -14,6 +14,7 @@ from datetime import timedelta
 from importlib import resources
 from typing import Any
 
+from devstack.usage_chaos import USAGE_CHAOS
 from localslack.server import LocalSlack
 from localslack.workspace import BOT_USER, Message
 from tpu_emulator import ApiError, Emulator
@@ -191,6 +192,8 @@ def emulator_chaos(
             return _cut_a_zone(emulator, watched, rng)
         if action in QUEUE_CHAOS:
             return QUEUE_CHAOS[action](emulator, watched, rng)
+        if action in USAGE_CHAOS:
+            return USAGE_CHAOS[action](emulator, watched, rng)
         if action not in ("preempt", "unhealthy", "symptom", "storm"):
             raise ValueError(f"unknown chaos {action!r}")
         names = healthy()

@@ -47,8 +47,9 @@ def test_the_digest_is_posted_once_across_replicas_and_a_failover(
         eventually(lambda: other.leader, 30, "the other replica leads")
         # The new leader ran every job at once on taking over, the digest's included.
         eventually(
-            lambda: (other.metric("tpubot_ticks_total", 'job="usage_digest",outcome="ok"') or 0)
-            >= 1,
+            lambda: (
+                (other.metric("tpubot_ticks_total", 'job="usage_digest",outcome="ok"') or 0) >= 1
+            ),
             30,
             "the new leader checked the digest",
         )
