@@ -149,7 +149,7 @@ def test_the_home_tab_is_the_bots_fleet_view_and_its_buttons_answer_in_dms(
     assert "Busy chips" in _text(browser, home) and "TPUs by type" in _text(browser, home)
     published = demo.slack.workspace.calls_to("views.publish", ok=True)
     assert published and published[-1].args["user_id"] == "U0VERA"
-    click(browser, f"{home} button[data-action='show']", index=0)  # Idle TPUs
+    click(browser, f"{home} button[data-action='show_idle']")
     wait_for(
         browser,
         lambda: [

@@ -60,9 +60,9 @@ def home_blocks(home: u.FleetHome) -> list[Block]:
         ActionsBlock(
             block_id="home_show",
             elements=[
-                _button("Idle TPUs", ActionId.SHOW, "usage idle"),
-                _button("Usage", ActionId.SHOW, "usage"),
-                _button("Queued resources", ActionId.SHOW, "queue list"),
+                _button("Idle TPUs", ActionId.SHOW_IDLE, "usage idle"),
+                _button("Usage", ActionId.SHOW_USAGE, "usage"),
+                _button("Queued resources", ActionId.SHOW_QUEUE, "queue list"),
             ],
         ),
         DividerBlock(),

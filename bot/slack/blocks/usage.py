@@ -31,6 +31,7 @@ from bot.slack.blocks.kit import (
     _button,
     _context,
     _md,
+    _message,
     _plain,
     _section,
     clip,
@@ -75,14 +76,7 @@ def gib(value: float | None) -> str:
     return "-" if value is None else f"{value / (1 << 30):,.1f} GiB"
 
 
-def compose(text: str, blocks: Sequence[Block | Json]) -> Rendered:
-    """kit._message for blocks that may be dicts (data blocks have no slack_sdk model)."""
-    dicts = [b if isinstance(b, dict) else b.to_dict() for b in blocks]
-    if len(dicts) > MAX_BLOCKS:
-        left_out = len(dicts) - (MAX_BLOCKS - 1)
-        note = _context(f"…and {left_out} more blocks not shown.")
-        dicts = [*dicts[: MAX_BLOCKS - 1], note.to_dict()]
-    return {"text": clip(text, 3000), "blocks": dicts}
+compose = _message  # (a message whose blocks may be dicts: data blocks have no model)
 
 
 def chart_blocks(charts: Sequence[u.Chart | None], room: int = MAX_CHARTS) -> list[Block | Json]:
