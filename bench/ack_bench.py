@@ -142,6 +142,7 @@ def start(args: argparse.Namespace) -> tuple[Emulator, Any, LocalSlack, TpuClien
             "SLACK_API_URL": slack.api_url,
             "TPU_API_ENDPOINT": emulator_server.url,
             "COMPUTE_API_ENDPOINT": emulator_server.url,
+            "MONITORING_API_ENDPOINT": emulator_server.url,
             "TPUBOT_CONFIG": str(tmp / "tpubot.yaml"),
             "TPUBOT_DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}",
         }

@@ -119,6 +119,7 @@ def bot_env(
         "SLACK_API_URL": slack.api_url,
         "TPU_API_ENDPOINT": emu_url,
         "COMPUTE_API_ENDPOINT": emu_url,
+        "MONITORING_API_ENDPOINT": emu_url,
         "TPUBOT_CONFIG": str(tmp / "tpubot.yaml"),
         "TPUBOT_DATABASE_URL": f"sqlite:///{tmp / 'bot.db'}",
     }

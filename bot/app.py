@@ -32,6 +32,7 @@ from bot.slack.carry import ButtonCarrier
 from bot.slack.chat import Outbox, make_web_client
 from bot.slack.directory import SlackDirectory
 from bot.slack.drainer import Caps, OutboxDrainer
+from bot.slack.home import register_home
 from bot.slack.listeners import WorkPool, build_app, register
 from bot.storage.liveness import ReplicaLiveness
 from bot.storage.outbox import OutboxStore
@@ -39,7 +40,8 @@ from bot.storage.store import Store
 from bot.storage.watch_store import WatchStore
 from bot.tpu.client import TpuClient, make_credentials
 from bot.tpu.compute import ComputeClient
-from bot.usecases import Deps, Dispatcher, approvals, operations, retention, watch
+from bot.tpu.monitoring import MonitoringClient
+from bot.usecases import Deps, Dispatcher, approvals, operations, retention, usage, watch
 
 log = logging.getLogger("bot")
 Clock = Callable[[], datetime]
@@ -217,6 +219,23 @@ def _compute_client(
     )
 
 
+def _monitoring(settings: Settings, metrics: Metrics) -> MonitoringClient:
+    """Cloud Monitoring, for how busy each TPU is (the same credentials as the TPU API)."""
+    env, config = settings.env, settings.bot
+    credentials = make_credentials(
+        env.MONITORING_API_ENDPOINT,
+        impersonate=config.gcp.impersonate_service_account,
+        credentials_file=config.gcp.credentials_file,
+    )
+    return MonitoringClient(
+        env.MONITORING_API_ENDPOINT,
+        credentials,
+        timeout=config.gcp.request_timeout_seconds,
+        retries=min(config.gcp.retries, 2),
+        observer=metrics.tpu_call,
+    )
+
+
 def _drainer(settings: Settings, rows: OutboxStore, metrics: Metrics) -> OutboxDrainer:
     """The drainer handles 429, 5xx and dropped connections itself, per message: its client
     does not retry on its own."""
@@ -237,7 +256,12 @@ def _drainer(settings: Settings, rows: OutboxStore, metrics: Metrics) -> OutboxD
 
 
 def build(
-    settings: Settings, *, clock: Clock = utcnow, tpu: Any = None, compute: Any = None
+    settings: Settings,
+    *,
+    clock: Clock = utcnow,
+    tpu: Any = None,
+    compute: Any = None,
+    usage_api: Any = None,
 ) -> Bot:
     """Wire a bot from settings; collaborators may be passed in (tests, demo)."""
     env, config = settings.env, settings.bot
@@ -260,8 +284,17 @@ def build(
     replica = Replica(env.TPUBOT_REPLICA_ID or socket.gethostname(), uuid.uuid4().hex[:12])
     liveness = ReplicaLiveness(store, replica, timedelta(seconds=2 * config.watch.lease_seconds))
     outbox, carrier = Outbox(watch_store.outbox), ButtonCarrier(watch_store.values)
+    usage_api = usage_api if usage_api is not None else _monitoring(settings, metrics)
     deps = Deps(
-        config, tpu, store, directory, watch_store, outbox, liveness=liveness, carrier=carrier
+        config,
+        tpu,
+        store,
+        directory,
+        watch_store,
+        outbox,
+        liveness=liveness,
+        carrier=carrier,
+        usage=usage_api,
     )
     # Compute Engine's TPU VMs, for the projects whose sources have compute.
     command_compute = compute if compute is not None else _compute_client(settings, metrics, budget)
@@ -273,6 +306,7 @@ def build(
     secret = None if settings.socket_mode else env.SLACK_SIGNING_SECRET
     app = build_app(client, secret.get_secret_value() if secret else None)
     work = WorkPool()
+    register_home(app, dispatcher, clock, work)  # before the message listeners (see home.py)
     register(app, dispatcher, clock, work, metrics)
     # Replicas share the database; the one holding the lease runs the scheduled jobs.
     jobs = Jobs(clock, metrics, Lease(store, config.watch.lease_seconds))
@@ -310,6 +344,10 @@ def build(
         return pruned
 
     jobs.add("prune", 3600, prune)
+    # Is anyone using them: idle TPUs named once per route, and the daily digest (checked each
+    # minute, posted once a day at its local time).
+    jobs.add("idle_sweep", config.watch.idle.check_seconds, partial(usage.sweep, deps))
+    jobs.add("usage_digest", 60, partial(usage.digest, deps))
     jobs.add("drain_outbox", 1, drainer.drain)
     return Bot(
         settings, store, tpu, client, dispatcher, app, metrics, jobs, work, watch_store, clock

@@ -53,7 +53,11 @@ def emulator(
     server = make_wsgi_server(EmulatorApp(emu), host, port)
     url = f"http://{server.server_address[0]!s}:{server.server_address[1]}"
     click.echo(f"TPU API emulator on {url}/v1alpha1/ with {len(emu.node_names())} nodes")
-    click.echo(f"  admin: {url}/emulator/v1/stats | /faults | /reset | NODE:inject")
+    click.echo(
+        f"  also: Cloud TPU {url}/v1/ and {url}/v2/, Compute Engine {url}/compute/v1/ "
+        f"({emu.stats_json()['instances']} TPU instances), Cloud Monitoring {url}/v3/"
+    )
+    click.echo(f"  admin: {url}/emulator/v1/stats | /faults | /reset | NAME:inject")
     _serve_until_signal(server)
 
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -19,6 +20,7 @@ from bot.core.commands.spec import Verb
 
 GOOGLE_TPU_ENDPOINT = "https://tpu.googleapis.com/"
 GOOGLE_COMPUTE_ENDPOINT = "https://compute.googleapis.com/"  # the client adds compute/v1/
+GOOGLE_MONITORING_ENDPOINT = "https://monitoring.googleapis.com/"
 SLACK_API_URL = "https://slack.com/api/"
 
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
@@ -149,6 +151,18 @@ class ApprovalsConfig(_Strict):
     attempt_timeout_seconds: int = Field(default=300, ge=1)
 
 
+class IdleConfig(_Strict):
+    """When a TPU counts as idle (Cloud Monitoring's duty cycle), and what people may do."""
+
+    threshold_percent: float = Field(default=2, ge=0, le=100)  # mean duty cycle below this...
+    minutes: int = Field(default=180, ge=5, le=7 * 24 * 60)  # ...over this window = idle
+    check_seconds: int = Field(default=300, ge=30)  # how often usage is read
+    min_chips: int = Field(default=0, ge=0)  # smaller TPUs are not swept
+    # A TPU with one of these labels is never called idle (GCP label keys take no "/").
+    exempt_labels: Mapping[str, str] = Field(default_factory=lambda: {"tpu-bot-keep": "true"})
+    keep_hours: int = Field(default=24, ge=1, le=24 * 30)  # what "Keep" grants
+
+
 class WatchConfig(_Strict):
     poll_seconds: int = Field(default=60, ge=5)
     operations_seconds: int = Field(default=10, ge=1)
@@ -170,6 +184,7 @@ class WatchConfig(_Strict):
     # Compute Engine's groups (slices), flex-start requests and reservations are listed this
     # often (instances every poll): they change slowly and cost a request or more each.
     capacity_seconds: int = Field(default=300, ge=5)
+    idle: IdleConfig = IdleConfig()
 
 
 class GcpConfig(_Strict):
@@ -196,6 +211,37 @@ class SlackConfig(_Strict):
     outbox_max_age_hours: float = Field(default=24, gt=0, le=24 * 30)
 
 
+class UsageConfig(_Strict):
+    """Cost estimates and the daily digest. Prices are per chip-hour, by generation and
+    provisioning model (`{v5e: {on-demand: 1.2, spot: 0.5}}`); they override the documented
+    defaults (bot/core/usage_cost.py); a TPU without a price has an unknown cost, never zero."""
+
+    currency: str = "USD"
+    prices: Mapping[str, Mapping[str, float]] = Field(default_factory=dict)
+    digest: bool = True  # post the daily digest
+    digest_at: str = "09:00"  # local time of day
+    digest_timezone: str = "UTC"  # an IANA zone name, e.g. Europe/Paris
+    top_idle: int = Field(default=10, ge=0, le=50)  # idle TPUs the digest names
+
+    @field_validator("digest_at")
+    @classmethod
+    def _time_of_day(cls, value: str) -> str:
+        if not re.match(r"^([01]\d|2[0-3]):[0-5]\d$", value):
+            raise ValueError(f"{value!r} is not a time of day like 09:00")
+        return value
+
+    @field_validator("digest_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        if value == "UTC":  # needs no time zone database (a slim image may have none)
+            return value
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a time zone (like UTC or Europe/Paris)") from None
+        return value
+
+
 class RetentionConfig(_Strict):
     """How long the leader keeps what is done: sent outbox rows (the roots that incidents,
     requests and operations still reply to are kept), audit entries, long listing queries."""
@@ -217,6 +263,7 @@ class BotConfig(_Strict):
     gcp: GcpConfig = GcpConfig()
     slack: SlackConfig = SlackConfig()
     retention: RetentionConfig = RetentionConfig()
+    usage: UsageConfig = UsageConfig()
 
     @field_validator("projects")
     @classmethod
@@ -245,6 +292,7 @@ class Environment(BaseSettings):
     TPU_API_ENDPOINT: str = GOOGLE_TPU_ENDPOINT
     # Compute Engine's root (the emulator's root); the client adds `compute/v1/`.
     COMPUTE_API_ENDPOINT: str = GOOGLE_COMPUTE_ENDPOINT
+    MONITORING_API_ENDPOINT: str = GOOGLE_MONITORING_ENDPOINT
     TPUBOT_CONFIG: str = "./tpubot.yaml"
     TPUBOT_DATABASE_URL: str = "sqlite:///./tpubot.db"
     TPUBOT_LOG_LEVEL: str = "INFO"

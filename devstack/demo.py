@@ -55,6 +55,8 @@ DEMO_CONFIG: dict[str, Any] = {
         "operations_seconds": 2,
         "storm_threshold": 5,
         "capacity_seconds": 10,
+        # The demo's idle sweep looks often: "Go idle" shows within half a minute.
+        "idle": {"check_seconds": 30},
     },
 }
 
@@ -139,6 +141,7 @@ def start_demo(
             "SLACK_API_URL": slack.api_url,
             "TPU_API_ENDPOINT": emulator_server.url,
             "COMPUTE_API_ENDPOINT": emulator_server.url,
+            "MONITORING_API_ENDPOINT": emulator_server.url,
             "TPUBOT_CONFIG": str(workdir / "tpubot.yaml"),
             "TPUBOT_DATABASE_URL": database_url or f"sqlite:///{workdir / 'tpubot.db'}",
         }

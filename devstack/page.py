@@ -15,6 +15,7 @@ from importlib import resources
 from typing import Any
 
 from devstack import compute_chaos
+from devstack.usage_chaos import USAGE_CHAOS
 from localslack.server import LocalSlack
 from localslack.workspace import BOT_USER, Message
 from tpu_emulator import ApiError, Emulator
@@ -195,6 +196,8 @@ def emulator_chaos(
             return QUEUE_CHAOS[action](emulator, watched, rng)
         if action in compute_chaos.COMPUTE_CHAOS:
             return compute_chaos.COMPUTE_CHAOS[action](emulator, watched, rng)
+        if action in USAGE_CHAOS:
+            return USAGE_CHAOS[action](emulator, watched, rng)
         if action not in ("preempt", "unhealthy", "symptom", "storm"):
             raise ValueError(f"unknown chaos {action!r}")
         names = healthy()

@@ -43,6 +43,7 @@ def serve_env(
         "SLACK_API_URL": slack_api_url,
         "TPU_API_ENDPOINT": tpu_url,
         "COMPUTE_API_ENDPOINT": tpu_url,  # the emulator serves Compute Engine too
+        "MONITORING_API_ENDPOINT": tpu_url,  # the emulator serves Cloud Monitoring too
         "TPUBOT_CONFIG": str(workdir / "tpubot.yaml"),
         "TPUBOT_DATABASE_URL": database_url or f"sqlite:///{workdir / 'bot.db'}",
         "PORT": str(port if port is not None else free_port()),

@@ -183,6 +183,7 @@ def start_stack(
         "SLACK_API_URL": slack.api_url,
         "TPU_API_ENDPOINT": emulator_server.url,
         "COMPUTE_API_ENDPOINT": emulator_server.url,
+        "MONITORING_API_ENDPOINT": emulator_server.url,
         "TPUBOT_CONFIG": str(config_path),
         "TPUBOT_DATABASE_URL": database_url or f"sqlite:///{tmp_path / 'tpubot.db'}",
     }

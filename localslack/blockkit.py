@@ -103,9 +103,14 @@ def _header(block: Json, found: Problems, pointer: str) -> None:
 
 def _actions(block: Json, found: Problems, pointer: str) -> None:
     elements = found.count(block.get("elements"), Rule.ACTIONS_ELEMENTS, f"{pointer}/elements")
+    seen: set[str] = set()
     for j, item in enumerate(elements):
         if isinstance(item, dict):
             element(item, found, f"{pointer}/elements/{j}")
+            action_id = item.get("action_id")
+            if isinstance(action_id, str) and action_id in seen:
+                found.add(Rule.ACTION_ID_UNIQUE, f"{pointer}/elements/{j}/action_id")
+            seen.add(str(action_id))
 
 
 def _context(block: Json, found: Problems, pointer: str) -> None:

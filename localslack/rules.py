@@ -34,6 +34,7 @@ class Rule(StrEnum):
     BUTTON_VALUE = "button_value"
     BUTTON_URL = "button_url"
     ACTION_ID_LENGTH = "action_id_length"
+    ACTION_ID_UNIQUE = "action_id_unique"
     OPTION_TEXT = "option_text"
     OPTION_VALUE = "option_value"
     SELECT_OPTIONS = "select_options"
@@ -96,6 +97,14 @@ RULES: dict[Rule, Facts] = {
     Rule.BLOCK_ID_LENGTH: _length(f"{BLOCKS}/section-block", 255),
     # "block_id should be unique for each message and each iteration of a message"
     Rule.BLOCK_ID_UNIQUE: Facts("invalid_blocks", f"{BLOCKS}/section-block", says="is not unique"),
+    # The button element's action_id "should be unique among all other action_ids in the
+    # containing block"; Slack refuses the message (invalid_blocks), as knacklabs/gantry#458
+    # saw live with two buttons of one id.
+    Rule.ACTION_ID_UNIQUE: Facts(
+        "invalid_blocks",
+        "https://docs.slack.dev/reference/block-kit/block-elements/button-element",
+        says="is not unique",
+    ),
     Rule.SECTION_TEXT: _length(f"{BLOCKS}/section-block", 3000),
     Rule.SECTION_FIELDS: _count(f"{BLOCKS}/section-block", 10),
     Rule.SECTION_FIELD_TEXT: _length(f"{BLOCKS}/section-block", 2000),

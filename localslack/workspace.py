@@ -282,11 +282,25 @@ class Workspace:
 
     def channel_of(self, args: Json) -> str:
         channel = str(args.get("channel") or "")
+        if channel in self.users:
+            return self.direct(channel)  # a user id: the bot's direct messages with them
         if channel.startswith("#"):
             channel = next((k for k, v in self.channels.items() if v == channel[1:]), channel)
         if channel not in self.channels:
             raise SlackError("channel_not_found")
         return channel
+
+    def direct(self, user_id: str) -> str:
+        """The bot's direct-message channel with a person (its App Home's Messages tab), made on
+        first use, as Slack does when a bot posts to a user id."""
+        with self._lock:
+            dm = "D" + user_id[1:]
+            if dm not in self.channels:
+                self.channels[dm] = f"@{self.users.get(user_id, user_id)}"
+                self.private.add(dm)
+                self.members.add(dm)
+                self.people.setdefault(dm, set()).add(user_id)
+            return dm
 
     def post(self, channel: str, user: str, text: str, blocks: list[Json], **extra: Any) -> Message:
         with self._lock:

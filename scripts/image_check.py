@@ -252,6 +252,7 @@ def run_checks(container: Container, work: Path) -> None:
             "SLACK_API_URL": slack.api_url,
             "TPU_API_ENDPOINT": emulator_server.url,
             "COMPUTE_API_ENDPOINT": emulator_server.url,
+            "MONITORING_API_ENDPOINT": emulator_server.url,
             "PORT": str(port),
         }
         base = f"http://127.0.0.1:{port}"

@@ -97,6 +97,37 @@ def main() -> None:
         click(browser, "#feed [data-testid='replies']")
         wait_for(browser, lambda: "finished: node is STOPPED" in feed_text(browser, "tfeed"), 60)
         browser.save_screenshot(str(OUT / "approval.png"))
+
+        # Is anyone using it: an idle notice, the usage table with a TPU's chart, the Home tab.
+        click(browser, "button[data-chaos='go-idle']")
+        wait_for(browser, lambda: "does nothing" in browser.find_element("id", "did").text)
+        demo.bot.jobs.run("idle_sweep")
+        as_user(browser, "otto")
+        open_channel(browser, "tpu-alerts")
+        wait_for(browser, lambda: "idle TPU" in feed_text(browser), 60)
+        notice = wait_for(
+            browser,
+            lambda: [
+                m
+                for m in browser.find_elements("css selector", "#feed [data-testid='message']")
+                if "idle TPU" in m.text and "Keep for" in m.text
+            ],
+        )[-1]
+        browser.execute_script("arguments[0].scrollIntoView({block: 'start'})", notice)
+        browser.save_screenshot(str(OUT / "idle-notice.png"))
+        open_channel(browser, "general")
+        names = demo.emulator.node_names("ml-prod")
+        busy = next(n for n in names if demo.emulator.get_node(n)["state"] == "READY")
+        type_command(browser, f"/tpu get {'/'.join(busy.split('/')[i] for i in (1, 3, 5))}")
+        wait_for(
+            browser,
+            lambda: browser.find_elements("css selector", "#feed [data-testid='chart']"),
+            60,
+        )
+        browser.save_screenshot(str(OUT / "usage-chart.png"))
+        click(browser, "[data-testid='home-tab']")
+        wait_for(browser, lambda: "TPU fleet" in feed_text(browser), 60)
+        browser.save_screenshot(str(OUT / "home-tab.png"))
     finally:
         browser.quit()
         demo.close()

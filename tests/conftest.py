@@ -27,6 +27,7 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         "SLACK_APP_TOKEN",
         "SLACK_API_URL",
         "TPU_API_ENDPOINT",
+        "MONITORING_API_ENDPOINT",
         "COMPUTE_API_ENDPOINT",
         "TPUBOT_CONFIG",
         "TPUBOT_DATABASE_URL",

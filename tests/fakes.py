@@ -324,6 +324,9 @@ class RecordingOutbox:
             "update", target.channel, message, target_outbox=target.outbox, target_ts=target.ts
         )
 
+    def home(self, conn: Any, user: str, message: m.Message, *, now: datetime) -> int:
+        return self._add("home", user, message, user=user)
+
     # ----- reading --------------------------------------------------------------------------
 
     def thread(self, root: int) -> list[m.Message]:

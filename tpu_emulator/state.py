@@ -16,6 +16,7 @@ from tpu_emulator.faults import Faults
 from tpu_emulator.locations import LocationsMixin
 from tpu_emulator.model import V2, QueuedResource
 from tpu_emulator.monitoring import MonitoringService, UtilizationTable, tpu_api_nodes
+from tpu_emulator.monitoring.sources import compute_instances
 from tpu_emulator.operations import OperationsMixin
 from tpu_emulator.rules import (
     MAINTENANCE_STATUSES,
@@ -66,6 +67,8 @@ class Emulator(SeedingMixin, OperationsMixin, LocationsMixin):
         self.utilization = UtilizationTable()
         self.monitoring = MonitoringService(self.clock, self.utilization)
         self.monitoring.add_source(tpu_api_nodes(self))
+        # Compute Engine TPUs report on their own resource; `self.compute` is made by reset().
+        self.monitoring.add_source(compute_instances(lambda: self.compute))
         self.reset()
 
     # ----- admin -----------------------------------------------------------------------------
@@ -124,7 +127,14 @@ class Emulator(SeedingMixin, OperationsMixin, LocationsMixin):
         if "/queuedResources/" in name:
             return self.inject_queued(name, data)
         if self.compute.is_compute_name(name):
-            return self.compute.inject(name, data)
+            # A Compute Engine TPU's duty cycle too (DESIGN: `{dutyCycle}` "also for instances").
+            usage = {k: v for k, v in data.items() if k in UTILIZATION_KEYS}
+            rest = {k: v for k, v in data.items() if k not in UTILIZATION_KEYS}
+            if usage and "/instances/" not in name:
+                raise ApiError("INVALID_ARGUMENT", "dutyCycle goes with a TPU (an instance)")
+            found = self.compute.inject(name, rest)
+            self.inject_utilization(name, usage)
+            return found
         allowed = {"state", "health", "healthDescription", "symptoms", "upcomingMaintenance"}
         unknown = set(data) - allowed - UTILIZATION_KEYS
         if unknown:

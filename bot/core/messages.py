@@ -16,6 +16,7 @@ from bot.core.operations import Operation
 from bot.core.queued import QueuedResource
 from bot.core.records import Approval, AuditEntry, Digest, Incident, TrackedOperation
 from bot.core.text import Said
+from bot.core.usage_messages import UsageDetail, UsageMessage
 
 NODES_PER_PAGE = 10  # node cards per listing page: 10 cards and their buttons fit Block Kit's 50
 QUEUED_PER_PAGE = 10
@@ -105,6 +106,7 @@ class NodePage:
 class NodeDetail:
     node: Node
     operations: Sequence[TrackedOperation] = ()
+    usage: UsageDetail | None = None  # its utilization, when Cloud Monitoring is read
 
 
 @dataclass(frozen=True)
@@ -273,6 +275,7 @@ Message = (
     | InstanceDetail
     | SliceList
     | ReservationList
+    | UsageMessage
 )
 
 

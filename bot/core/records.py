@@ -179,6 +179,25 @@ class Digest:
 
 
 @dataclass(frozen=True)
+class IdleMember:
+    """A TPU an idle notice named: since when, what the notice said of it (`shown`), and, once
+    it is no longer idle, when and why (busy again, stopped, gone, kept)."""
+
+    notice_id: str
+    tpu: str
+    since: datetime
+    shown: Mapping[str, Any]
+    channel: str = ""
+    root_outbox: int | None = None
+    settled_at: datetime | None = None
+    settled: str = ""
+
+    @property
+    def root(self) -> MessageRef:
+        return MessageRef(self.channel, self.root_outbox)
+
+
+@dataclass(frozen=True)
 class WatcherStatus:
     """The watcher's own health, kept between ticks and read by /healthz."""
 

@@ -7,8 +7,8 @@ bot/slack/blocks/usage.py and home.py knows those). Builders live in core/usage_
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.core.records import Approval, Incident
@@ -95,6 +95,22 @@ class IdleNotice:
     window_minutes: int
     currency: str
     keep_hours: int = 24
+    # TPUs no longer idle since the notice was posted: their ref -> why (busy again, stopped,
+    # gone, kept by someone); they are shown settled, without buttons.
+    settled: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def still_idle(self) -> list[IdleTpu]:
+        return [t for t in self.tpus if t.ref not in self.settled]
+
+
+@dataclass(frozen=True)
+class IdleSettled:
+    """A TPU of an idle notice that is no longer idle, told in the notice's thread."""
+
+    ref: str
+    why: str  # busy again, stopped, gone, kept by someone until...
+    user: str = ""  # who kept it, if someone did
 
 
 @dataclass(frozen=True)
@@ -109,6 +125,20 @@ class UsageDigest:
     top_idle: Sequence[IdleTpu] = ()
     busy_chart: Chart | None = None
     unknown: Sequence[str] = ()
+    fleet: FleetNotes | None = None
+
+
+@dataclass(frozen=True)
+class FleetNotes:
+    """What else the day held, for the digest: requests for capacity waiting or failed,
+    maintenance in the next days, incidents, and the actions people took."""
+
+    queued_waiting: int = 0
+    queued_failed: int = 0
+    maintenance: Sequence[MaintenanceLine] = ()
+    incidents_opened: int = 0  # in the last day
+    incidents_open: int = 0  # now
+    actions: int = 0  # started in the last day (the audit log)
 
 
 @dataclass(frozen=True)
@@ -158,4 +188,4 @@ class FleetHome:
     unknown: Sequence[str] = ()
 
 
-UsageMessage = IdleNotice | UsageTable | UsageDigest | UsageDetail | FleetHome
+UsageMessage = IdleNotice | IdleSettled | UsageTable | UsageDigest | UsageDetail | FleetHome

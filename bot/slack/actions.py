@@ -33,6 +33,11 @@ class ActionId(enum.StrEnum):
     DENY = "approval_deny"
     ACK = "incident_ack"
     MUTE = "incident_mute"
+    KEEP = "node_keep"  # an idle TPU kept out of the sweep for a while
+    # Buttons that show something (the Home tab's); each id once in its block, as Slack asks.
+    SHOW_IDLE = "show_idle"
+    SHOW_USAGE = "show_usage"
+    SHOW_QUEUE = "show_queue"
 
     def replaces_original(self, answer_is_page: bool) -> bool:
         """Whether the answer replaces the clicked message: a picker gives way to what became of

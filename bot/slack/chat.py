@@ -92,3 +92,13 @@ class Outbox:
             target_outbox=None if target.ts else target.outbox,
             target_ts=target.ts,
         )
+
+    def home(self, conn: Connection, user: str, message: Message, *, now: datetime) -> int:
+        """One person's App Home view; rows of one user keep their order like a channel's."""
+        return self.rows.enqueue(
+            conn,
+            channel=user,
+            payload={"user_id": user, "view": render.render(message)},
+            now=now,
+            method="views.publish",
+        )

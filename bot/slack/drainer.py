@@ -202,6 +202,8 @@ class OutboxDrainer:
         return self._level(channel, now) + self.JITTER >= 1
 
     def _args(self, item: OutboxItem) -> dict[str, Any]:
+        if item.method == "views.publish":
+            return dict(item.payload)  # user_id and view: a Home tab has no channel
         args: dict[str, Any] = {"channel": item.channel, **item.payload}
         if item.method == "chat.update":
             args["ts"] = item.target_ts

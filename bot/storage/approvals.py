@@ -108,6 +108,10 @@ class ApprovalRows:
         )
         return self._approvals_where(sa.or_(due, stale))
 
+    def pending_approvals(self) -> list[Approval]:
+        """Every request waiting for an approver."""
+        return self._approvals_where(approvals.c.status == ApprovalStatus.PENDING.value)
+
     def executing_approvals(self) -> list[Approval]:
         """Every attempt under way, whoever claimed it (crash takeover checks their owners)."""
         return self._approvals_where(approvals.c.status == ApprovalStatus.EXECUTING.value)

@@ -194,6 +194,30 @@ watch_state = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=True),
 )
 
+# Added by migration 6: idle notices (one root per route and sweep) and the TPUs they name.
+idle_notices = sa.Table(
+    "idle_notices",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("root_outbox", sa.Integer, nullable=True),
+    sa.Column("opened_at", UTCDateTime, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("resolved_at", UTCDateTime, nullable=True),
+)
+
+idle_members = sa.Table(
+    "idle_members",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("notice_id", sa.String(64), nullable=False, index=True),
+    sa.Column("tpu", sa.String(512), nullable=False, index=True),
+    sa.Column("since", UTCDateTime, nullable=False),
+    sa.Column("shown", sa.JSON, nullable=False),  # what the notice says of it (IdleTpu)
+    sa.Column("settled_at", UTCDateTime, nullable=True),
+    sa.Column("settled", sa.Text, nullable=False, default=""),  # why it is no longer idle
+)
+
 leases = sa.Table(
     "leases",
     metadata,
@@ -249,6 +273,11 @@ def _step_5(conn: Connection) -> None:
     add_missing_columns(conn, watch_state, ["updated_at"])
 
 
+def _step_6(conn: Connection) -> None:
+    """Idle notices and the TPUs they name."""
+    metadata.create_all(conn, tables=[idle_notices, idle_members], checkfirst=True)
+
+
 # Each step brings the schema from version i to i + 1; never edit a released step.
 MIGRATIONS: list[Callable[[Connection], None]] = [
     lambda conn: metadata.create_all(conn, tables=[approvals, operations, audit], checkfirst=True),
@@ -258,6 +287,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _create_leases,
     _step_4,
     _step_5,
+    _step_6,
 ]
 
 

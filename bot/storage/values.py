@@ -22,6 +22,16 @@ class Values:
             ).scalar()
         return default if value is None else str(value)
 
+    def items(self, prefix: str) -> dict[str, str]:
+        """Every value whose key starts with `prefix`."""
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                sa.select(watch_state.c.key, watch_state.c.value).where(
+                    watch_state.c.key.startswith(prefix, autoescape=True)
+                )
+            ).all()
+        return {str(r.key): str(r.value) for r in rows}
+
     def put(
         self, conn: Connection | None, key: str, value: str, now: datetime | None = None
     ) -> None:

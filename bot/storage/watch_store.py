@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from bot.core.records import Digest, Incident, IncidentStatus, WatcherStatus
 from bot.core.watching.diff import Snapshot
+from bot.storage.idle_store import IdleStore
 from bot.storage.outbox import OutboxStore
 from bot.storage.schema import digests, incidents, snapshots, within
 from bot.storage.store import Store
@@ -27,6 +28,7 @@ class WatchStore:
         self.engine = store.engine
         self.outbox = OutboxStore(store.engine)
         self.values = Values(store.engine)
+        self.idle = IdleStore(store.engine)
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -178,5 +180,16 @@ class WatchStore:
     def put(self, conn: Connection | None, key: str, value: str) -> None:
         self.values.put(conn, key, value)
 
+    def keeps(self) -> dict[str, datetime]:
+        """TPUs people chose to keep (not idle-swept), and until when."""
+        return {
+            key[len(_KEEP) :]: datetime.fromisoformat(value)
+            for key, value in self.values.items(_KEEP).items()
+        }
+
+    def keep(self, conn: Connection | None, tpu: str, until: datetime) -> None:
+        self.values.put(conn, f"{_KEEP}{tpu}", until.isoformat(), until)
+
 
 _LAST_POLL, _FAILURES, _DEGRADED = "last_poll", "api_failures", "degraded"
+_KEEP = "keep:"

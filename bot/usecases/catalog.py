@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
+from bot.core.text import Code, Said, say
 from bot.usecases.ports import NotFound, TpuApi
 
 TTL = timedelta(minutes=10)
@@ -51,3 +52,34 @@ class Catalog:
                 return []
 
         return self._cached((project, zone, "versions"), now, load)
+
+
+def not_offered(
+    catalog: Catalog,
+    tpu: TpuApi,
+    project: str,
+    zone: str,
+    accelerator_type: str,
+    version: str,
+    now: datetime,
+    *,
+    what: str = "TPUs",
+    version_word: str = "",
+) -> Said | None:
+    """Why a zone would refuse this type or version, with the valid choices (None: offered)."""
+    types = catalog.types(tpu, project, zone, now)
+    if not types:
+        return say(
+            f"{zone} offers no {what} (or is not a zone); ",
+            Code("/tpu types ZONE"),
+            " lists a zone's.",
+        )
+    if accelerator_type not in types:
+        return say(
+            Code(accelerator_type), f" is not offered in {zone}; one of: {', '.join(types)}."
+        )
+    versions = catalog.versions(tpu, project, zone, now)
+    if version not in versions:
+        choices = ", ".join(versions)
+        return say(version_word, Code(version), f" is not offered in {zone}; one of: {choices}.")
+    return None

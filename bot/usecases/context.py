@@ -22,6 +22,7 @@ from bot.usecases.ports import (
     OutboxPort,
     Store,
     TpuApi,
+    UsageApi,
     WatchStore,
 )
 
@@ -74,6 +75,7 @@ class Deps:
     carrier: Carrier = field(default_factory=PlainCarrier)
     # Compute Engine's TPU VMs (None: no project's TPUs come from there).
     compute: ComputeApi | None = None
+    usage: UsageApi | None = None  # Cloud Monitoring; None: usage is not read
 
     @property
     def scopes(self) -> list[ProjectScope]:

@@ -19,7 +19,16 @@ from bot.core.scope import OutOfScope
 from bot.core.text import say
 
 # The use cases register their handlers when imported.
-from bot.usecases import alerts, approvals, capacity, instances, nodes, queries, queued  # noqa: F401
+from bot.usecases import (  # noqa: F401
+    alerts,
+    approvals,
+    capacity,
+    instances,
+    nodes,
+    queries,
+    queued,
+    usage,
+)
 from bot.usecases.context import Actor, Deps
 from bot.usecases.ports import Throttled, TpuError, Unavailable
 from bot.usecases.registry import HANDLERS, Outcome, missing
@@ -42,6 +51,22 @@ class Dispatcher:
         """Who is acting: the role comes from config and Slack's user groups, never a payload."""
         groups = self.deps.directory.groups_of(user)
         return Actor(user, channel, policy.role_of(user, groups, self.deps.config.roles))
+
+    def home(self, user: str, now: datetime) -> None:
+        """`user` opened the bot's Home tab: draw it (anyone with a role may look)."""
+        actor = self.actor(user, "")
+        if actor.role < policy.Role.VIEWER:
+            return
+        usage.publish_home(self.deps, user, now)
+
+    def home_click(self, user: str, text: str, now: datetime, action: str = "click") -> None:
+        """A button of the Home tab: the same path as any click; the answer goes to the person's
+        direct messages with the bot (a Home view has nowhere else), then Home is redrawn."""
+        answer = self.click(user, user, text, now, action)
+        if answer is not None:
+            with self.deps.watch.begin() as conn:
+                self.deps.outbox.post(conn, user, answer, now=now)
+        self.home(user, now)
 
     def command(self, user: str, channel: str, text: str, now: datetime) -> m.Message | None:
         """`/tpu text` typed by `user` in `channel`: the answer to show them (None: posted)."""

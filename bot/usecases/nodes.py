@@ -17,6 +17,7 @@ from bot.core.models import Node, NodeSpec
 from bot.core.names import Kind, ResourceName
 from bot.core.text import Code, Said, say
 from bot.usecases import instances
+from bot.usecases.catalog import not_offered
 from bot.usecases.context import Actor, Deps
 from bot.usecases.ports import NotFound
 from bot.usecases.registry import Outcome, handles, refused
@@ -198,24 +199,12 @@ def _impossible_create(deps: Deps, project: str, command: cmd.Create, now: datet
     if network is not None:
         return network
     zone = command.zone
-    types = deps.catalog.types(deps.tpu, project, zone, now)
-    if not types:
-        return say(
-            f"{zone} offers no TPU nodes (or is not a zone); ",
-            Code("/tpu types ZONE"),
-            " lists a zone's.",
-        )
-    if command.accelerator_type not in types:
-        return say(
-            Code(command.accelerator_type),
-            f" is not offered in {zone}; one of: ",
-            f"{', '.join(types)}.",
-        )
-    versions = deps.catalog.versions(deps.tpu, project, zone, now)
-    if command.version not in versions:
-        return say(
-            Code(command.version), f" is not offered in {zone}; one of: {', '.join(versions)}."
-        )
+    offered = not_offered(
+        deps.catalog, deps.tpu, project, zone, command.accelerator_type, command.version, now,
+        what="TPU nodes",
+    )  # fmt: skip
+    if offered is not None:
+        return offered
     name = ResourceName.of(project, zone, Kind.NODE, command.node_id)
     try:
         deps.tpu.get_node(name.full)

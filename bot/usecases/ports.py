@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from bot.core.instances import (
@@ -34,11 +34,13 @@ from bot.core.records import (
     ApprovalStatus,
     AuditEntry,
     Digest,
+    IdleMember,
     Incident,
     MessageRef,
     TrackedOperation,
     WatcherStatus,
 )
+from bot.core.usage import Metric, TpuKind, UsageListing
 from bot.core.watching.diff import Snapshot
 from bot.core.watching.instances import InstanceChanges
 from bot.core.watching.listing import NodeChanges
@@ -233,6 +235,44 @@ class ComputeApi(Protocol):
     ) -> Operation: ...
 
 
+# ----- Cloud Monitoring ------------------------------------------------------------------------
+
+
+class UsageApi(Protocol):
+    """How busy a project's TPUs were (bot.tpu.monitoring.MonitoringClient). A kind of TPU it
+    cannot read is reported unknown in the listing: never idle."""
+
+    def usage(
+        self,
+        project: str,
+        window: timedelta,
+        now: datetime,
+        *,
+        step: timedelta | None = None,
+        metrics: Collection[Metric] = (Metric.DUTY_CYCLE,),
+        kinds: Collection[TpuKind] | None = None,
+    ) -> UsageListing: ...
+
+
+class IdleRows(Protocol):
+    """Idle notices and the TPUs they name (bot.storage.idle_store.IdleStore)."""
+
+    def add_notice(
+        self,
+        conn: Any,
+        notice_id: str,
+        channel: str,
+        now: datetime,
+        members: Mapping[str, Mapping[str, Any]],
+    ) -> None: ...
+    def set_root(self, conn: Any, notice_id: str, outbox_id: int) -> None: ...
+    def members(
+        self, *, notice_id: str | None = None, unsettled: bool = False, conn: Any = None
+    ) -> list[IdleMember]: ...
+    def settle(self, conn: Any, notice_id: str, tpu: str, why: str, now: datetime) -> bool: ...
+    def resolve(self, conn: Any, notice_id: str, now: datetime) -> bool: ...
+
+
 # ----- Slack -----------------------------------------------------------------------------------
 
 
@@ -274,6 +314,10 @@ class OutboxPort(Protocol):
 
     def update(self, conn: Any, target: MessageRef, message: Message, *, now: datetime) -> int:
         """`target` redrawn as `message`."""
+        ...
+
+    def home(self, conn: Any, user: str, message: Message, *, now: datetime) -> int:
+        """`user`'s App Home tab, drawn as `message` (views.publish)."""
         ...
 
 
@@ -333,6 +377,7 @@ class Store(Protocol):
     ) -> Approval | None: ...
     def expired_approvals(self, now: datetime) -> list[Approval]: ...
     def approvals_to_resume(self, now: datetime, stale_before: datetime) -> list[Approval]: ...
+    def pending_approvals(self) -> list[Approval]: ...
     def executing_approvals(self) -> list[Approval]: ...
     def pending_request(self, action: str, target: str) -> Approval | None: ...
     def add_operation(self, op: TrackedOperation, conn: Any = None) -> None: ...
@@ -373,6 +418,11 @@ class WatchStore(Protocol):
     def update_digest(self, conn: Any, digest_id: str, **values: Any) -> None: ...
     def incidents_of_digest(self, digest_id: str, conn: Any = None) -> list[Incident]: ...
     def set_root(self, conn: Any, table: str, row_id: str, outbox_id: int) -> None: ...
+    @property
+    def idle(self) -> IdleRows: ...
+    def keeps(self) -> dict[str, datetime]: ...
+    def count_open(self) -> int: ...
+    def keep(self, conn: Any, tpu: str, until: datetime) -> None: ...
     def status(self) -> WatcherStatus: ...
     def set_status(self, conn: Any, status: WatcherStatus) -> None: ...
     # Small opaque values: the snapshots' version, a two-step action's second step.

@@ -10,7 +10,7 @@ from bot.core import policy, scope
 from bot.core.commands.meta import WhoAmI
 from bot.core.instances import Instance
 from bot.core.names import zone_of
-from bot.usecases import capacity, tpus
+from bot.usecases import capacity, tpus, usage
 from bot.usecases.context import Actor, Deps
 from bot.usecases.registry import Outcome, handles
 from bot.usecases.tpus import Tpu
@@ -77,7 +77,8 @@ def get_node(deps: Deps, actor: Actor, query: cmd.GetNode, now: datetime) -> Out
     if isinstance(found, Instance):
         return Outcome(capacity.instance_detail(deps, found))
     node = found
-    return Outcome(m.NodeDetail(node, tuple(deps.store.operations_for(node.name, limit=5))))
+    operations = tuple(deps.store.operations_for(node.name, limit=5))
+    return Outcome(m.NodeDetail(node, operations, usage.detail(deps, node, now)))
 
 
 @handles(cmd.Ops)

@@ -28,6 +28,7 @@ from bot.core.queued import (
 from bot.core.records import Approval
 from bot.core.text import Code, Said, say
 from bot.usecases import capacity
+from bot.usecases.catalog import not_offered
 from bot.usecases.context import Actor, Deps
 from bot.usecases.nodes import is_v2
 from bot.usecases.ports import NotFound
@@ -223,27 +224,12 @@ def _impossible(deps: Deps, project: str, command: cmd.QueueCreate, now: datetim
     out_of_scope = scope.problem(project, zone, deps.scopes)
     if out_of_scope is not None:
         return out_of_scope
-    types = deps.catalog.types(deps.tpu, project, zone, now)
-    if not types:
-        return say(
-            f"{zone} offers no TPUs (or is not a zone); ",
-            Code("/tpu types ZONE"),
-            " lists a zone's.",
-        )
-    if command.accelerator_type not in types:
-        return say(
-            Code(command.accelerator_type),
-            f" is not offered in {zone}; one of: ",
-            f"{', '.join(types)}.",
-        )
-    versions = deps.catalog.versions(deps.tpu, project, zone, now)
-    if command.runtime not in versions:
-        return say(
-            "Runtime ",
-            Code(command.runtime),
-            f" is not offered in {zone}; one of: ",
-            f"{', '.join(versions)}.",
-        )
+    offered = not_offered(
+        deps.catalog, deps.tpu, project, zone, command.accelerator_type, command.runtime, now,
+        version_word="Runtime ",
+    )  # fmt: skip
+    if offered is not None:
+        return offered
     try:
         deps.tpu.get_queued_resource(queued_name(project, zone, command.queued_id))
     except NotFound:

@@ -60,7 +60,9 @@ def window(clock: FakeClock, seconds: int = THREE_HOURS) -> dict[str, str]:
 
 
 def list_series(api: Any, clock: FakeClock, project: str = PROJECT, **params: Any) -> Any:
-    params.setdefault("filter", f'metric.type = "{DUTY}"')
+    # The Cloud TPU API's nodes (the project's Compute Engine TPU VMs report on their own
+    # resource, GceTpuWorker: see test_compute_engine_vms_report_on_their_own_resource).
+    params.setdefault("filter", f'metric.type = "{DUTY}" AND resource.type = "tpu_worker"')
     for key, value in window(clock).items():
         params.setdefault(key, value)
     response = api.projects().timeSeries().list(name=f"projects/{project}", **params).execute()
@@ -269,7 +271,7 @@ def test_pages_follow_with_list_next(api: Any, clock: FakeClock) -> None:
         .timeSeries()
         .list(
             name=f"projects/{PROJECT}",
-            filter=f'metric.type = "{DUTY}"',
+            filter=f'metric.type = "{DUTY}" AND resource.type = "tpu_worker"',
             view="HEADERS",
             pageSize=4,
             **window(clock),
@@ -332,3 +334,17 @@ def test_faults_apply_to_monitoring(api: Any, server: RunningServer, clock: Fake
         list_series(api, clock)
     assert limited.value.resp.status == 429
     assert list_series(api, clock)["timeSeries"]
+
+
+def test_compute_engine_vms_report_on_their_own_resource(
+    api: Any, emu: Emulator, clock: FakeClock
+) -> None:
+    vms = emu.compute.running_tpus(PROJECT)
+    assert vms  # the seeded fleet has running TPU VMs on Compute Engine too
+    flt = f'metric.type = "{DUTY}" AND resource.type = "tpu.googleapis.com/GceTpuWorker"'
+    series = list_series(api, clock, filter=flt, view="HEADERS")["timeSeries"]
+    got = {
+        (s["resource"]["labels"]["location"], s["resource"]["labels"]["worker_id"]) for s in series
+    }
+    assert got == {(zone, uid) for _, zone, uid, _, _, _ in vms}
+    assert {s["resource"]["labels"]["resource_container"] for s in series} == {PROJECT}

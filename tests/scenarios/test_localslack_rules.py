@@ -125,6 +125,11 @@ CASES: dict[Rule, tuple[Blocks, Blocks, str]] = {
         [section(block_id="a"), section(block_id="a")],
         "/blocks/1/block_id",
     ),
+    Rule.ACTION_ID_UNIQUE: (
+        actions(button(action_id="a"), button(action_id="b")),
+        actions(button(action_id="a"), button(action_id="a")),
+        "/blocks/0/elements/1/action_id",
+    ),
     Rule.SECTION_TEXT: ([section(3000)], [section(3001)], "/blocks/0/text/text"),
     Rule.SECTION_FIELDS: (
         [{"type": "section", "fields": [text(1)] * 10}],

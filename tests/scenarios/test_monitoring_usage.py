@@ -30,8 +30,7 @@ from devstack.admin import admin
 from devstack.clock import FakeClock
 from tpu_emulator import Emulator
 from tpu_emulator.http import RunningServer
-from tpu_emulator.monitoring.descriptors import GCE_TPU_WORKER
-from tpu_emulator.monitoring.sources import GIB, RunningTpu, hbm_per_worker
+from tpu_emulator.monitoring.sources import GIB, hbm_per_worker
 from tpu_emulator.rules import rfc3339
 from tpu_emulator.server import serve
 
@@ -216,20 +215,21 @@ def test_an_optional_metric_failing_only_goes_missing(
 def test_compute_engine_tpus_on_their_own_resource(
     emu: Emulator, server: RunningServer, clock: FakeClock
 ) -> None:
-    """The emulator's seam for Compute Engine TPUs (docs/emulator.md): GceTpuWorker series
-    with resource_container, location and worker_id (the instance id)."""
-    name = "projects/ml-infra/zones/us-east5-b/instances/serve-0"
-    labels = {"resource_container": "ml-infra", "location": "us-east5-b", "worker_id": "4400123"}
-    vm = RunningTpu(name, GCE_TPU_WORKER, (labels,), clock() - timedelta(days=2), 4 * 32 * GIB)
-    emu.monitoring.add_source(lambda project: [vm] if project == "ml-infra" else [])
-    emu.inject_utilization(name, {"dutyCycle": 0.5, "since": rfc3339(clock() - WINDOW)})
+    """The emulator's Compute Engine TPU VMs report GceTpuWorker series (resource_container,
+    location, worker_id = the instance id); an instance's injected duty cycle shows there."""
+    vms = emu.compute.running_tpus("ml-infra")
+    assert vms, "the seeded fleet has running TPU VMs on Compute Engine"
+    name, zone, uid, family, _, chips = vms[0]
+    hbm_gib = {"tpu7x": 192, "v6e": 32, "v5p": 95, "v5e": 16}[family]
+    emu.inject(name, {"dutyCycle": 0.5, "since": rfc3339(clock() - WINDOW)})
     listing = client(server.url).usage("ml-infra", WINDOW, clock(), metrics=(Metric.HBM_TOTAL,))
-    key = UsageKey(TpuKind.INSTANCE, "ml-infra", "us-east5-b", "4400123")
+    key = UsageKey(TpuKind.INSTANCE, "ml-infra", zone, uid)
     usage = listing.usage_of(key)
-    assert usage.duty == ((clock(), 0.5),) and usage.hbm_total_bytes == 4 * 32 * GIB
+    assert usage.duty == ((clock(), 0.5),) and usage.hbm_total_bytes == chips * hbm_gib * GIB
     assert {k.kind for k in listing.usages} == {TpuKind.NODE, TpuKind.INSTANCE}
     only_vms = client(server.url).usage("ml-infra", WINDOW, clock(), kinds={TpuKind.INSTANCE})
-    assert set(only_vms.usages) == {key} and only_vms.requests == 1
+    assert {k.kind for k in only_vms.usages} == {TpuKind.INSTANCE} and only_vms.requests == 1
+    assert len(only_vms.usages) == len(vms)
 
 
 def test_an_unreachable_endpoint_is_unknown(clock: FakeClock) -> None:

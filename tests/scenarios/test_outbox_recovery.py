@@ -143,7 +143,7 @@ def test_an_older_database_gets_the_claim_column(tmp_path: Path) -> None:
         conn.execute(sa.update(schema_version).values(version=3))
     store = Store(url)
     try:
-        assert store.schema_version() == len(MIGRATIONS) == 5
+        assert store.schema_version() == len(MIGRATIONS)
         columns = {c["name"] for c in sa.inspect(store.engine).get_columns(outbox.name)}
         assert "claimed_at" in columns
     finally:
@@ -167,7 +167,7 @@ def test_a_version_4_database_gets_owners_note_threads_and_value_ages(tmp_path: 
         conn.execute(sa.update(schema_version).values(version=4))
     store = Store(url)
     try:
-        assert store.schema_version() == 5
+        assert store.schema_version() == len(MIGRATIONS)
         for table, columns in dropped.items():
             present = {c["name"] for c in sa.inspect(store.engine).get_columns(table)}
             assert set(columns) <= present, table

@@ -50,6 +50,11 @@ def test_the_command_and_interactivity_match_the_code(manifest: dict) -> None:
     assert commands == ["/tpu"] and '@app.command("/tpu")' in app_source
     assert manifest["settings"]["interactivity"]["is_enabled"]
     assert manifest["settings"]["socket_mode_enabled"]
+    # The Home tab: enabled, its event subscribed to, and a listener for it.
+    home = (ROOT / "bot" / "slack" / "home.py").read_text()
+    assert manifest["features"]["app_home"]["home_tab_enabled"]
+    assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["app_home_opened"]
+    assert '@app.event("app_home_opened")' in home
 
 
 def test_scopes_are_the_least_that_work(manifest: dict) -> None:

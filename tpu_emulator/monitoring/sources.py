@@ -9,9 +9,10 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from tpu_emulator.core import Core
-from tpu_emulator.monitoring.descriptors import TPU_WORKER
+from tpu_emulator.monitoring.descriptors import GCE_TPU_WORKER, TPU_WORKER
 from tpu_emulator.rules import hosts_of
 
 GIB = 1 << 30
@@ -76,6 +77,37 @@ def tpu_api_nodes(core: Core) -> Source:
                 hbm_bytes=hbm_per_worker(node.accelerator_type),
             )
             for node in nodes
+        ]
+
+    return running
+
+
+# HBM per chip (GiB) of the Compute Engine TPU families (see _HBM_GIB's source).
+_FAMILY_HBM_GIB = {"tpu7x": 192, "v6e": 32, "v5p": 95, "v5e": 16}
+
+
+class ComputeFleet(Protocol):
+    """What the Compute side offers this seam (tpu_emulator.compute.Compute)."""
+
+    def running_tpus(self, project: str) -> Sequence[tuple[str, str, str, str, datetime, int]]:
+        """(full name, zone, instance id, family, started, chips) of each RUNNING TPU VM."""
+        ...
+
+
+def compute_instances(fleet: Callable[[], ComputeFleet]) -> Source:
+    """Compute Engine's RUNNING TPU VMs of a project: one `GceTpuWorker` each (a VM is a host),
+    labelled by project (`resource_container`), zone (`location`) and the VM's id."""
+
+    def running(project: str) -> list[RunningTpu]:
+        return [
+            RunningTpu(
+                name=name,
+                resource_type=GCE_TPU_WORKER,
+                workers=({"resource_container": project, "location": zone, "worker_id": uid},),
+                since=started,
+                hbm_bytes=chips * _FAMILY_HBM_GIB.get(family, 16) * GIB,
+            )
+            for name, zone, uid, family, started, chips in fleet().running_tpus(project)
         ]
 
     return running

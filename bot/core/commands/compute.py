@@ -126,6 +126,7 @@ DECLARED = (
         Slices,
         lambda args: Slices(**_where(args)),
         does="view slices",
+        listed=155,
     ),
     Subcommand(
         "reservations",
@@ -134,6 +135,7 @@ DECLARED = (
         Reservations,
         lambda args: Reservations(**_where(args)),
         does="view reservations",
+        listed=156,
     ),
     Subcommand(
         "report-faulty",
@@ -146,6 +148,7 @@ DECLARED = (
         "report hosts as faulty",
         Verb.REPORT_FAULTY,
         names=Names.NODE,
+        listed=157,
     ),
     Subcommand(
         "maintenance start",
@@ -158,6 +161,7 @@ DECLARED = (
         "start maintenance",
         Verb.MAINTENANCE,
         names=Names.NODE,
+        listed=158,
     ),
     Subcommand(
         "queue cancel",
@@ -169,5 +173,6 @@ DECLARED = (
         "cancel flex-start requests",
         Verb.QUEUE_CANCEL,
         names=Names.QUEUED,
+        listed=205,
     ),
 )

@@ -100,7 +100,12 @@ def parse_audit(args: Args) -> Audit:
 
 DECLARED = (
     Subcommand(
-        "help", "/tpu help [COMMAND]", "this help, or one command's", Help, lambda a: Help()
+        "help",
+        "/tpu help [COMMAND]",
+        "this help, or one command's",
+        Help,
+        lambda a: Help(),
+        listed=10,
     ),
     Subcommand(
         "whoami",
@@ -108,6 +113,10 @@ DECLARED = (
         "your roles and why, and the projects and zones you may touch",
         WhoAmI,
         parse_nothing(WhoAmI),  # type: ignore[arg-type]
+        # Anyone may ask, above all someone with no role: it says why and who grants roles.
+        Role.NONE,
+        "see who you are to the bot",
+        listed=20,
     ),
     Subcommand(
         "types",
@@ -116,6 +125,7 @@ DECLARED = (
         Types,
         parse_zone(Types),  # type: ignore[arg-type]
         names=Names.ZONE,
+        listed=110,
     ),
     Subcommand(
         "versions",
@@ -124,6 +134,7 @@ DECLARED = (
         Versions,
         parse_zone(Versions),  # type: ignore[arg-type]
         names=Names.ZONE,
+        listed=120,
     ),
     Subcommand(
         "audit",
@@ -133,6 +144,7 @@ DECLARED = (
         parse_audit,
         Role.OPERATOR,
         "read the audit log",
+        listed=130,
     ),
     Subcommand(
         "approve",
@@ -143,6 +155,7 @@ DECLARED = (
         Role.APPROVER,
         "approve or deny requests",
         names=Names.REQUEST,
+        listed=220,
     ),
     Subcommand(
         "deny",
@@ -153,6 +166,7 @@ DECLARED = (
         Role.APPROVER,
         "approve or deny requests",
         names=Names.REQUEST,
+        listed=230,
     ),
     Subcommand(
         "ack",
@@ -163,6 +177,7 @@ DECLARED = (
         Role.OPERATOR,
         "acknowledge or mute alerts",
         names=Names.ALERT,
+        listed=240,
     ),
     Subcommand(
         "mute",
@@ -173,5 +188,6 @@ DECLARED = (
         Role.OPERATOR,
         "acknowledge or mute alerts",
         names=Names.ALERT,
+        listed=250,
     ),
 )

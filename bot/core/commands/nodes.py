@@ -282,8 +282,17 @@ DECLARED = (
         "nodes across the managed projects and zones, with filters",
         ListNodes,
         parse_list,
+        listed=30,
     ),
-    Subcommand("get", "/tpu get NODE", "one node's card", GetNode, parse_get, names=Names.NODE),
+    Subcommand(
+        "get",
+        "/tpu get NODE",
+        "one node's card",
+        GetNode,
+        parse_get,
+        names=Names.NODE,
+        listed=40,
+    ),
     Subcommand(
         "stop",
         "/tpu stop NODE [reason]",
@@ -294,6 +303,7 @@ DECLARED = (
         "stop nodes",
         Verb.STOP,
         names=Names.NODE,
+        listed=50,
     ),
     Subcommand(
         "start",
@@ -305,6 +315,7 @@ DECLARED = (
         "start nodes",
         Verb.START,
         names=Names.NODE,
+        listed=60,
     ),
     Subcommand(
         "reimage",
@@ -316,6 +327,7 @@ DECLARED = (
         "reimage nodes",
         Verb.REIMAGE,
         names=Names.NODE,
+        listed=70,
     ),
     Subcommand(
         "delete",
@@ -327,6 +339,7 @@ DECLARED = (
         "delete nodes",
         Verb.DELETE,
         names=Names.NODE,
+        listed=80,
     ),
     Subcommand(
         "create",
@@ -338,6 +351,7 @@ DECLARED = (
         OPERATOR,
         "create nodes",
         Verb.CREATE,
+        listed=90,
     ),
     Subcommand(
         "ops",
@@ -346,6 +360,7 @@ DECLARED = (
         Ops,
         parse_ops,
         names=Names.NODE,
+        listed=100,
     ),
     Subcommand(
         "recreate",
@@ -360,6 +375,7 @@ DECLARED = (
         # A delete and a create: as careful as the more careful of the two.
         careful_as=(Verb.DELETE, Verb.CREATE),
         names=Names.NODE,
+        listed=140,
     ),
     Subcommand(
         "label",
@@ -371,5 +387,6 @@ DECLARED = (
         "label nodes",
         Verb.LABEL,
         names=Names.NODE,
+        listed=150,
     ),
 )

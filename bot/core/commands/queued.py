@@ -203,6 +203,7 @@ DECLARED = (
         "queued resources (requests for capacity): waiting, failed, suspended first",
         QueueList,
         parse_queue_list,
+        listed=160,
     ),
     Subcommand(
         "queue get",
@@ -211,6 +212,7 @@ DECLARED = (
         QueueGet,
         lambda args: QueueGet(queued_name(args)),
         names=Names.QUEUED,
+        listed=170,
     ),
     Subcommand(
         "queue create",
@@ -224,6 +226,7 @@ DECLARED = (
         "create queued resources",
         Verb.QUEUE_CREATE,
         names=Names.QUEUED,
+        listed=180,
     ),
     Subcommand(
         "queue delete",
@@ -235,6 +238,7 @@ DECLARED = (
         "delete queued resources",
         Verb.QUEUE_DELETE,
         names=Names.QUEUED,
+        listed=190,
     ),
     Subcommand(
         "queue reset",
@@ -246,6 +250,7 @@ DECLARED = (
         "reset queued resources",
         Verb.QUEUE_RESET,
         names=Names.QUEUED,
+        listed=200,
     ),
     Subcommand(
         "requeue",
@@ -260,5 +265,6 @@ DECLARED = (
         # The same care as a delete and a new request, unless named itself.
         careful_as=(Verb.REQUEUE, Verb.DELETE, Verb.QUEUE_DELETE, Verb.QUEUE_CREATE),
         names=Names.QUEUED,
+        listed=210,
     ),
 )

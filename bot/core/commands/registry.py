@@ -5,51 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from bot.core.commands import compute, meta, nodes, queued
+from bot.core.commands import compute, meta, nodes, queued, usage
 from bot.core.commands.grammar import UsageError, did_you_mean, split, tokens
 from bot.core.commands.meta import Decide, Help
 from bot.core.commands.spec import Subcommand, Verb
 from bot.core.text import Code, say
 
-# The order help lists them in.
-_ORDER = (
-    "help",
-    "whoami",
-    "list",
-    "get",
-    "stop",
-    "start",
-    "reimage",
-    "delete",
-    "create",
-    "ops",
-    "types",
-    "versions",
-    "audit",
-    "recreate",
-    "label",
-    "queue list",
-    "queue get",
-    "queue create",
-    "queue delete",
-    "queue reset",
-    "requeue",
-    "approve",
-    "deny",
-    "ack",
-    "mute",
-    # TPU VMs' capacity and hosts (Compute Engine)
-    "slices",
-    "reservations",
-    "report-faulty",
-    "maintenance start",
-    "queue cancel",
+# Every declaration, in the order help lists them (each says where: `listed`).
+SUBCOMMANDS: tuple[Subcommand, ...] = tuple(
+    sorted(
+        (*nodes.DECLARED, *queued.DECLARED, *meta.DECLARED, *usage.DECLARED, *compute.DECLARED),
+        key=lambda s: s.listed,
+    )
 )
-_DECLARED = {
-    s.name: s for s in (*nodes.DECLARED, *queued.DECLARED, *meta.DECLARED, *compute.DECLARED)
-}
-assert set(_ORDER) == set(_DECLARED), "every subcommand is declared, and listed once in _ORDER"
-SUBCOMMANDS: tuple[Subcommand, ...] = tuple(_DECLARED[name] for name in _ORDER)
+assert len({s.name for s in SUBCOMMANDS}) == len(SUBCOMMANDS), "each name is declared once"
 BY_NAME: dict[str, Subcommand] = {s.name: s for s in SUBCOMMANDS}
 # A command type -> its declaration (approve and deny share Decide, and everything else).
 _BY_TYPE: dict[type, Subcommand] = {}

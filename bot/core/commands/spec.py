@@ -65,6 +65,7 @@ class Subcommand:
     # It needs approval when any of these is in `approvals.required_for` (default: its verb).
     careful_as: tuple[Verb, ...] = ()
     names: Names = Names.NOTHING
+    listed: int = 1000  # where help lists it (lower first)
 
     @property
     def approval_keys(self) -> tuple[Verb, ...]:

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from slack_sdk.models.blocks import Block, DividerBlock, HeaderBlock, SectionBlock
+from slack_sdk.models.blocks import ActionsBlock, Block, DividerBlock, HeaderBlock, SectionBlock
 
 from bot.core import usage_messages as u
 from bot.core.names import short_name
+from bot.slack.actions import ActionId
 from bot.slack.blocks.kit import (
     MAX_HEADER,
     Rendered,
+    _button,
     _context,
     _md,
     _plain,
@@ -55,6 +57,14 @@ def home_blocks(home: u.FleetHome) -> list[Block]:
         HeaderBlock(text=_plain("TPU fleet", MAX_HEADER)),
         _context(f"As of {when(home.now)}. Busy: duty cycle above the idle threshold."),
         SectionBlock(fields=[_md(text) for text in glance]),
+        ActionsBlock(
+            block_id="home_show",
+            elements=[
+                _button("Idle TPUs", ActionId.SHOW_IDLE, "usage idle"),
+                _button("Usage", ActionId.SHOW_USAGE, "usage"),
+                _button("Queued resources", ActionId.SHOW_QUEUE, "queue list"),
+            ],
+        ),
         DividerBlock(),
     ]
     kinds = [_kind_line(k) for k in home.kinds]

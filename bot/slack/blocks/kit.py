@@ -123,8 +123,10 @@ def _button(
     )
 
 
-def _message(text: str, blocks: Sequence[Block]) -> Rendered:
-    dicts = [b.to_dict() for b in blocks]
+def _message(text: str, blocks: Sequence[Block | dict[str, Any]]) -> Rendered:
+    """The message: its text fallback and its blocks (a data block without a slack_sdk model
+    comes as a dict already)."""
+    dicts = [b if isinstance(b, dict) else b.to_dict() for b in blocks]
     if len(dicts) > MAX_BLOCKS:
         # Degrade rather than fail: the last block says how much was left out.
         left_out = len(dicts) - (MAX_BLOCKS - 1)

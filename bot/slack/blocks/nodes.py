@@ -2,6 +2,7 @@
 catalogs."""
 
 from functools import singledispatch
+from typing import Any
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -41,6 +42,7 @@ from bot.slack.blocks.kit import (
     when,
 )
 from bot.slack.blocks.paging import Page, paged
+from bot.slack.blocks.usage import compose, usage_detail_blocks
 
 
 def _labels(node: Node) -> str:
@@ -260,6 +262,9 @@ def _(message: m.NodeDetail) -> Rendered:
     controls = node_controls(node)
     if controls is not None:
         blocks.append(controls)
+    if message.usage is not None:
+        drawn: list[Block | dict[str, Any]] = [*blocks, *usage_detail_blocks(message.usage)]
+        return compose(f"{node.node_id}: {node.state.value}", drawn)
     return _message(f"{node.node_id}: {node.state.value}", blocks)
 
 

@@ -31,16 +31,19 @@ from bot.slack.blocks.kit import (
     _button,
     _context,
     _md,
+    _message,
     _plain,
     _section,
     clip,
     esc,
     render,
+    user,
+    when,
 )
 
 # The action id of "Keep for 24 h" (`keep P/Z/N 24h`): the lead adds ActionId.KEEP with this
 # value; until then the listener does not know the click.
-KEEP_ACTION = "node_keep"
+KEEP_ACTION = ActionId.KEEP
 _STATE_WORDS = {
     u.UsageState.IDLE: "idle",
     u.UsageState.BUSY: "busy",
@@ -73,14 +76,7 @@ def gib(value: float | None) -> str:
     return "-" if value is None else f"{value / (1 << 30):,.1f} GiB"
 
 
-def compose(text: str, blocks: Sequence[Block | Json]) -> Rendered:
-    """kit._message for blocks that may be dicts (data blocks have no slack_sdk model)."""
-    dicts = [b if isinstance(b, dict) else b.to_dict() for b in blocks]
-    if len(dicts) > MAX_BLOCKS:
-        left_out = len(dicts) - (MAX_BLOCKS - 1)
-        note = _context(f"…and {left_out} more blocks not shown.")
-        dicts = [*dicts[: MAX_BLOCKS - 1], note.to_dict()]
-    return {"text": clip(text, 3000), "blocks": dicts}
+compose = _message  # (a message whose blocks may be dicts: data blocks have no model)
 
 
 def chart_blocks(charts: Sequence[u.Chart | None], room: int = MAX_CHARTS) -> list[Block | Json]:
@@ -188,10 +184,19 @@ def idle_section(tpu: u.IdleTpu, window_minutes: int, currency: str) -> SectionB
 
 
 @render.register
+def _(message: u.IdleSettled) -> Rendered:
+    by = f" by {user(message.user)}" if message.user else ""
+    text = f":white_check_mark: *{esc(message.ref)}* is no longer idle: {esc(message.why)}{by}."
+    return compose(text, [_section(text)])
+
+
+@render.register
 def _(message: u.IdleNotice) -> Rendered:
-    tpus = message.tpus
+    tpus = message.still_idle
     daily = [t.cost_per_day for t in tpus if t.cost_per_day is not None]
     title = f"{len(tpus)} idle TPU" + ("" if len(tpus) == 1 else "s")
+    if not tpus:
+        title = "Idle TPUs: none left idle"
     rule = (
         f"Mean duty cycle below {message.threshold_percent:g} % for the last "
         f"{span_text(message.window_minutes)}; together {money(sum(daily), message.currency)} "
@@ -199,13 +204,16 @@ def _(message: u.IdleNotice) -> Rendered:
         "keep runs out."
     )
     blocks: list[Block | Json] = [HeaderBlock(text=_plain(title, MAX_HEADER)), _context(rule)]
-    room = (MAX_BLOCKS - len(blocks) - 1) // 2
+    room = (MAX_BLOCKS - len(blocks) - 2) // 2  # and a note of the rest, and of those settled
     for tpu in tpus[:room]:
         blocks.append(idle_section(tpu, message.window_minutes, message.currency))
         blocks.append(idle_buttons(tpu, message.keep_hours))
     if len(tpus) > room:
         blocks.append(_context(f"…and {len(tpus) - room} more idle TPUs: /tpu usage lists all."))
-    names = ", ".join(t.ref for t in tpus[:20])
+    if message.settled:
+        settled = [f"{esc(ref)}: {esc(why)}" for ref, why in sorted(message.settled.items())]
+        blocks.append(_context(":white_check_mark: No longer idle: " + "; ".join(settled[:20])))
+    names = ", ".join(t.ref for t in tpus[:20]) or "none"
     return compose(f"{title}: {names}", blocks)
 
 
@@ -246,6 +254,8 @@ def _(message: u.UsageDigest) -> Rendered:
         ]
         blocks += _table_with_note(_IDLE_HEADERS, rows, (2, 3, 4, 5), "idle TPUs")
     blocks += chart_blocks([message.busy_chart])
+    if message.fleet is not None:
+        blocks += _fleet_notes(message.fleet)
     if message.unknown:
         blocks.append(_unknown_note(message.unknown))
     summary = (
@@ -253,6 +263,22 @@ def _(message: u.UsageDigest) -> Rendered:
         f"{money(f.idle_cost, cur)} spent idle"
     )
     return compose(summary, blocks)
+
+
+def _fleet_notes(notes: u.FleetNotes) -> list[Block | Json]:
+    lines = [
+        f"*Requests for capacity*: {notes.queued_waiting} waiting, {notes.queued_failed} failed",
+        f"*Incidents*: {notes.incidents_opened} opened in the last day, {notes.incidents_open} "
+        "still open",
+        f"*Actions taken*: {notes.actions} in the last day",
+    ]
+    if notes.maintenance:
+        shown = [f"{esc(line.ref)} {when(line.starts_at)}" for line in notes.maintenance[:10]]
+        more = f" and {len(notes.maintenance) - 10} more" if len(notes.maintenance) > 10 else ""
+        lines.append("*Maintenance in the next 7 days*: " + "; ".join(shown) + more)
+    else:
+        lines.append("*Maintenance in the next 7 days*: none announced")
+    return [_section("\n".join(lines))]
 
 
 def _tpus(n: int) -> str:
