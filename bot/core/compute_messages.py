@@ -9,6 +9,7 @@ from datetime import datetime
 
 from bot.core.instances import Instance, InstanceGroup, Reservation
 from bot.core.records import TrackedOperation
+from bot.core.usage_messages import UsageDetail
 
 SLICES_PER_PAGE = 20
 
@@ -20,6 +21,7 @@ class InstanceDetail:
     instance: Instance
     operations: Sequence[TrackedOperation] = ()
     group: InstanceGroup | None = None
+    usage: UsageDetail | None = None  # its utilization, when Cloud Monitoring is read
 
 
 @dataclass(frozen=True)

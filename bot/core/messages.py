@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -16,7 +16,7 @@ from bot.core.operations import Operation
 from bot.core.queued import QueuedResource
 from bot.core.records import Approval, AuditEntry, Digest, Incident, TrackedOperation
 from bot.core.text import Said
-from bot.core.usage_messages import UsageDetail, UsageMessage
+from bot.core.usage_messages import UsageDetail, UsageLine, UsageMessage
 
 NODES_PER_PAGE = 10  # node cards per listing page: 10 cards and their buttons fit Block Kit's 50
 QUEUED_PER_PAGE = 10
@@ -96,6 +96,7 @@ class NodePage:
     query: str  # `/tpu` text that lists these, without page=
     unreachable: Sequence[str] = ()
     summary: Sequence[tuple[str, int]] = ()  # (state or health, count) over all matches
+    usage: Mapping[str, UsageLine] = field(default_factory=dict)  # by name, when Monitoring is read
 
     @property
     def pages(self) -> int:

@@ -208,9 +208,11 @@ def facts_of_instance(
     created: datetime | None = None,
     labels: Mapping[str, str] | None = None,
     kept_until: datetime | None = None,
+    can_stop: bool = False,
 ) -> TpuFacts:
     """A Compute Engine TPU instance (`machine_type` is the short name, e.g. ct6e-standard-4t;
-    `instance_id` the numeric id Monitoring reports it by)."""
+    `instance_id` the numeric id Monitoring reports it by; `can_stop`: a single VM that is
+    neither a slice's host nor a GKE node, which the caller knows)."""
     return TpuFacts(
         name=f"projects/{project}/zones/{zone}/instances/{name}",
         ref=f"{project}/{zone}/{name}",
@@ -222,7 +224,7 @@ def facts_of_instance(
         running=status == "RUNNING",
         created=created,
         labels=dict(labels or {}),
-        can_stop=False,  # whether TPU machine types can be stopped was not established
+        can_stop=can_stop and status == "RUNNING",
         kept_until=kept_until,
     )
 
@@ -272,6 +274,12 @@ class TpuUsage:
     @property
     def tensorcore_percent(self) -> float | None:
         return _mean(self.tensorcore)
+
+    def hbm_used_over(self, span: timedelta) -> float | None:
+        """Mean HBM used over the newest `span` (None when not read, or periods too long)."""
+        if not self.hbm_used or self.step > span:
+            return None
+        return _mean(self.hbm_used[: max(1, round(span / self.step))])
 
     @property
     def hbm_used_bytes(self) -> float | None:

@@ -142,6 +142,19 @@ class FleetNotes:
 
 
 @dataclass(frozen=True)
+class UsageLine:
+    """A TPU's utilization in one line of its card: duty cycle and HBM used over the last hour
+    and 24 hours (None where not read), or why it could not be read."""
+
+    duty_1h: float | None = None  # percent
+    duty_24h: float | None = None
+    hbm_used_1h: float | None = None  # bytes
+    hbm_used_24h: float | None = None
+    hbm_total: float | None = None
+    unknown: str = ""  # why the usage is unknown ('' when read)
+
+
+@dataclass(frozen=True)
 class UsageDetail:
     """One TPU's utilization (for /tpu get): the row, the last 24 hours as a chart, and what
     else Monitoring said."""
@@ -149,9 +162,10 @@ class UsageDetail:
     row: UsageRow
     chart: Chart | None = None
     tensorcore_percent: float | None = None
-    hbm_used_bytes: float | None = None
+    hbm_used_bytes: float | None = None  # the last hour's mean
     hbm_total_bytes: float | None = None
     currency: str = "USD"
+    hbm_used_24h_bytes: float | None = None
 
 
 @dataclass(frozen=True)

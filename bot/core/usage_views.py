@@ -21,6 +21,7 @@ from bot.core.usage_messages import (
     MaintenanceLine,
     UsageDetail,
     UsageDigest,
+    UsageLine,
     UsageRow,
     UsageState,
     UsageTable,
@@ -175,9 +176,23 @@ def usage_detail(
         row=usage_row(entry, prices, threshold_percent, minutes),
         chart=duty_chart(usage),
         tensorcore_percent=usage.tensorcore_percent,
-        hbm_used_bytes=usage.hbm_used_bytes,
+        hbm_used_bytes=usage.hbm_used_over(HOUR),
         hbm_total_bytes=usage.hbm_total_bytes,
         currency=prices.currency,
+        hbm_used_24h_bytes=usage.hbm_used_over(DAY),
+    )
+
+
+def usage_line(usage: TpuUsage) -> UsageLine:
+    """A card's line of utilization (`usage` read over a day in hour-long periods)."""
+    if not usage.known:
+        return UsageLine(unknown=usage.unknown or "no utilization was reported for it")
+    return UsageLine(
+        duty_1h=usage.duty_1h,
+        duty_24h=usage.duty_24h,
+        hbm_used_1h=usage.hbm_used_over(HOUR),
+        hbm_used_24h=usage.hbm_used_over(DAY),
+        hbm_total=usage.hbm_total_bytes,
     )
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -84,6 +85,10 @@ class MonitoringConfig:
     resources: tuple[ResourceKind, ...] = (TPU_WORKER, GCE_TPU_WORKER)
 
 
+# A node id or an instance's numeric id: what may go inside a filter's quotes.
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
 class MalformedAnswer(ValueError):
     """A response that does not say what monitoring.v3.json says it should."""
 
@@ -138,11 +143,14 @@ class MonitoringClient:
         step: timedelta | None = None,
         metrics: Collection[Metric] = (Metric.DUTY_CYCLE,),
         kinds: Collection[TpuKind] | None = None,
+        ids: Collection[str] = (),
     ) -> UsageListing:
         """Each TPU's utilization over the `window` ending `now`, in `step`-long periods
         (default: one period, the whole window). The duty cycle is always read; other
         `metrics` cost one more request each (per kind), and their failure only leaves them
-        out (`missing`). `kinds` narrows which kinds of TPU are read (default: all configured).
+        out (`missing`). `kinds` narrows which kinds of TPU are read (default: all configured);
+        `ids` which TPUs (their node ids or instance ids; default: all), so a card's usage
+        reads its own series, not its project's.
         """
         step = step or window
         if step < timedelta(seconds=60) or window < step:
@@ -151,7 +159,10 @@ class MonitoringClient:
         for metric in wanted:
             if metric not in self.config.metrics:
                 raise ValueError(f"no metric type is configured for {metric.value}")
-        read = _Read(project, now - window, now, step)
+        for tpu_id in ids:
+            if not _ID.match(tpu_id):
+                raise ValueError(f"not a TPU's id: {tpu_id!r}")
+        read = _Read(project, now - window, now, step, tuple(sorted(ids)))
         for resource in self.config.resources:
             if kinds is None or resource.kind in kinds:
                 self._read_kind(read, resource, wanted)
@@ -187,9 +198,13 @@ class MonitoringClient:
         self, read: _Read, resource: ResourceKind, metric: Metric
     ) -> dict[UsageKey, tuple[Point, ...]]:
         query = self.config.metrics[metric]
+        where = f'metric.type = "{query.type}" AND resource.type = "{resource.resource_type}"'
+        if read.ids:
+            quoted = ", ".join(f'"{tpu_id}"' for tpu_id in read.ids)
+            where += f" AND resource.labels.{resource.id_label} = one_of({quoted})"
         params = dict(
             name=f"projects/{read.project}",
-            filter=f'metric.type = "{query.type}" AND resource.type = "{resource.resource_type}"',
+            filter=where,
             interval_startTime=rfc3339(read.start),
             interval_endTime=rfc3339(read.end),
             aggregation_alignmentPeriod=_seconds(read.step),
@@ -233,6 +248,7 @@ class _Read:
     start: datetime
     end: datetime
     step: timedelta
+    ids: tuple[str, ...] = ()  # only these TPUs (none: all)
     series: dict[Metric, dict[UsageKey, tuple[Point, ...]]] = field(
         default_factory=lambda: {m: {} for m in Metric}
     )

@@ -251,6 +251,7 @@ class UsageApi(Protocol):
         step: timedelta | None = None,
         metrics: Collection[Metric] = (Metric.DUTY_CYCLE,),
         kinds: Collection[TpuKind] | None = None,
+        ids: Collection[str] = (),
     ) -> UsageListing: ...
 
 

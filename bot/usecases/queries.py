@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from bot.core import commands as cmd
@@ -59,14 +60,16 @@ def list_nodes(deps: Deps, actor: Actor, query: cmd.ListNodes, now: datetime) ->
     if missing is not None:
         return Outcome(missing, "no such page")
     start = query.page * m.NODES_PER_PAGE
+    shown = found[start : start + m.NODES_PER_PAGE]
     page = m.NodePage(
-        nodes=found[start : start + m.NODES_PER_PAGE],
+        nodes=shown,
         total=len(found),
         page=query.page,
         page_size=m.NODES_PER_PAGE,
         query=deps.carrier.carry(query.to_text(), now),
         unreachable=tuple(unreachable),
         summary=tuple(tpus.summary(found)),
+        usage=usage.card_lines(deps, shown, now),
     )
     return Outcome(page)
 
@@ -75,7 +78,8 @@ def list_nodes(deps: Deps, actor: Actor, query: cmd.ListNodes, now: datetime) ->
 def get_node(deps: Deps, actor: Actor, query: cmd.GetNode, now: datetime) -> Outcome:
     found = tpus.resolve_tpu(deps, query.node.text)
     if isinstance(found, Instance):
-        return Outcome(capacity.instance_detail(deps, found))
+        shown = capacity.instance_detail(deps, found)
+        return Outcome(replace(shown, usage=usage.detail(deps, found, now)))
     node = found
     operations = tuple(deps.store.operations_for(node.name, limit=5))
     return Outcome(m.NodeDetail(node, operations, usage.detail(deps, node, now)))

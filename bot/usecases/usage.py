@@ -1,31 +1,36 @@
-"""Is anyone using it? The usage table, keeping a TPU, the idle sweep, the daily digest and the
-App Home, from Cloud Monitoring's duty cycle (a port: `deps.usage`). Usage that cannot be read is
-unknown, never idle."""
+"""Is anyone using it? The usage table, keeping a TPU, the idle sweep, the daily digest, the
+App Home and the usage on TPU cards, from Cloud Monitoring (a port: `deps.usage`), for nodes and
+TPU VM instances alike. Usage that cannot be read is unknown, never idle."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.core import messages as m
-from bot.core import policy
+from bot.core import policy, scope
+from bot.core.commands import Verb
 from bot.core.commands.usage import Keep, Usage
+from bot.core.instances import FlexState, Instance
 from bot.core.messages import Tone
-from bot.core.models import Node
-from bot.core.names import ResourceName
+from bot.core.models import ProjectScope
+from bot.core.names import Kind, ResourceName
 from bot.core.records import IdleMember
 from bot.core.text import Code, say
 from bot.core.usage import (
     DAY,
     HOUR,
+    Metric,
     TpuFacts,
     TpuKind,
     TpuUsage,
     UsageListing,
+    Verdict,
     Why,
+    facts_of_instance,
     facts_of_node,
     idle_verdict,
 )
@@ -40,6 +45,7 @@ from bot.core.usage_messages import (
     MaintenanceLine,
     UsageDetail,
     UsageDigest,
+    UsageLine,
 )
 from bot.core.usage_views import (
     fleet_home,
@@ -47,11 +53,14 @@ from bot.core.usage_views import (
     unknown_lines,
     usage_detail,
     usage_digest,
+    usage_line,
     usage_table,
 )
+from bot.usecases import instances, tpus
 from bot.usecases.context import Actor, Deps, log
-from bot.usecases.ports import TpuApi, TpuError
+from bot.usecases.ports import TpuError
 from bot.usecases.registry import Outcome, handles
+from bot.usecases.tpus import Tpu
 
 DIGEST_KEY = "usage-digest:last"  # the local date of the last digest posted
 NOT_CONFIGURED = "Cloud Monitoring is not configured"
@@ -59,20 +68,65 @@ NOT_CONFIGURED = "Cloud Monitoring is not configured"
 
 @dataclass
 class Fleet:
-    """The TPUs of the managed projects, judged: each with its facts, usage and verdict."""
+    """The TPUs of the managed projects (nodes and TPU VM instances), judged: each with its
+    facts, usage and verdict."""
 
     entries: list[FleetEntry]
     listings: list[UsageListing]
-    nodes: dict[str, Node]
-    listed: set[str]  # projects whose TPUs were listed (a failed listing concludes nothing)
+    tpus: dict[str, Tpu]
+    # (project, kind) whose TPUs were listed: a failed listing concludes nothing of its TPUs
+    listed: set[tuple[str, TpuKind]]
 
     @property
     def unknown(self) -> list[str]:
         return unknown_lines(self.listings)
 
+    @property
+    def projects(self) -> dict[str, set[TpuKind]]:
+        found: dict[str, set[TpuKind]] = {}
+        for project, kind in self.listed:
+            found.setdefault(project, set()).add(kind)
+        return found
+
 
 def prices(deps: Deps) -> PriceTable:
     return price_table(deps.config.usage.prices, deps.config.usage.currency)
+
+
+def facts_of(tpu: Tpu, kept_until: datetime | None = None) -> TpuFacts:
+    """What the usage logic needs of a node or a TPU VM instance."""
+    if not isinstance(tpu, Instance):
+        return facts_of_node(tpu, kept_until=kept_until)
+    return facts_of_instance(
+        project=tpu.project,
+        zone=tpu.zone,
+        name=tpu.node_id,
+        instance_id=tpu.uid,
+        machine_type=tpu.machine_type,
+        status=tpu.status.value,
+        provisioning_model=tpu.provisioning.value,
+        created=tpu.create_time,
+        labels=tpu.labels,
+        kept_until=kept_until,
+        can_stop=bool(instances.precheck(Verb.STOP, tpu)),  # what /tpu stop would accept
+    )
+
+
+def kind_of(tpu: Tpu) -> TpuKind:
+    return TpuKind.INSTANCE if isinstance(tpu, Instance) else TpuKind.NODE
+
+
+def _sources(deps: Deps) -> Iterator[tuple[ProjectScope, TpuKind]]:
+    for where in deps.tpu_scopes:
+        yield where, TpuKind.NODE
+    for where in deps.compute_scopes:
+        yield where, TpuKind.INSTANCE
+
+
+def _list(deps: Deps, kind: TpuKind, project: str, locations: Sequence[str]) -> list[Tpu]:
+    if kind is TpuKind.INSTANCE:
+        return list(tpus.compute(deps).list_instances(project, locations).instances)
+    return list(deps.tpu.list_nodes(project, locations).nodes)
 
 
 def judge(
@@ -83,51 +137,66 @@ def judge(
     step: timedelta | None = None,
     project: str | None = None,
     zone: str | None = None,
-    tpu: TpuApi | None = None,
 ) -> Fleet:
-    """Every managed TPU (of `project`, `zone`), its usage over `window` and the idle verdict."""
-    idle = deps.config.watch.idle
+    """Every managed TPU of either kind (of `project`, in `zone`), its usage over `window` and
+    the idle verdict. One Monitoring read per project and kind it runs (plus pages)."""
     keeps = deps.watch.keeps()
     fleet = Fleet([], [], {}, set())
-    for scope in deps.tpu_scopes:  # the Cloud TPU API's nodes (TPU VMs: not read here yet)
-        if project not in (None, scope.project):
+    for where, kind in _sources(deps):
+        if project not in (None, where.project):
             continue
-        locations = (zone,) if zone is not None else scope.locations
+        if zone is not None and not scope.covers(where, zone):
+            continue
+        locations = (zone,) if zone is not None else where.locations
         try:
-            listing = (tpu or deps.tpu).list_nodes(scope.project, locations)
+            listed = _list(deps, kind, where.project, locations)
         except TpuError as exc:
-            log.warning("usage: %s not listed: %s", scope.project, exc.message)
+            log.warning("usage: %s %ss not listed: %s", where.project, kind.value, exc.message)
             continue
-        fleet.listed.add(scope.project)
-        usage = _usage(deps, scope.project, window, now, step)
+        fleet.listed.add((where.project, kind))
+        fleet.tpus.update((t.name, t) for t in listed if zone in (None, t.zone))
+    for name, kinds in sorted(fleet.projects.items()):
+        usage = _usage(deps, name, window, now, step, kinds)
         fleet.listings.append(usage)
-        for node in listing.nodes:
-            if zone is not None and node.zone != zone:
-                continue
-            fleet.nodes[node.name] = node
-            facts = facts_of_node(node, kept_until=keeps.get(node.name))
-            used = usage.usage_of(facts.key)
-            verdict = idle_verdict(
-                used,
-                facts,
-                idle.threshold_percent,
-                idle.minutes,
-                idle.min_chips,
-                idle.exempt_labels,
-                now,
-            )
-            fleet.entries.append(FleetEntry(facts, used, verdict))
+    by_project = {listing.project: listing for listing in fleet.listings}
+    for tpu in fleet.tpus.values():
+        facts = facts_of(tpu, kept_until=keeps.get(tpu.name))
+        used = by_project[tpu.project].usage_of(facts.key)
+        fleet.entries.append(FleetEntry(facts, used, _verdict(deps, used, facts, now)))
     return fleet
 
 
+def _verdict(deps: Deps, used: TpuUsage, facts: TpuFacts, now: datetime) -> Verdict:
+    idle = deps.config.watch.idle
+    return idle_verdict(
+        used,
+        facts,
+        idle.threshold_percent,
+        idle.minutes,
+        idle.min_chips,
+        idle.exempt_labels,
+        now,
+    )
+
+
 def _usage(
-    deps: Deps, project: str, window: timedelta, now: datetime, step: timedelta | None
+    deps: Deps,
+    project: str,
+    window: timedelta,
+    now: datetime,
+    step: timedelta | None,
+    kinds: Collection[TpuKind],
+    *,
+    metrics: Collection[Metric] = (Metric.DUTY_CYCLE,),
+    ids: Collection[str] = (),
 ) -> UsageListing:
     if deps.usage is None:
         return UsageListing(
-            project, now, window, step or window, unknown={TpuKind.NODE: NOT_CONFIGURED}
+            project, now, window, step or window, unknown=dict.fromkeys(kinds, NOT_CONFIGURED)
         )
-    return deps.usage.usage(project, window, now, step=step, kinds=(TpuKind.NODE,))
+    return deps.usage.usage(
+        project, window, now, step=step, kinds=tuple(sorted(kinds)), metrics=metrics, ids=ids
+    )
 
 
 def _route(deps: Deps) -> Callable[[TpuFacts], str]:
@@ -149,6 +218,7 @@ def _route(deps: Deps) -> Callable[[TpuFacts], str]:
 def usage(deps: Deps, actor: Actor, command: Usage, now: datetime) -> Outcome:
     """The usage table: idle first, the most costly first."""
     idle = deps.config.watch.idle
+    scope.require(command.project, command.zone, deps.scopes)
     fleet = judge(deps, now, window=DAY, step=HOUR, project=command.project, zone=command.zone)
     entries = fleet.entries
     if command.idle:
@@ -162,7 +232,7 @@ def usage(deps: Deps, actor: Actor, command: Usage, now: datetime) -> Outcome:
 @handles(Keep)
 def keep(deps: Deps, actor: Actor, command: Keep, now: datetime) -> Outcome:
     """Keep a TPU out of the idle sweep for a while; an idle notice naming it says so."""
-    node = deps.tpu.resolve(command.node.text, deps.tpu_scopes)
+    node = tpus.resolve_tpu(deps, command.node.text)
     hours = command.hours or deps.config.watch.idle.keep_hours
     until = now + timedelta(hours=hours)
     why = f"kept until {until:%Y-%m-%d %H:%M} UTC"
@@ -213,15 +283,16 @@ def sweep(deps: Deps, now: datetime) -> int:
 
 def _settled_why(fleet: Fleet, member: IdleMember) -> str | None:
     """Why a named TPU is no longer idle; None while it is, or while that cannot be told."""
-    project = ResourceName.parse(member.tpu).project
-    if project not in fleet.listed:
-        return None  # its project was not listed: nothing is concluded
+    name = ResourceName.parse(member.tpu)
+    kind = TpuKind.INSTANCE if name.kind is Kind.INSTANCE else TpuKind.NODE
+    if (name.project, kind) not in fleet.listed:
+        return None  # its project's TPUs of its kind were not listed: nothing is concluded
     entry = next((e for e in fleet.entries if e.facts.name == member.tpu), None)
     if entry is None:
         return "it is gone"
     why = entry.verdict.why
     if why is Why.NOT_RUNNING:
-        return f"it is {fleet.nodes[member.tpu].state.value}"
+        return f"it is {state_of(fleet.tpus[member.tpu])}"
     if why is Why.BUSY:
         return "it is busy again"
     if why is Why.KEPT:
@@ -327,8 +398,8 @@ def _with_notes(digest: UsageDigest, notes: FleetNotes | None) -> UsageDigest:
 def _week(deps: Deps, now: datetime, fleet: Fleet) -> list[FleetEntry]:
     """The fleet's usage per day over the last 7 days (for the busy chips chart)."""
     entries: list[FleetEntry] = []
-    for project in sorted(fleet.listed):
-        listing = _usage(deps, project, 7 * DAY, now, DAY)
+    for project, kinds in sorted(fleet.projects.items()):
+        listing = _usage(deps, project, 7 * DAY, now, DAY, kinds)
         for entry in fleet.entries:
             if entry.facts.key.project == project:
                 entries.append(
@@ -338,15 +409,7 @@ def _week(deps: Deps, now: datetime, fleet: Fleet) -> list[FleetEntry]:
 
 
 def _fleet_notes(deps: Deps, now: datetime, fleet: Fleet) -> FleetNotes:
-    waiting = failed = 0
-    for scope in deps.tpu_scopes:
-        try:
-            queued = deps.tpu.list_queued_resources(scope.project, scope.locations)
-        except TpuError:
-            continue
-        for resource in queued.queued_resources:
-            waiting += resource.state.value in ("ACCEPTED", "WAITING_FOR_RESOURCES")
-            failed += resource.state.value in ("FAILED", "SUSPENDED")
+    waiting, failed = _requests_waiting_failed(deps)
     opened = deps.watch.recent_opens(now - DAY)
     actions = [
         e for e in deps.store.latest_audit(1000) if e.outcome == "started" and e.at >= now - DAY
@@ -354,22 +417,44 @@ def _fleet_notes(deps: Deps, now: datetime, fleet: Fleet) -> FleetNotes:
     return FleetNotes(
         queued_waiting=waiting,
         queued_failed=failed,
-        maintenance=tuple(_maintenance(fleet.nodes.values(), now, 7 * DAY)),
+        maintenance=tuple(_maintenance(fleet.tpus.values(), now, 7 * DAY)),
         incidents_opened=sum(opened.values()),
         incidents_open=deps.watch.count_open(),
         actions=len(actions),
     )
 
 
-def _maintenance(nodes: Iterable[Node], now: datetime, within: timedelta) -> list[MaintenanceLine]:
+def _requests_waiting_failed(deps: Deps) -> tuple[int, int]:
+    """Capacity requests waiting or failed: queued resources and flex-start requests."""
+    waiting = failed = 0
+    for where in deps.tpu_scopes:
+        try:
+            queued = deps.tpu.list_queued_resources(where.project, where.locations)
+        except TpuError:
+            continue
+        for resource in queued.queued_resources:
+            waiting += resource.state.value in ("ACCEPTED", "WAITING_FOR_RESOURCES")
+            failed += resource.state.value in ("FAILED", "SUSPENDED")
+    for where in deps.compute_scopes:
+        try:
+            capacity = tpus.compute(deps).list_capacity(where.project, where.locations)
+        except TpuError:
+            continue
+        for flex in capacity.flex:
+            waiting += flex.state is FlexState.ACCEPTED
+            failed += flex.state is FlexState.FAILED
+    return waiting, failed
+
+
+def _maintenance(found: Iterable[Tpu], now: datetime, within: timedelta) -> list[MaintenanceLine]:
     lines = []
-    for node in nodes:
-        window = node.maintenance
+    for tpu in found:
+        window = tpu.maintenance
         if window is None:
             continue
         starts = window.window_start
         if starts is None or starts <= now + within:
-            lines.append(MaintenanceLine(node.ref.display, starts, window.type))
+            lines.append(MaintenanceLine(tpu.ref.display, starts, window.type))
     return sorted(lines, key=lambda line: (line.starts_at is None, line.starts_at or now))
 
 
@@ -380,7 +465,7 @@ def home(deps: Deps, user: str, now: datetime) -> FleetHome:
     """The fleet at a glance, for one person's App Home."""
     idle = deps.config.watch.idle
     fleet = judge(deps, now, window=timedelta(minutes=idle.minutes))
-    states = {name: node.state.value for name, node in fleet.nodes.items()}
+    states = {name: state_of(tpu) for name, tpu in fleet.tpus.items()}
     pending = deps.store.pending_approvals()
     return fleet_home(
         user,
@@ -391,7 +476,7 @@ def home(deps: Deps, user: str, now: datetime) -> FleetHome:
         states=states,
         incidents=deps.watch.open_incidents().values(),
         approvals=pending,
-        maintenance=_maintenance(fleet.nodes.values(), now, 7 * DAY),
+        maintenance=_maintenance(fleet.tpus.values(), now, 7 * DAY),
         unknown=fleet.unknown,
     )
 
@@ -403,17 +488,49 @@ def publish_home(deps: Deps, user: str, now: datetime) -> None:
         deps.outbox.home(conn, user, view, now=now)
 
 
-def detail(deps: Deps, node: Node, now: datetime) -> UsageDetail | None:
-    """One TPU's utilization over the last 24 hours, for its card (None without Monitoring)."""
+def state_of(tpu: Tpu) -> str:
+    return tpu.status.value if isinstance(tpu, Instance) else tpu.state.value
+
+
+def detail(deps: Deps, tpu: Tpu, now: datetime) -> UsageDetail | None:
+    """One TPU's utilization over the last 24 hours, for its card (None without Monitoring):
+    its own series only, every metric."""
     if deps.usage is None:
         return None
     idle = deps.config.watch.idle
-    listing = _usage(deps, node.project, DAY, now, HOUR)
-    keeps = deps.watch.keeps()
-    facts = facts_of_node(node, kept_until=keeps.get(node.name))
-    used: TpuUsage = listing.usage_of(facts.key)
-    verdict = idle_verdict(
-        used, facts, idle.threshold_percent, idle.minutes, idle.min_chips, idle.exempt_labels, now
+    facts = facts_of(tpu, kept_until=deps.watch.keeps().get(tpu.name))
+    listing = _usage(
+        deps,
+        tpu.project,
+        DAY,
+        now,
+        HOUR,
+        (kind_of(tpu),),
+        metrics=tuple(Metric),
+        ids=(facts.key.id,),
     )
-    entry = FleetEntry(facts, used, verdict)
+    used: TpuUsage = listing.usage_of(facts.key)
+    entry = FleetEntry(facts, used, _verdict(deps, used, facts, now))
     return usage_detail(entry, prices(deps), idle.threshold_percent, idle.minutes)
+
+
+CARD_METRICS = (Metric.DUTY_CYCLE, Metric.HBM_USED, Metric.HBM_TOTAL)
+
+
+def card_lines(deps: Deps, shown: Iterable[Tpu], now: datetime) -> dict[str, UsageLine]:
+    """The usage line of each TPU on a listing's page (none without Monitoring): one read per
+    project and kind on the page, narrowed to the page's TPUs."""
+    if deps.usage is None:
+        return {}
+    groups: dict[tuple[str, TpuKind], list[TpuFacts]] = {}
+    for tpu in shown:
+        facts = facts_of(tpu)
+        if facts.key.id:
+            groups.setdefault((tpu.project, facts.key.kind), []).append(facts)
+    lines: dict[str, UsageLine] = {}
+    for (project, kind), members in sorted(groups.items()):
+        ids = [f.key.id for f in members]
+        listing = _usage(deps, project, DAY, now, HOUR, (kind,), metrics=CARD_METRICS, ids=ids)
+        for facts in members:
+            lines[facts.name] = usage_line(listing.usage_of(facts.key))
+    return lines

@@ -85,6 +85,11 @@ def name_of(item: dict[str, Any]) -> str:
     return link[link.index("projects/") :]
 
 
+def google_status(stack: Stack, name: str) -> str:
+    project = name.split("/")[1]
+    return next(i["status"] for i in instances(stack, project) if name_of(i) == name)
+
+
 def standalone(stack: Stack, *, spot: bool, project: str = PROJECT) -> dict[str, Any]:
     """A RUNNING TPU VM of no group (not a slice's host, not GKE's), spot or not."""
     for item in instances(stack, project):

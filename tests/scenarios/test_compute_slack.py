@@ -23,6 +23,7 @@ from tests.scenarios.compute_world import (
     approval_roots,
     calls,
     compute_stack,
+    google_status,
     instances,
     name_of,
     standalone,
@@ -84,10 +85,6 @@ def test_stop_a_tpu_vm_through_the_same_approval(world: Stack) -> None:
     approve_latest(world, twice=True)
     assert calls(world, "compute.instances.stop") == 1
     assert google_status(world, name) == "TERMINATED"
-
-
-def google_status(stack: Stack, name: str) -> str:
-    return next(i["status"] for i in instances(stack) if name_of(i) == name)
 
 
 def test_report_faulty_through_approval_reports_the_host_exactly_once(world: Stack) -> None:

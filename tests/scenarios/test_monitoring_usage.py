@@ -92,6 +92,24 @@ def test_one_request_per_project_per_metric(emu: Emulator, server: RunningServer
     assert listed(server) - before == 6 * len(PROJECTS)
 
 
+def test_a_card_reads_only_its_own_tpus_series(emu: Emulator, server: RunningServer) -> None:
+    monitoring = client(server.url)
+    whole = monitoring.usage("ml-infra", WINDOW, emu.clock(), kinds={TpuKind.NODE})
+    first, second = sorted(whole.usages, key=lambda k: k.id)[:2]
+    before = listed(server)
+    metrics = (Metric.DUTY_CYCLE, Metric.HBM_USED)
+    narrowed = monitoring.usage(
+        "ml-infra", WINDOW, emu.clock(), kinds={TpuKind.NODE}, metrics=metrics,
+        ids=[first.id, second.id],
+    )  # fmt: skip
+    assert set(narrowed.usages) == {first, second} and len(whole.usages) > 2
+    assert narrowed.usages[first].duty == whole.usages[first].duty
+    assert narrowed.requests == 2 == listed(server) - before  # one per metric, one page each
+    with pytest.raises(ValueError, match="not a TPU's id"):
+        monitoring.usage("ml-infra", WINDOW, emu.clock(), ids=['x" OR metric.type = "y'])
+    assert listed(server) - before == 2  # a hostile id is refused before any request
+
+
 def test_pages_are_followed_and_counted(emu: Emulator, server: RunningServer) -> None:
     whole = client(server.url).usage("ml-infra", WINDOW, emu.clock(), kinds={TpuKind.NODE})
     before = listed(server)

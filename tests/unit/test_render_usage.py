@@ -205,7 +205,14 @@ CASES: dict[str, Any] = {
     "usage_digest": u.UsageDigest(
         NOW, FIGURES, 2.0, "USD", (idle("idle-1"), idle("idle-2", cost_so_far=None)), BUSY_CHART
     ),
-    "usage_detail": u.UsageDetail(ROWS[0], hourly_chart(), 0.3, 2.0 * (1 << 30), 64.0 * (1 << 30)),
+    "usage_detail": u.UsageDetail(
+        ROWS[0],
+        hourly_chart(),
+        0.3,
+        2.0 * (1 << 30),
+        64.0 * (1 << 30),
+        hbm_used_24h_bytes=6.5 * (1 << 30),
+    ),
     "fleet_home": HOME,
 }
 

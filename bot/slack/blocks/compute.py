@@ -28,6 +28,7 @@ from bot.core.instances import (
     SubBlock,
 )
 from bot.core.names import ResourceName, short_name
+from bot.core.usage_messages import UsageLine
 from bot.slack.actions import ActionId
 from bot.slack.blocks.kit import (
     MAX_BLOCKS,
@@ -47,6 +48,7 @@ from bot.slack.blocks.kit import (
     when,
 )
 from bot.slack.blocks.nodes import maintenance_line, requeue_button, tpu_card
+from bot.slack.blocks.usage import compose, usage_detail_blocks, usage_line_text
 
 SOURCE = "Compute Engine TPU VM"
 _PROVISIONING = {
@@ -114,7 +116,7 @@ def _membership(instance: Instance) -> list[str]:
     return lines
 
 
-def instance_section(instance: Instance) -> SectionBlock:
+def instance_section(instance: Instance, usage: UsageLine | None = None) -> SectionBlock:
     lines = [
         f"*{esc(instance.node_id)}*  ·  {esc(instance.project)} / {esc(instance.zone)}",
         f"_{SOURCE}_",
@@ -123,6 +125,8 @@ def instance_section(instance: Instance) -> SectionBlock:
     ]
     if instance.maintenance is not None:
         lines.append(maintenance_line(instance.maintenance))
+    if usage is not None:
+        lines.append(usage_line_text(usage))
     fields = [
         _md(_shape(instance)),
         _md(_provisioning(instance)),
@@ -164,9 +168,9 @@ def instance_controls(instance: Instance, card: int = 0) -> ActionsBlock | None:
 
 
 @tpu_card.register
-def instance_card(instance: Instance, card: int) -> list[Block]:
+def instance_card(instance: Instance, card: int, usage: UsageLine | None = None) -> list[Block]:
     controls = instance_controls(instance, card)
-    return [instance_section(instance), *([controls] if controls is not None else [])]
+    return [instance_section(instance, usage), *([controls] if controls is not None else [])]
 
 
 def _host_lines(group: InstanceGroup) -> list[str]:
@@ -201,7 +205,10 @@ def _(message: cm.InstanceDetail) -> Rendered:
     controls = instance_controls(instance)
     if controls is not None:
         blocks.append(controls)
-    return _message(f"{instance.node_id}: {instance.status.value}", blocks)
+    title = f"{instance.node_id}: {instance.status.value}"
+    if message.usage is not None:
+        return compose(title, [*blocks, *usage_detail_blocks(message.usage)])
+    return _message(title, blocks)
 
 
 def _group_title(group: InstanceGroup) -> str:

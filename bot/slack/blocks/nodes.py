@@ -19,6 +19,7 @@ from bot.core import messages as m
 from bot.core.models import UNRECOVERABLE, Maintenance, Node, NodeState
 from bot.core.names import short_name
 from bot.core.records import TrackedOperation
+from bot.core.usage_messages import UsageLine
 from bot.slack.actions import COMMAND_BLOCK, ActionId
 from bot.slack.blocks.kit import (
     MAX_FIELD,
@@ -42,7 +43,7 @@ from bot.slack.blocks.kit import (
     when,
 )
 from bot.slack.blocks.paging import Page, paged
-from bot.slack.blocks.usage import compose, usage_detail_blocks
+from bot.slack.blocks.usage import compose, usage_detail_blocks, usage_line_text
 
 
 def _labels(node: Node) -> str:
@@ -170,7 +171,7 @@ def node_controls(node: Node, card: int = 0) -> ActionsBlock | None:
 SOURCE = "Cloud TPU API node"
 
 
-def node_section(node: Node) -> SectionBlock:
+def node_section(node: Node, usage: UsageLine | None = None) -> SectionBlock:
     lines = [
         f"*{esc(node.node_id)}*  ·  {esc(node.project)} / {esc(node.zone)}",
         f"_{SOURCE}_",
@@ -183,6 +184,8 @@ def node_section(node: Node) -> SectionBlock:
     for extra in (_membership(node), _maintenance(node)):
         if extra:
             lines.append(extra)
+    if usage is not None:
+        lines.append(usage_line_text(usage))
     fields = [
         _md(_shape(node)),
         _md(software(node)),
@@ -219,19 +222,22 @@ def _(message: m.NodePage) -> Rendered:
         message.summary,
         message.unreachable,
     )
-    return paged(page, [tpu_card(tpu, place) for place, tpu in enumerate(message.nodes)])
+    cards = [
+        tpu_card(tpu, place, message.usage.get(tpu.name)) for place, tpu in enumerate(message.nodes)
+    ]
+    return paged(page, cards)
 
 
 @singledispatch
-def tpu_card(tpu: object, place: int) -> list[Block]:
+def tpu_card(tpu: object, place: int, usage: UsageLine | None = None) -> list[Block]:
     """A TPU's card in a listing, by its kind (`compute` registers the instance's)."""
     raise TypeError(f"no card for {type(tpu).__name__}")
 
 
 @tpu_card.register
-def _(node: Node, place: int) -> list[Block]:
+def _(node: Node, place: int, usage: UsageLine | None = None) -> list[Block]:
     controls = node_controls(node, place)
-    return [node_section(node), *([controls] if controls is not None else [])]
+    return [node_section(node, usage), *([controls] if controls is not None else [])]
 
 
 def _op_line(op: TrackedOperation) -> str:

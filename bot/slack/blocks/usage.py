@@ -76,6 +76,21 @@ def gib(value: float | None) -> str:
     return "-" if value is None else f"{value / (1 << 30):,.1f} GiB"
 
 
+def _hbm(used_1h: float | None, used_24h: float | None, total: float | None) -> str:
+    if used_1h is None and used_24h is None:
+        return "-"
+    return f"{gib(used_1h)} / {gib(used_24h)} of {gib(total)}"
+
+
+def usage_line_text(line: u.UsageLine) -> str:
+    """A TPU card's line of utilization."""
+    if line.unknown:
+        return f":grey_question: usage unknown: {esc(line.unknown)}"
+    text = f":bar_chart: duty cycle {pct(line.duty_1h)} (1 h) · {pct(line.duty_24h)} (24 h)"
+    hbm = _hbm(line.hbm_used_1h, line.hbm_used_24h, line.hbm_total)
+    return text + (f" · HBM {hbm} (1 h / 24 h)" if hbm != "-" else "")
+
+
 compose = _message  # (a message whose blocks may be dicts: data blocks have no model)
 
 
@@ -302,11 +317,12 @@ def usage_detail_blocks(detail: u.UsageDetail) -> list[Block | Json]:
     """A TPU's utilization as blocks, to stand alone or follow its node card (mind the two
     charts a message may hold: chart_blocks draws a third as text)."""
     row, currency = detail.row, detail.currency
+    hbm = _hbm(detail.hbm_used_bytes, detail.hbm_used_24h_bytes, detail.hbm_total_bytes)
     fields = [
         f"*Duty cycle, 1 h*\n{pct(row.duty_1h)}",
         f"*Duty cycle, 24 h*\n{pct(row.duty_24h)}",
         f"*TensorCore*\n{pct(detail.tensorcore_percent)}",
-        f"*HBM used*\n{gib(detail.hbm_used_bytes)} of {gib(detail.hbm_total_bytes)}",
+        f"*HBM used, 1 h / 24 h*\n{hbm}",
         f"*Cost*\n{money(row.cost_per_day, currency)} a day",
         f"*State*\n{_STATE_WORDS[row.state]}",
     ]
