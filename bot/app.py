@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -24,10 +24,13 @@ from bot.runtime.lease import Lease
 from bot.runtime.metrics import Metrics
 from bot.runtime.scheduler import Jobs
 from bot.runtime.web import WebApp
+from bot.runtime.workers import WorkProcess
 from bot.slack.chat import Outbox, make_web_client
 from bot.slack.directory import SlackDirectory
 from bot.slack.drainer import OutboxDrainer
-from bot.slack.listeners import WorkPool, build_app, register
+from bot.slack.ingress import Ingress, ResponseUrls, SeenGroups
+from bot.slack.listeners import InProcess, build_app, register
+from bot.slack.work import WorkPool
 from bot.storage.store import Store
 from bot.storage.watch_store import WatchStore
 from bot.tpu.client import TpuClient, make_credentials
@@ -121,6 +124,8 @@ class Bot:
         self.web = serve_in_thread(
             web, host, env.PORT if port is None else port, name="tpu-bot-web", limits=limits
         )
+        self.metrics.http_queue_depth.set_function(self.web.queue_depth)
+        self.work.start()
         if scheduler:
             self.started_at = self.clock()
             self.jobs.start()
@@ -164,7 +169,7 @@ def _in_thread(job: Callable[[], None], name: str) -> threading.Thread:
     return thread
 
 
-def _tpu_client(settings: Settings, metrics: Metrics) -> TpuClient:
+def _tpu_client(settings: Settings, observer: Callable[[str, str], None]) -> TpuClient:
     """The Cloud TPU client, each project routed to its configured API version."""
     env, config = settings.env, settings.bot
     credentials = make_credentials(
@@ -178,7 +183,7 @@ def _tpu_client(settings: Settings, metrics: Metrics) -> TpuClient:
         apis={project.id: project.api for project in config.projects},
         timeout=config.gcp.request_timeout_seconds,
         retries=config.gcp.retries,
-        observer=metrics.tpu_call,
+        observer=observer,
     )
 
 
@@ -199,9 +204,63 @@ def _drainer(settings: Settings, watch_store: WatchStore, metrics: Metrics) -> O
     )
 
 
-def build(settings: Settings, *, clock: Clock = utcnow, tpu: Any = None) -> Bot:
-    """Wire a bot from settings; collaborators may be passed in (tests, demo)."""
+class _Wired(NamedTuple):
+    deps: Deps
+    store: Store
+    watch: WatchStore
+    directory: SeenGroups
+    client: WebClient
+
+
+def _deps(settings: Settings, tpu: Any) -> _Wired:
+    """The use cases' ports over their adapters, the directory the ack path reads admins from,
+    and the Web API client; the bot and its work process each build their own."""
     env, config = settings.env, settings.bot
+    assert env.SLACK_BOT_TOKEN is not None
+    store = Store(env.TPUBOT_DATABASE_URL)
+    client = make_web_client(env.SLACK_BOT_TOKEN.get_secret_value(), env.SLACK_API_URL)
+    # Remembers what the work path looked up, so the ack path can tell admins without Slack.
+    directory = SeenGroups(SlackDirectory(client, groups_in(config.roles)))
+    watch_store = WatchStore(store)
+    deps = Deps(config, tpu, store, directory, watch_store, Outbox(watch_store))
+    return _Wired(deps, store, watch_store, directory, client)
+
+
+def work_side(
+    settings: Settings, observer: Callable[[str, str], None]
+) -> tuple[Dispatcher, SeenGroups]:
+    """What the work process runs requests with (bot.runtime.workers.child_main)."""
+    wired = _deps(settings, _tpu_client(settings, observer))
+    return Dispatcher(wired.deps), wired.directory
+
+
+def _work_pool(
+    settings: Settings,
+    dispatcher: Dispatcher,
+    directory: SeenGroups,
+    metrics: Metrics,
+    clock: Clock,
+    *,
+    in_process: bool,
+) -> WorkPool:
+    """The bounded pool behind the listeners; its work in a child process unless the config
+    says otherwise (`limits.work_process`) or the bot was given collaborators to use."""
+    limits = settings.bot.limits
+    backend: InProcess | WorkProcess
+    if limits.work_process and not in_process:
+        workers = limits.workers or 8
+        backend = WorkProcess(settings, workers, work_side, metrics, directory)
+    else:
+        workers = limits.workers or 2
+        backend = InProcess(dispatcher, clock)
+    return WorkPool(backend, workers, limits.queue_size, metrics)
+
+
+def build(settings: Settings, *, clock: Clock = utcnow, tpu: Any = None) -> Bot:
+    """Wire a bot from settings; collaborators may be passed in (tests, demo). A bot given its
+    clock or TPU client works on its own threads: a work process cannot share them."""
+    env, config = settings.env, settings.bot
+    injected = tpu is not None or clock is not utcnow
     if env.SLACK_BOT_TOKEN is None:
         raise ConfigError("SLACK_BOT_TOKEN is required (the bot token, xoxb-...)")
     if not settings.socket_mode and env.SLACK_SIGNING_SECRET is None:
@@ -209,18 +268,24 @@ def build(settings: Settings, *, clock: Clock = utcnow, tpu: Any = None) -> Bot:
             "SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)"
         )
     metrics = Metrics()
-    store = Store(env.TPUBOT_DATABASE_URL)
-    tpu = tpu if tpu is not None else _tpu_client(settings, metrics)
-    client = make_web_client(env.SLACK_BOT_TOKEN.get_secret_value(), env.SLACK_API_URL)
-    directory = SlackDirectory(client, groups_in(config.roles))
-    watch_store = WatchStore(store)
-    deps = Deps(config, tpu, store, directory, watch_store, Outbox(watch_store))
+    tpu = tpu if tpu is not None else _tpu_client(settings, metrics.tpu_call)
+    deps, store, watch_store, directory, client = _deps(settings, tpu)
     dispatcher = Dispatcher(deps)
     drainer = _drainer(settings, watch_store, metrics)
     secret = None if settings.socket_mode else env.SLACK_SIGNING_SECRET
     app = build_app(client, secret.get_secret_value() if secret else None)
-    work = WorkPool()
-    register(app, dispatcher, clock, work, metrics)
+    work = _work_pool(settings, dispatcher, directory, metrics, clock, in_process=injected)
+    ingress = Ingress(
+        config.limits,
+        config.roles,
+        work,
+        ResponseUrls(env.SLACK_API_URL),
+        metrics=metrics,
+        audit=deps.audit,
+        seen=directory,
+        clock=clock,
+    )
+    register(app, dispatcher, clock, ingress, metrics)
     # Replicas share the database; the one holding the lease runs the scheduled jobs.
     jobs = Jobs(clock, metrics, Lease(store, config.watch.lease_seconds))
     jobs.add("expire_approvals", 30, partial(approvals.expire, deps))

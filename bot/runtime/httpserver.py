@@ -92,6 +92,10 @@ class RunningServer:
             if not channel.requests and not channel.total_outbufs_len:
                 channel.will_close = True
 
+    def queue_depth(self) -> int:
+        """Requests read and waiting for one of the server's threads."""
+        return len(self.server.task_dispatcher.queue)
+
     def in_flight(self) -> int:
         """Connections still open (with a request in progress, once closing)."""
         return len(self.server.active_channels)
@@ -123,6 +127,10 @@ def serve_in_thread(
     """Start serving `app`; port 0 picks a free port (read it from the result). A port in use
     raises OSError here, before anything runs."""
     adjustments = (limits or ServerLimits()).adjustments()
+    # Waitress logs a warning for every request that has to wait for a thread: under a burst,
+    # a log line per request, written on the event loop that reads the next ones. The depth is
+    # a metric instead (`queue_depth`, tpubot_http_queue_depth).
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     server = create_server(app, host=host, port=port, **adjustments)
     if not isinstance(server, BaseWSGIServer):  # a name that resolves to several addresses
         server.close()
