@@ -86,6 +86,9 @@ class Bot:
             "mode": "socket" if self.settings.socket_mode else "http",
             "stopping": self.stopping,
         }
+        work_process = getattr(self.work.backend, "pid", None)
+        if work_process is not None:
+            detail["work_process"] = work_process
         try:
             last_poll = self.watch.get("last_poll")
             degraded = self.watch.get("degraded", "0") == "1"
@@ -284,6 +287,8 @@ def build(settings: Settings, *, clock: Clock = utcnow, tpu: Any = None) -> Bot:
         audit=deps.audit,
         seen=directory,
         clock=clock,
+        # The bot's clock: a test's clock moves the limits too.
+        seconds=lambda: clock().timestamp(),
     )
     register(app, dispatcher, clock, ingress, metrics)
     # Replicas share the database; the one holding the lease runs the scheduled jobs.

@@ -2,7 +2,7 @@
 
 - `RateLimiter`: a token bucket per key (a Slack user): `burst` at once, then `per_minute`.
 - `DrainRate`: how fast the work queue empties, to tell a refused user when to come back.
-- `Recently`: whether a key was seen within a window (one audit line per episode, not per request).
+- `Recently`: whether a key was seen within a window (one audit line a minute, not per request).
 - `wait_words`: "12 s", "2 min" - how long to wait, said the way the refusals say it.
 """
 
@@ -15,12 +15,10 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Verdict:
-    """Whether a request may go ahead; if not, when the next one would (seconds from now).
-    `first` marks the first refusal after an allowed request: the start of an episode."""
+    """Whether a request may go ahead; if not, when the next one would (seconds from now)."""
 
     allowed: bool
     retry_after: float = 0.0
-    first: bool = False
 
 
 @dataclass
@@ -28,7 +26,6 @@ class _Bucket:
     tokens: float
     at: float
     scale: float
-    refused: bool = False  # the last request was refused (an episode is under way)
 
 
 class RateLimiter:
@@ -64,11 +61,8 @@ class RateLimiter:
         bucket.at = max(bucket.at, now)
         if bucket.tokens >= 1.0:
             bucket.tokens -= 1.0
-            bucket.refused = False
             return Verdict(True)
-        first = not bucket.refused
-        bucket.refused = True
-        return Verdict(False, (1.0 - bucket.tokens) / rate, first)
+        return Verdict(False, (1.0 - bucket.tokens) / rate)
 
     def _forget(self, now: float) -> None:
         """Making room for one more: drop the buckets that are full again (a fresh bucket is the

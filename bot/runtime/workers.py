@@ -45,12 +45,18 @@ LOST = (
     "The bot's worker stopped before it finished this request, so it may or may not have run. "
     "Check before you try again (`/tpu ops`, or the node itself)."
 )
+NOT_STARTED = "The bot could not start its worker, so nothing was run. Try again in a minute."
+READY = "ready"  # the child's first message, once its dispatcher is built
 # What a child builds its side with: the dispatcher and the directory wrapper it looks up with.
 WorkSide = Callable[[Settings, Callable[[str, str], None]], tuple[Handler, SeenGroups]]
 
 
 class WorkerLost(Exception):
-    """The child process ended (or could not be started) before answering."""
+    """The child process ended before answering; `started`: whether it had begun any work."""
+
+    def __init__(self, why: str, started: bool = True) -> None:
+        super().__init__(why)
+        self.started = started
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,7 @@ class _Child:
     send_lock: threading.Lock = field(default_factory=threading.Lock)
     waiting: dict[int, _Waiter] = field(default_factory=dict)
     dead: bool = False
+    ready: bool = False  # its dispatcher is built: what it was handed, it may have run
 
 
 class WorkProcess:
@@ -141,13 +148,16 @@ class WorkProcess:
             raise errors[0]
 
     def _ensure(self) -> _Child:
-        """The live child, started if there is none (the lock is held)."""
+        """The live child, started if there is none (the lock is held). A new child starts at
+        most once every RESTART_SECONDS: a caller waits out the rest (a child that cannot start
+        does not spin)."""
         if self._child is not None and not self._child.dead:
             return self._child
         if self._closing:
-            raise WorkerLost("shutting down")
-        if time.monotonic() - self._started_at < RESTART_SECONDS:
-            raise WorkerLost("the work process is restarting")
+            raise WorkerLost("shutting down", started=False)
+        wait = RESTART_SECONDS - (time.monotonic() - self._started_at)
+        if wait > 0:
+            threading.Event().wait(wait)  # a backoff, in a worker thread
         self._started_at = time.monotonic()
         context = multiprocessing.get_context("spawn")
         ours, theirs = context.Pipe()
@@ -159,7 +169,9 @@ class WorkProcess:
         theirs.close()
         child = _Child(process, ours)
         self._child = child
-        threading.Thread(target=self._read, args=(child,), name="tpu-bot-work-read").start()
+        reader = threading.Thread(target=self._read, args=(child,), name="tpu-bot-work-read")
+        reader.daemon = True  # a bot that exits without close() must not wait for it
+        reader.start()
         if self.metrics is not None:
             self.metrics.work_process_starts.inc()
         log.info("work: started work process %s", process.pid)
@@ -170,7 +182,7 @@ class WorkProcess:
             outcome = self.call(request)
         except WorkerLost as exc:
             log.error("work: %s; telling %s", exc, request.user)
-            note(request.response_url, LOST)
+            note(request.response_url, LOST if exc.started else NOT_STARTED)
             return
         if self.metrics is not None:
             for method, status in outcome.tpu_calls:
@@ -190,10 +202,10 @@ class WorkProcess:
                 child.conn.send((key, request))
         except (OSError, ValueError):
             child.waiting.pop(key, None)
-            raise WorkerLost("the work process is gone") from None
+            raise WorkerLost("the work process is gone", started=child.ready) from None
         waiter.done.wait()
         if waiter.outcome is None:
-            raise WorkerLost("the work process ended")
+            raise WorkerLost("the work process ended", started=child.ready)
         return waiter.outcome
 
     def _read(self, child: _Child) -> None:
@@ -201,6 +213,9 @@ class WorkProcess:
         try:
             while True:
                 key, outcome = child.conn.recv()
+                if key == READY:
+                    child.ready = True
+                    continue
                 waiter = child.waiting.pop(key, None)
                 if waiter is not None:
                     waiter.outcome = outcome
@@ -261,6 +276,7 @@ def child_main(
     tally = CallTally()
     handler, seen = work_side(settings, tally.observe)
     send_lock = threading.Lock()
+    conn.send((READY, None))
 
     def one(key: int, request: Request) -> None:
         try:

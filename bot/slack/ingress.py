@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 Audit = Callable[[datetime, str, str, str, str, str], None]
 Clock = Callable[[], datetime]
 SLACK_HOOKS = "https://hooks.slack.com"
-EPISODE_SECONDS = 60.0  # one audit line (and one click note) per user and reason in this window
+EPISODE_SECONDS = 60.0  # one audit line (and one click note) per user and reason in this time
 
 
 class Reason(enum.StrEnum):
@@ -132,7 +132,7 @@ class Ingress:
         audit: Audit | None = None,
         seen: SeenGroups | None = None,
         clock: Clock,
-        monotonic: Callable[[], float] = time.monotonic,
+        seconds: Callable[[], float] = time.monotonic,
     ) -> None:
         self.limits = limits
         self.roles = roles
@@ -142,7 +142,7 @@ class Ingress:
         self.audit = audit
         self.seen = seen
         self.clock = clock
-        self.monotonic = monotonic
+        self.seconds = seconds  # the limiter's time: any steady clock, in seconds
         self.limiter = RateLimiter(limits.commands_per_minute, limits.burst)
         self._episodes = Recently(EPISODE_SECONDS)
         self._lock = threading.Lock()
@@ -161,7 +161,7 @@ class Ingress:
         scale = self._scale(request.user)
         if scale is not None:
             with self._lock:
-                verdict = self.limiter.take(request.user, self.monotonic(), scale)
+                verdict = self.limiter.take(request.user, self.seconds(), scale)
             if not verdict.allowed:
                 per_minute = self.limits.commands_per_minute * scale
                 text = (
@@ -197,7 +197,7 @@ class Ingress:
         if self.metrics is not None:
             self.metrics.refused.labels(reason=reason.value).inc()
         with self._lock:
-            first = self._episodes.first(f"{reason.value}:{request.user}", self.monotonic())
+            first = self._episodes.first(f"{reason.value}:{request.user}", self.seconds())
         if first and self.audit is not None:
             audit, now = self.audit, self.clock()
             action = request.kind.value if not request.action else f"click {request.action}"
