@@ -28,7 +28,7 @@ from bot.runtime.workers import WorkProcess
 from bot.slack.chat import Outbox, make_web_client
 from bot.slack.directory import SlackDirectory
 from bot.slack.drainer import OutboxDrainer
-from bot.slack.ingress import Ingress, ResponseUrls, SeenGroups
+from bot.slack.ingress import GatedSocketModeHandler, Ingress, ResponseUrls, SeenGroups
 from bot.slack.listeners import InProcess, build_app, register
 from bot.slack.work import WorkPool
 from bot.storage.store import Store
@@ -114,7 +114,7 @@ class Bot:
         if self.settings.socket_mode:
             token = env.SLACK_APP_TOKEN
             assert token is not None
-            self.socket = SocketModeHandler(self.app, token.get_secret_value())
+            self.socket = GatedSocketModeHandler(self.app, token.get_secret_value(), self.work.gate)
             self.socket.connect()
         limits = ServerLimits(
             threads=env.TPUBOT_HTTP_THREADS,
@@ -123,11 +123,20 @@ class Bot:
             max_body_bytes=env.TPUBOT_HTTP_MAX_BODY_BYTES,
         )
         slack = None if self.settings.socket_mode else self.app
-        web = WebApp(slack, self.metrics, self.ready, self.health, limits.max_body_bytes)
+        web = WebApp(
+            slack,
+            self.metrics,
+            self.ready,
+            self.health,
+            limits.max_body_bytes,
+            gate=self.work.gate,
+        )
         self.web = serve_in_thread(
             web, host, env.PORT if port is None else port, name="tpu-bot-web", limits=limits
         )
         self.metrics.http_queue_depth.set_function(self.web.queue_depth)
+        if slack is not None:
+            self.work.gate.pending = self.web.queue_depth
         self.work.start()
         if scheduler:
             self.started_at = self.clock()

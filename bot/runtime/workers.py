@@ -9,9 +9,9 @@ groups come back, so the bot's /metrics and the ack path's view of admins stay w
 
 A child that dies (killed, out of memory) fails the requests it held: each user is told, by the
 pool thread that waited for it; the next request starts a new child, not sooner than
-RESTART_SECONDS after the last start (a child that cannot start does not spin). The child runs
-at a lower CPU priority: on a busy machine the acks get the cores first. A bot process that dies
-takes the child with it (the child sees its pipe close and exits at once), as one process would.
+RESTART_SECONDS after the last start (a child that cannot start does not spin). A bot process
+that dies takes the child with it (the child sees its pipe close and exits at once), as one
+process would.
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ from bot.slack.work import Request
 
 log = logging.getLogger(__name__)
 RESTART_SECONDS = 5.0
-NICENESS = 10  # the child's CPU priority below the bot's (nice(2); needs no privilege)
 LOST = (
     "The bot's worker stopped before it finished this request, so it may or may not have run. "
     "Check before you try again (`/tpu ops`, or the node itself)."
@@ -270,8 +269,6 @@ def child_main(
     """The child: build the dispatcher, then run each request that arrives on its threads."""
     # Ctrl-C reaches the whole process group; the bot's process decides when the child stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # When both want a core, the acks (and the watcher) go first; the work has seconds.
-    os.nice(NICENESS)
     configure_logging(logging.getLevelName(level), json_lines, secrets_to_mask())
     tally = CallTally()
     handler, seen = work_side(settings, tally.observe)

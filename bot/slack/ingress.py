@@ -24,14 +24,17 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from slack_bolt import BoltResponse
+from slack_bolt import App, BoltResponse
+from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.context.respond import Respond
+from slack_sdk.socket_mode.builtin import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
 
 from bot.config import LimitsConfig, RolesConfig
 from bot.core.limits import RateLimiter, Recently, wait_words
 from bot.core.policy import Role, role_of
 from bot.runtime.metrics import Metrics
-from bot.slack.work import Kind, Request, WorkPool
+from bot.slack.work import AckGate, Kind, Request, WorkPool
 from bot.usecases.ports import Directory
 
 log = logging.getLogger(__name__)
@@ -249,3 +252,23 @@ def identity_guard(ingress: Ingress) -> Callable[..., Any]:
         return BoltResponse(status=200, body="")
 
     return guard
+
+
+class GatedSocketModeHandler(SocketModeHandler):
+    """Bolt's Socket Mode handler, telling the gate from an envelope's arrival to its ack, so the
+    work holds back while Slack waits (HTTP mode: the web app does it)."""
+
+    def __init__(self, app: App, app_token: str, gate: AckGate) -> None:
+        super().__init__(app, app_token)
+        self.gate = gate
+        self.client.on_message_listeners.append(self._arrived)
+
+    def _arrived(self, raw: str) -> None:
+        if '"envelope_id"' in raw:  # a request to ack (not hello, not a disconnect notice)
+            self.gate.enter()
+
+    def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
+        try:
+            super().handle(client, req)
+        finally:
+            self.gate.leave()

@@ -7,6 +7,11 @@ dropped: it runs, and `shutdown` waits for everything queued. Each worker hands 
 (bot.runtime.workers), so that the work - listing, rendering, answering - never holds the
 interpreter that acks.
 
+While Slack waits on acks (requests in flight, or read and queued, and for 20 ms after), the
+workers hold back new work (`AckGate`, at most a second per job): a burst is acked first and
+worked on right after, instead of the acks sharing the cores with rendering, the TPU API calls
+and the answers.
+
 The side lane (one thread) carries what the ack path must not wait for and the queue must not
 refuse: an audit line, a refusal notice through response_url. It is best effort: when it is
 full, what does not fit is dropped and counted.
@@ -56,6 +61,45 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
+class AckGate:
+    """Requests Slack is waiting on: in flight (`enter`/`leave`), or read and waiting for a
+    server thread (`pending`). `wait_quiet` holds a worker until none has been seen for
+    `settle` s (the gaps inside a burst are shorter), or at most `hold` s."""
+
+    def __init__(self, hold: float = 1.0, settle: float = 0.02) -> None:
+        self.hold = hold
+        self.settle = settle
+        self.pending: Callable[[], int] = lambda: 0  # the server's queue (set when it listens)
+        self._cond = threading.Condition()
+        self._in_flight = 0
+        self._last = float("-inf")  # when the last one in flight left
+
+    def enter(self) -> None:
+        with self._cond:
+            self._in_flight += 1
+
+    def leave(self) -> None:
+        with self._cond:
+            self._in_flight = max(0, self._in_flight - 1)
+            self._last = time.monotonic()
+
+    def _quiet_for(self, now: float) -> float:
+        """Seconds since Slack last waited on an ack (0 while it does)."""
+        if self._in_flight or self.pending():
+            return 0.0
+        return now - self._last
+
+    def wait_quiet(self) -> None:
+        """Return when no ack was under way for `settle` s, or after `hold` s (work is never
+        starved by a steady stream of acks)."""
+        now = time.monotonic()
+        deadline = now + self.hold
+        with self._cond:
+            while (quiet := self._quiet_for(now)) < self.settle and now < deadline:
+                self._cond.wait(min(deadline - now, self.settle - quiet))
+                now = time.monotonic()
+
+
 class WorkPool:
     """`workers` threads behind a queue of at most `capacity` waiting requests; a side lane."""
 
@@ -67,8 +111,10 @@ class WorkPool:
         metrics: Metrics | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         side_capacity: int = 1000,
+        gate: AckGate | None = None,
     ) -> None:
         self.backend = backend
+        self.gate = gate or AckGate()
         self.capacity = capacity
         self._metrics = metrics
         self._monotonic = monotonic
@@ -114,6 +160,7 @@ class WorkPool:
             self._waiting -= 1
             depth = self._waiting
         self._depth(depth)
+        self.gate.wait_quiet()
         try:
             self.backend.run(request)
         except Exception:
