@@ -2,11 +2,12 @@
 slow the acks, or the watcher's polling and alerts?
 
 Run: .venv/bin/python bench/ack_flood.py [--users 20] [--per-minute 1000] [--minutes 2]
-     [--poll 10] [--injections 4] [--nodes 30]
+     [--poll 10] [--injections 6] [--nodes 30]
 
 A real `tpu-bot serve` (HTTP, default `limits:`, `watch.poll_seconds` = --poll) against the
 emulator (`--nodes` in one project), localslack in this process. Two phases of the same length,
-quiet then flooded: in each, --injections preemptions of READY spot nodes, evenly spaced; the
+quiet then flooded: in each, --injections preemptions of READY spot nodes, one at a random point
+of each equal slot (the same points in both phases); the
 detection time is from the inject request's return to the first Slack post or edit naming the
 node (localslack's arrival stamp). The flood: --users users sending `/tpu list` round robin,
 --per-minute in all, signed, through the load client process (bench/ack_client.py). The
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import sys
 import threading
 import time
@@ -94,11 +96,14 @@ def named(world: World, node: str, since: float) -> float | None:
 
 
 def inject_all(world: World, victims: list[str], seconds: float, phase: Phase) -> None:
-    """Preempt `victims` evenly over `seconds`; wait for each alert."""
-    gap = seconds / len(victims)
+    """Preempt `victims` one in each equal slot of `seconds`, at a random point of it (the same
+    points in every phase: a fixed seed), so they land at every phase of the poll; wait for each
+    alert."""
+    gap, rng = seconds / len(victims), random.Random(7)
     start, pace, sent = time.monotonic(), threading.Event(), []
     for i, node in enumerate(victims):
-        pace.wait(max(0.0, start + (i + 0.5) * gap - time.monotonic()))  # the schedule
+        at = start + (i + rng.uniform(0.1, 0.9)) * gap
+        pace.wait(max(0.0, at - time.monotonic()))  # the schedule
         post_json(
             world.emulator.url + f"/emulator/v1/{node}:inject", {"state": "PREEMPTED", "health": ""}
         )
@@ -148,7 +153,7 @@ def main() -> None:
     parser.add_argument("--per-minute", type=float, default=1000)
     parser.add_argument("--minutes", type=float, default=2)
     parser.add_argument("--poll", type=int, default=10)
-    parser.add_argument("--injections", type=int, default=4)
+    parser.add_argument("--injections", type=int, default=6)
     parser.add_argument("--nodes", type=int, default=30)
     args = parser.parse_args()
     world = World.start(args.nodes, max(args.users, 5))

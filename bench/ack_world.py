@@ -68,10 +68,12 @@ class Served:
         return total
 
 
-def _spawn(name: str, argv: list[str], env: dict[str, str], tmp: Path, pattern: str) -> Served:
+def _spawn(
+    name: str, argv: list[str], env: dict[str, str], tmp: Path, pattern: str, cwd: str | None = None
+) -> Served:
     log_path = tmp / f"{name}.log"
     with open(log_path, "wb") as log:
-        popen = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+        popen = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=cwd)
     served = Served(name, popen, log_path)
 
     def url() -> str | None:
@@ -140,7 +142,10 @@ class World:
         if source:
             environ["PYTHONPATH"] = source
         argv = [sys.executable, "-m", "bot", "--log-level", "INFO", "serve", "--host", "127.0.0.1"]
-        served = _spawn(name, argv, environ, self.tmp, r"health on (http://[\d.]+:\d+)/healthz")
+        # `python -m` puts the working directory first on sys.path: run a baseline from its own.
+        served = _spawn(
+            name, argv, environ, self.tmp, r"health on (http://[\d.]+:\d+)/healthz", cwd=source
+        )
         if socket_mode:
             self.slack.hub.wait_for_client(30)
         return served

@@ -25,7 +25,6 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -118,11 +117,19 @@ class WorkPool:
         self.capacity = capacity
         self._metrics = metrics
         self._monotonic = monotonic
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tpu-bot-work")
         self._lock = threading.Lock()
         self._waiting = 0
         self._closed = False
         self._drain = DrainRate()
+        # A SimpleQueue and threads of our own: an executor's submit takes a lock every
+        # executor in the process shares, which acks ended up waiting on in a burst.
+        self._queue: queue.SimpleQueue[Request | None] = queue.SimpleQueue()
+        self._workers = [
+            threading.Thread(target=self._work, name=f"tpu-bot-work-{i}", daemon=True)
+            for i in range(workers)
+        ]
+        for worker in self._workers:
+            worker.start()
         self._side: queue.Queue[Job | None] = queue.Queue(maxsize=side_capacity)
         self._side_thread = threading.Thread(target=self._side_loop, name="tpu-bot-side")
         self._side_thread.daemon = True
@@ -143,7 +150,7 @@ class WorkPool:
             self._waiting += 1
             depth = self._waiting
         self._depth(depth)
-        self._executor.submit(self._run, request)
+        self._queue.put(request)
         return True
 
     def retry_after(self) -> float:
@@ -154,6 +161,10 @@ class WorkPool:
     def _depth(self, depth: int) -> None:
         if self._metrics is not None:
             self._metrics.work_queue_depth.set(depth)
+
+    def _work(self) -> None:
+        while (request := self._queue.get()) is not None:
+            self._run(request)
 
     def _run(self, request: Request) -> None:
         with self._lock:
@@ -194,7 +205,10 @@ class WorkPool:
         """Refuse new work, finish everything queued (and the side lane), close the backend."""
         with self._lock:
             self._closed = True
-        self._executor.shutdown(wait=True)
+        for _ in self._workers:
+            self._queue.put(None)  # after everything queued: each worker finishes, then stops
+        for worker in self._workers:
+            worker.join()
         self._side.put(None)
         self._side_thread.join()
         self.backend.close()
