@@ -3,6 +3,7 @@ that only verifies Slack's signature (bench/ack_bare.py, waitress, the same thre
 
 Run: .venv/bin/python bench/ack_bench.py [--nodes 30] [--bursts 50,200] [--rate 10]
      [--seconds 60] [--clicks 3] [--repeat 2] [--baseline DIR] [--no-socket] [--no-http]
+     (`--rate 0`: bursts only)
 
 Processes: the emulator (`tpu-bot emulator --fleet N --projects 1 --clean`), the bot, the bare
 app, the load client (bench/ack_client.py: signs each request as it sends it, new connection
@@ -122,7 +123,9 @@ def row(
 
 
 def http_section(world: World, args: argparse.Namespace) -> list[list[Any]]:
-    loads = [f"burst {n}" for n in args.bursts] + [f"{args.rate:g}/s for {args.seconds:g} s"]
+    loads = [f"burst {n}" for n in args.bursts]
+    if args.rate > 0:
+        loads.append(f"{args.rate:g}/s for {args.seconds:g} s")
     bots = {"bot": world.bot("bot")}
     if args.baseline:
         bots["baseline"] = world.bot("baseline", source=args.baseline)
