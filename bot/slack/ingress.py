@@ -153,13 +153,14 @@ class Ingress:
     def admit(self, request: Request) -> str | None:
         """Queue `request`'s work, or refuse it: the text to ack with (None: say nothing)."""
         if not self.urls.allows(request.response_url):
+            host = self.urls.host_of(request.response_url)  # never the path: it is a secret
             log.warning(
-                "slack: refused a %s by %s: response_url on %s is not Slack's",
+                "slack: refused a %s by %s: its response_url is on %s, not Slack's",
                 request.kind.value,
                 request.user,
-                self.urls.host_of(request.response_url),
+                host,
             )
-            self.refused(request, Reason.RESPONSE_URL, "response_url not Slack's")
+            self.refused(request, Reason.RESPONSE_URL, f"response_url on {host}")
             return None  # nowhere safe to answer: the user gets nothing
         scale = self._scale(request.user)
         if scale is not None:
@@ -187,7 +188,8 @@ class Ingress:
         return self.limits.admin_multiplier
 
     def _refuse(self, request: Request, reason: Reason, text: str) -> str | None:
-        """Count, audit once per episode; a command's ack says it, a click gets a note."""
+        """Count, audit (once a minute per user and reason); a command's ack says it, a click
+        gets a note (as often)."""
         first = self.refused(request, reason, text)
         if request.kind is Kind.COMMAND:
             return text
@@ -196,7 +198,8 @@ class Ingress:
         return None
 
     def refused(self, request: Request, reason: Reason, detail: str) -> bool:
-        """Count the refusal; audit it if it starts an episode (True)."""
+        """Count the refusal; audit it unless this user was refused for it in the last minute
+        (True: audited)."""
         if self.metrics is not None:
             self.metrics.refused.labels(reason=reason.value).inc()
         with self._lock:
