@@ -7,6 +7,7 @@ once. `close(timeout)` stops accepting, lets requests in flight finish, then clo
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import threading
@@ -112,9 +113,16 @@ class RunningServer:
         if not drained:
             log.warning("http: %d request(s) still in flight at shutdown", self.in_flight())
         self._stop.set()
-        self.server.pull_trigger()
+        self._wake()
         self.thread.join(timeout=5)
         return drained
+
+    def _wake(self) -> None:
+        """Wake the event loop now rather than at its next poll. Once told to stop it may have
+        closed its trigger already (it polls every 0.1 s while closing): then there is no one
+        left to wake."""
+        with contextlib.suppress(OSError):
+            self.server.pull_trigger()
 
 
 def serve_in_thread(
