@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -28,12 +28,15 @@ from bot.runtime.lease import Lease
 from bot.runtime.metrics import Metrics
 from bot.runtime.scheduler import Jobs
 from bot.runtime.web import WebApp
+from bot.runtime.workers import WorkProcess
 from bot.slack.carry import ButtonCarrier
 from bot.slack.chat import Outbox, make_web_client
 from bot.slack.directory import SlackDirectory
 from bot.slack.drainer import Caps, OutboxDrainer
 from bot.slack.home import register_home
-from bot.slack.listeners import WorkPool, build_app, register
+from bot.slack.ingress import GatedSocketModeHandler, Ingress, ResponseUrls, SeenGroups
+from bot.slack.listeners import InProcess, build_app, register
+from bot.slack.work import WorkPool
 from bot.storage.liveness import ReplicaLiveness
 from bot.storage.outbox import OutboxStore
 from bot.storage.store import Store
@@ -93,6 +96,9 @@ class Bot:
             "mode": "socket" if self.settings.socket_mode else "http",
             "stopping": self.stopping,
         }
+        work_process = getattr(self.work.backend, "pid", None)
+        if work_process is not None:
+            detail["work_process"] = work_process
         try:
             status = self.watch.status()
             lease = self.jobs.lease
@@ -118,7 +124,7 @@ class Bot:
         if self.settings.socket_mode:
             token = env.SLACK_APP_TOKEN
             assert token is not None
-            self.socket = SocketModeHandler(self.app, token.get_secret_value())
+            self.socket = GatedSocketModeHandler(self.app, token.get_secret_value(), self.work.gate)
             self.socket.connect()
         limits = ServerLimits(
             threads=env.TPUBOT_HTTP_THREADS,
@@ -127,10 +133,21 @@ class Bot:
             max_body_bytes=env.TPUBOT_HTTP_MAX_BODY_BYTES,
         )
         slack = None if self.settings.socket_mode else self.app
-        web = WebApp(slack, self.metrics, self.ready, self.health, limits.max_body_bytes)
+        web = WebApp(
+            slack,
+            self.metrics,
+            self.ready,
+            self.health,
+            limits.max_body_bytes,
+            gate=self.work.gate,
+        )
         self.web = serve_in_thread(
             web, host, env.PORT if port is None else port, name="tpu-bot-web", limits=limits
         )
+        self.metrics.http_queue_depth.set_function(self.web.queue_depth)
+        if slack is not None:
+            self.work.gate.pending = self.web.queue_depth
+        self.work.start()
         if scheduler:
             self.started_at = self.clock()
             self.jobs.start()
@@ -174,8 +191,11 @@ def _in_thread(job: Callable[[], None], name: str) -> threading.Thread:
     return thread
 
 
+Observer = Callable[[str, str], None]  # (method, status) of every Google API call
+
+
 def _tpu_client(
-    settings: Settings, metrics: Metrics, budget: RequestBudget | None = None
+    settings: Settings, observer: Observer, budget: RequestBudget | None = None
 ) -> TpuClient:
     """The Cloud TPU client, each project routed to its configured API version; with a budget,
     the commands' own (the watcher's client has none: the planner paces it)."""
@@ -191,13 +211,13 @@ def _tpu_client(
         apis={project.id: project.api for project in config.projects},
         timeout=config.gcp.request_timeout_seconds,
         retries=config.gcp.retries,
-        observer=metrics.tpu_call,
+        observer=observer,
         budget=budget,
     )
 
 
 def _compute_client(
-    settings: Settings, metrics: Metrics, budget: RequestBudget | None = None
+    settings: Settings, observer: Observer, budget: RequestBudget | None = None
 ) -> ComputeClient | None:
     """Compute Engine's TPU VMs, when some project's sources have compute (the commands' client
     spends the same budget as the TPU API's)."""
@@ -214,13 +234,17 @@ def _compute_client(
         credentials,
         timeout=config.gcp.request_timeout_seconds,
         retries=config.gcp.retries,
-        observer=metrics.tpu_call,
+        observer=observer,
         budget=budget,
     )
 
 
-def _monitoring(settings: Settings, metrics: Metrics) -> MonitoringClient:
-    """Cloud Monitoring, for how busy each TPU is (the same credentials as the TPU API)."""
+def _monitoring(
+    settings: Settings, observer: Observer, *, for_commands: bool = False
+) -> MonitoringClient:
+    """Cloud Monitoring, for how busy each TPU is (the same credentials as the TPU API). The
+    commands' reads are not retried: a card says "usage unknown" rather than keep someone
+    waiting on Monitoring."""
     env, config = settings.env, settings.bot
     credentials = make_credentials(
         env.MONITORING_API_ENDPOINT,
@@ -231,8 +255,8 @@ def _monitoring(settings: Settings, metrics: Metrics) -> MonitoringClient:
         env.MONITORING_API_ENDPOINT,
         credentials,
         timeout=config.gcp.request_timeout_seconds,
-        retries=min(config.gcp.retries, 2),
-        observer=metrics.tpu_call,
+        retries=0 if for_commands else min(config.gcp.retries, 2),
+        observer=observer,
     )
 
 
@@ -255,6 +279,133 @@ def _drainer(settings: Settings, rows: OutboxStore, metrics: Metrics) -> OutboxD
     )
 
 
+def replica_name(settings: Settings) -> str:
+    """This replica's stable name: TPUBOT_REPLICA_ID, else the host (the pod) name."""
+    return settings.env.TPUBOT_REPLICA_ID or socket.gethostname()
+
+
+class _Wired(NamedTuple):
+    deps: Deps  # the jobs': unbudgeted clients
+    commands: Deps  # people's commands: the TPU and Compute clients spend the command budget
+    store: Store
+    watch: WatchStore
+    directory: SeenGroups
+    client: WebClient
+    liveness: ReplicaLiveness
+
+
+@dataclass(frozen=True)
+class Collaborators:
+    """What a test or the demo hands `build` instead of real clients."""
+
+    tpu: Any = None
+    compute: Any = None
+    usage: Any = None
+
+    @property
+    def any(self) -> bool:
+        return any(x is not None for x in (self.tpu, self.compute, self.usage))
+
+
+def _deps(settings: Settings, observer: Observer, replica: Replica, given: Collaborators) -> _Wired:
+    """The use cases' ports over their adapters, the directory the ack path reads admins from,
+    and the Web API client; the bot and its work process each build their own."""
+    env, config = settings.env, settings.bot
+    assert env.SLACK_BOT_TOKEN is not None
+    store = Store(env.TPUBOT_DATABASE_URL)
+    client = make_web_client(env.SLACK_BOT_TOKEN.get_secret_value(), env.SLACK_API_URL)
+    # Remembers what the work path looked up, so the ack path can tell admins without Slack.
+    directory = SeenGroups(
+        SlackDirectory(
+            client,
+            groups_in(config.roles),
+            max_age_seconds=60 * config.slack.group_max_age_minutes,
+        )
+    )
+    watch_store = WatchStore(store)
+    liveness = ReplicaLiveness(store, replica, timedelta(seconds=2 * config.watch.lease_seconds))
+    deps = Deps(
+        config,
+        given.tpu if given.tpu is not None else _tpu_client(settings, observer),
+        store,
+        directory,
+        watch_store,
+        Outbox(watch_store.outbox),
+        liveness=liveness,
+        carrier=ButtonCarrier(watch_store.values),
+        usage=given.usage if given.usage is not None else _monitoring(settings, observer),
+        compute=given.compute if given.compute is not None else _compute_client(settings, observer),
+    )
+    # People's commands spend their own budget of API requests; the jobs (watcher, approvals
+    # resumed, operations followed) use the unbudgeted clients.
+    budget = RequestBudget(config.gcp.command_requests_per_minute)
+    commands = replace(
+        deps,
+        tpu=given.tpu if given.tpu is not None else _tpu_client(settings, observer, budget),
+        compute=(
+            given.compute
+            if given.compute is not None
+            else _compute_client(settings, observer, budget)
+        ),
+        usage=(
+            given.usage
+            if given.usage is not None
+            else _monitoring(settings, observer, for_commands=True)
+        ),
+    )
+    return _Wired(deps, commands, store, watch_store, directory, client, liveness)
+
+
+WORK_SUFFIX = "/work"  # the work process's replica name: its parent's, and this
+
+
+def work_side(settings: Settings, observer: Observer) -> tuple[Dispatcher, SeenGroups]:
+    """What the work process runs requests with (bot.runtime.workers.child_main). It is a
+    replica of its own (`<name>/work`, a new boot each start) with a heartbeat of its own: an
+    approval it was running when it died is taken over once that heartbeat lapses, and at once
+    by the next work process of the same bot (a later boot of the same name)."""
+    replica = Replica(replica_name(settings) + WORK_SUFFIX, uuid.uuid4().hex[:12])
+    wired = _deps(settings, observer, replica, Collaborators())
+    every = max(1.0, settings.bot.watch.lease_seconds / 3)
+    threading.Thread(
+        target=_beat_forever, args=(wired.liveness, every), name="tpu-bot-work-beat", daemon=True
+    ).start()
+    return Dispatcher(wired.commands), wired.directory
+
+
+def _beat_forever(liveness: ReplicaLiveness, every: float) -> None:
+    """The work process's heartbeat (it runs no scheduler); a failed beat is tried again."""
+    pause = threading.Event()
+    while True:
+        try:
+            liveness.beat(utcnow())
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("work: heartbeat failed: %s", exc.__class__.__name__)
+        pause.wait(every)
+
+
+def _work_pool(
+    settings: Settings,
+    dispatcher: Dispatcher,
+    directory: SeenGroups,
+    metrics: Metrics,
+    clock: Clock,
+    *,
+    in_process: bool,
+) -> WorkPool:
+    """The bounded pool behind the listeners; its work in a child process unless the config
+    says otherwise (`limits.work_process`) or the bot was given collaborators to use."""
+    limits = settings.bot.limits
+    backend: InProcess | WorkProcess
+    if limits.work_process and not in_process:
+        workers = limits.workers or 8
+        backend = WorkProcess(settings, workers, work_side, metrics, directory)
+    else:
+        workers = limits.workers or 2
+        backend = InProcess(dispatcher, clock)
+    return WorkPool(backend, workers, limits.queue_size, metrics)
+
+
 def build(
     settings: Settings,
     *,
@@ -263,8 +414,11 @@ def build(
     compute: Any = None,
     usage_api: Any = None,
 ) -> Bot:
-    """Wire a bot from settings; collaborators may be passed in (tests, demo)."""
+    """Wire a bot from settings; collaborators may be passed in (tests, demo). A bot given its
+    clock or a client works on its own threads: a work process cannot share them."""
     env, config = settings.env, settings.bot
+    given = Collaborators(tpu, compute, usage_api)
+    injected = given.any or clock is not utcnow
     if env.SLACK_BOT_TOKEN is None:
         raise ConfigError("SLACK_BOT_TOKEN is required (the bot token, xoxb-...)")
     if not settings.socket_mode and env.SLACK_SIGNING_SECRET is None:
@@ -272,42 +426,29 @@ def build(
             "SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)"
         )
     metrics = Metrics()
-    store = Store(env.TPUBOT_DATABASE_URL)
-    budget = RequestBudget(config.gcp.command_requests_per_minute)
-    command_tpu = tpu if tpu is not None else _tpu_client(settings, metrics, budget)
-    tpu = tpu if tpu is not None else _tpu_client(settings, metrics)
-    client = make_web_client(env.SLACK_BOT_TOKEN.get_secret_value(), env.SLACK_API_URL)
-    directory = SlackDirectory(
-        client, groups_in(config.roles), max_age_seconds=60 * config.slack.group_max_age_minutes
-    )
-    watch_store = WatchStore(store)
-    replica = Replica(env.TPUBOT_REPLICA_ID or socket.gethostname(), uuid.uuid4().hex[:12])
-    liveness = ReplicaLiveness(store, replica, timedelta(seconds=2 * config.watch.lease_seconds))
-    outbox, carrier = Outbox(watch_store.outbox), ButtonCarrier(watch_store.values)
-    usage_api = usage_api if usage_api is not None else _monitoring(settings, metrics)
-    deps = Deps(
-        config,
-        tpu,
-        store,
-        directory,
-        watch_store,
-        outbox,
-        liveness=liveness,
-        carrier=carrier,
-        usage=usage_api,
-    )
-    # Compute Engine's TPU VMs, for the projects whose sources have compute.
-    command_compute = compute if compute is not None else _compute_client(settings, metrics, budget)
-    deps.compute = compute if compute is not None else _compute_client(settings, metrics)
-    # People's commands spend their own budget of API requests; the jobs (watcher, approvals
-    # resumed, operations followed) use the unbudgeted client.
-    dispatcher = Dispatcher(replace(deps, tpu=command_tpu, compute=command_compute))
+    replica = Replica(replica_name(settings), uuid.uuid4().hex[:12])
+    wired = _deps(settings, metrics.tpu_call, replica, given)
+    deps, store, watch_store, directory = wired.deps, wired.store, wired.watch, wired.directory
+    liveness, client = wired.liveness, wired.client
+    dispatcher = Dispatcher(wired.commands)
     drainer = _drainer(settings, watch_store.outbox, metrics)
     secret = None if settings.socket_mode else env.SLACK_SIGNING_SECRET
     app = build_app(client, secret.get_secret_value() if secret else None)
-    work = WorkPool()
-    register_home(app, dispatcher, clock, work)  # before the message listeners (see home.py)
-    register(app, dispatcher, clock, work, metrics)
+    work = _work_pool(settings, dispatcher, directory, metrics, clock, in_process=injected)
+    ingress = Ingress(
+        config.limits,
+        config.roles,
+        work,
+        ResponseUrls(env.SLACK_API_URL),
+        metrics=metrics,
+        audit=deps.audit,
+        seen=directory,
+        clock=clock,
+        # The bot's clock: a test's clock moves the limits too.
+        seconds=lambda: clock().timestamp(),
+    )
+    register_home(app, ingress)  # before the message listeners (see home.py)
+    register(app, dispatcher, clock, ingress, metrics)
     # Replicas share the database; the one holding the lease runs the scheduled jobs.
     jobs = Jobs(clock, metrics, Lease(store, config.watch.lease_seconds))
     # Every replica beats; an attempt claimed by one known dead is taken over at once.
@@ -350,5 +491,5 @@ def build(
     jobs.add("usage_digest", 60, partial(usage.digest, deps))
     jobs.add("drain_outbox", 1, drainer.drain)
     return Bot(
-        settings, store, tpu, client, dispatcher, app, metrics, jobs, work, watch_store, clock
+        settings, store, deps.tpu, client, dispatcher, app, metrics, jobs, work, watch_store, clock
     )

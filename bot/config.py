@@ -251,6 +251,27 @@ class RetentionConfig(_Strict):
     listing_days: float = Field(default=7, gt=0)
 
 
+class LimitsConfig(_Strict):
+    """What one user, and everyone together, may ask of the bot (answered at once when over)."""
+
+    # Per Slack user, commands and clicks together: a token bucket of `burst`, refilled at
+    # `commands_per_minute`. The default stops a script listing in a loop, not a person paging.
+    commands_per_minute: float = Field(default=15, gt=0, le=10_000)
+    burst: int = Field(default=10, ge=1, le=10_000)
+    # Admins (roles.admin, by user id or a user group the bot already looked up) get this many
+    # times the rate and burst; null: admins are not limited.
+    admin_multiplier: float | None = Field(default=10, ge=1)
+    # Work accepted and waiting for a worker; when full, requests are answered "busy" at once.
+    queue_size: int = Field(default=500, ge=1, le=100_000)
+    # The work after an ack (dispatch, TPU calls, rendering, the answer) runs in a child
+    # process, so the acks never wait behind it for the interpreter; false: in the bot's own
+    # threads (one process less, about 70 MB; acks slower under load).
+    work_process: bool = True
+    # Commands and clicks worked on at once; default 8 in the work process, 2 without one
+    # (each busy thread beside the acks is one more the acks wait behind).
+    workers: int | None = Field(default=None, ge=1, le=64)
+
+
 class BotConfig(_Strict):
     """The YAML file (`TPUBOT_CONFIG`)."""
 
@@ -264,6 +285,7 @@ class BotConfig(_Strict):
     slack: SlackConfig = SlackConfig()
     retention: RetentionConfig = RetentionConfig()
     usage: UsageConfig = UsageConfig()
+    limits: LimitsConfig = LimitsConfig()
 
     @field_validator("projects")
     @classmethod

@@ -60,6 +60,15 @@ class Replica:
         except OSError:
             return False
 
+    def work_pid(self) -> int | None:
+        """The pid of its work process (from /healthz), if it runs one."""
+        try:
+            with urllib.request.urlopen(self.url + "/healthz", timeout=2) as response:
+                pid = json.loads(response.read()).get("work_process")
+        except OSError:
+            return None
+        return int(pid) if pid else None
+
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=10)

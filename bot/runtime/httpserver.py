@@ -7,6 +7,7 @@ once. `close(timeout)` stops accepting, lets requests in flight finish, then clo
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import threading
@@ -92,6 +93,10 @@ class RunningServer:
             if not channel.requests and not channel.total_outbufs_len:
                 channel.will_close = True
 
+    def queue_depth(self) -> int:
+        """Requests read and waiting for one of the server's threads."""
+        return len(self.server.task_dispatcher.queue)
+
     def in_flight(self) -> int:
         """Connections still open (with a request in progress, once closing)."""
         return len(self.server.active_channels)
@@ -108,9 +113,16 @@ class RunningServer:
         if not drained:
             log.warning("http: %d request(s) still in flight at shutdown", self.in_flight())
         self._stop.set()
-        self.server.pull_trigger()
+        self._wake()
         self.thread.join(timeout=5)
         return drained
+
+    def _wake(self) -> None:
+        """Wake the event loop now rather than at its next poll. Once told to stop it may have
+        closed its trigger already (it polls every 0.1 s while closing): then there is no one
+        left to wake."""
+        with contextlib.suppress(OSError):
+            self.server.pull_trigger()
 
 
 def serve_in_thread(
@@ -123,6 +135,10 @@ def serve_in_thread(
     """Start serving `app`; port 0 picks a free port (read it from the result). A port in use
     raises OSError here, before anything runs."""
     adjustments = (limits or ServerLimits()).adjustments()
+    # Waitress logs a warning for every request that has to wait for a thread: under a burst,
+    # a log line per request, written on the event loop that reads the next ones. The depth is
+    # a metric instead (`queue_depth`, tpubot_http_queue_depth).
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     server = create_server(app, host=host, port=port, **adjustments)
     if not isinstance(server, BaseWSGIServer):  # a name that resolves to several addresses
         server.close()

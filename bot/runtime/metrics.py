@@ -63,6 +63,28 @@ class Metrics:
         self.pruned = Counter(
             "tpubot_pruned_rows", "Rows deleted by the retention job", ["table"], registry=r
         )
+        # The ack path (bot.slack.ingress): requests answered without running them, by reason
+        # (rate_limited, busy, foreign_team, response_url; side_lane_full: a note or audit line
+        # dropped), and the work accepted and waiting for a worker.
+        self.refused = Counter(
+            "tpubot_refused_requests",
+            "Commands and clicks answered at once without running them",
+            ["reason"],
+            registry=r,
+        )
+        self.work_queue_depth = Gauge(
+            "tpubot_work_queue_depth", "Commands and clicks waiting for a worker", registry=r
+        )
+        self.http_queue_depth = Gauge(
+            "tpubot_http_queue_depth",
+            "HTTP requests read and waiting for a server thread (HTTP mode)",
+            registry=r,
+        )
+        self.work_process_starts = Counter(
+            "tpubot_work_process_starts",
+            "Work processes started (more than one: a work process died and was replaced)",
+            registry=r,
+        )
 
     def tpu_call(self, method: str, status: str) -> None:
         self.tpu_calls.labels(method=method, status=status).inc()

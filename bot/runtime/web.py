@@ -19,6 +19,7 @@ from prometheus_client import make_wsgi_app
 from slack_bolt import App, BoltRequest, BoltResponse
 
 from bot.runtime.metrics import Metrics
+from bot.slack.work import AckGate
 
 log = logging.getLogger(__name__)
 
@@ -151,8 +152,10 @@ class WebApp:
         ready: Readiness,
         health: Health | None = None,
         max_body_bytes: int = MAX_BODY_BYTES,
+        gate: AckGate | None = None,
     ) -> None:
         self.slack = slack
+        self.gate = gate or AckGate()  # told while Slack waits, so the work holds back
         self.metrics_app = make_wsgi_app(metrics.registry)
         self.ready = ready
         self.health = health or (lambda: {})
@@ -169,7 +172,11 @@ class WebApp:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         path = environ.get("PATH_INFO", "")
         if path == SLACK_PATH and self.slack is not None:
-            return self._slack(environ, start_response)
+            self.gate.enter()
+            try:
+                return self._slack(environ, start_response)
+            finally:
+                self.gate.leave()
         if path == "/healthz":
             return self._json(start_response, "200 OK", {"status": "ok", **self.health()})
         if path == "/readyz":

@@ -1,8 +1,12 @@
-"""Thin Bolt listeners: ack at once, hand the work to a pool, answer through response_url.
+"""Thin Bolt listeners: decide at once (bot.slack.ingress), ack, answer later via response_url.
 
-Bolt runs listeners on a small pool and a listener that keeps working after ack() holds its
-thread; under load, new requests would then wait for a thread before they could ack. So the slow
-part goes to a pool of its own and every listener returns right after ack().
+A listener runs in the thread that answers Slack (`process_before_response=True`): it only asks
+the ingress whether the request is admitted (identity, response_url, rate, room in the queue),
+acks with the answer, and returns; the work - dispatch, listing, rendering, the POST to
+response_url (`serve_request`) - runs on the bounded work pool (bot.slack.work), in this
+process (`InProcess`) or in a child (bot.runtime.workers). Bolt's other mode hands each listener
+to a second pool and polls for the ack every 10 ms, which under a burst made acks wait behind
+each other and behind the work.
 """
 
 from __future__ import annotations
@@ -10,17 +14,19 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, Protocol
 
 from slack_bolt import App
+from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 
 from bot.core.messages import Message, NodePage, QueuedPage
 from bot.runtime.metrics import Metrics
 from bot.slack import blocks as render
 from bot.slack.actions import command_text, known
+from bot.slack.ingress import Ingress, identity_guard
+from bot.slack.work import Kind, Request
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -31,21 +37,22 @@ def build_app(client: WebClient, signing_secret: str | None, *, verify_token: bo
     return App(
         client=client,
         signing_secret=signing_secret or "socket-mode-does-not-sign",
-        # Listeners ack first and keep working after the HTTP response has gone back.
-        process_before_response=False,
+        # Listeners only decide and queue: they run where the request is answered.
+        process_before_response=True,
         token_verification_enabled=verify_token,
         request_verification_enabled=signing_secret is not None,
         logger=logging.getLogger("slack_bolt"),
     )
 
 
-def _answer(respond: Any, message: Message | None, replace: bool = False) -> None:
+def _answer(response_url: str, message: Message | None, replace: bool = False) -> None:
     if message is None:
         return
+    respond = Respond(response_url=response_url)
     response = respond(
         **render.render(message), response_type="ephemeral", replace_original=replace
     )
-    # Bolt's respond() returns Slack's answer rather than raising on it.
+    # respond() returns Slack's answer rather than raising on it.
     status = getattr(response, "status_code", 200)
     if status != 200:
         log.error("Slack refused an answer via response_url: HTTP %s", status)
@@ -64,64 +71,86 @@ class Handler(Protocol):
     def click(
         self, user: str, channel: str, text: str, now: datetime, action: str = "click"
     ) -> Message | None: ...
+    def home(self, user: str, now: datetime) -> None: ...
+    def home_click(self, user: str, text: str, now: datetime, action: str = "click") -> None: ...
 
 
-class WorkPool:
-    """Where listeners send the work that follows an ack; failures are logged, never lost."""
-
-    def __init__(self, workers: int = 16) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tpu-bot-work")
-
-    def submit(self, job: Callable[[], None]) -> None:
-        self._executor.submit(self._run, job)
-
-    @staticmethod
-    def _run(job: Callable[[], None]) -> None:
-        try:
-            job()
-        except Exception:
-            # The user already has their ack; the traceback goes to the log.
-            log.exception("work after ack failed")
-
-    def shutdown(self) -> None:
-        self._executor.shutdown(wait=True)
+def _ack(ack: Any, text: str | None) -> None:
+    if text is None:
+        ack()
+    else:
+        ack(text=text, response_type="ephemeral")
 
 
 def register(
-    app: App, handler: Handler, clock: Clock, work: WorkPool, metrics: Metrics | None = None
+    app: App, handler: Handler, clock: Clock, ingress: Ingress, metrics: Metrics | None = None
 ) -> None:
-    """Attach the listeners: one for `/tpu`, one for every click. Each acks, queues, returns."""
+    """Attach the identity guard and the listeners: one for `/tpu`, one for every click. Each
+    asks the ingress, acks with its answer, and returns; `handler` is used by `InProcess`."""
+    app.use(identity_guard(ingress))
 
     def counted(kind: str) -> None:
         if metrics is not None:
             metrics.commands.labels(kind=kind).inc()
 
     @app.command("/tpu")
-    def on_tpu(ack: Any, command: dict[str, Any], respond: Any) -> None:
-        ack()
+    def on_tpu(ack: Any, command: dict[str, Any]) -> None:
         counted("command")
-        user, channel = str(command.get("user_id", "")), str(command.get("channel_id", ""))
-        text = str(command.get("text", ""))
-        work.submit(lambda: _answer(respond, handler.command(user, channel, text, clock())))
+        request = Request(
+            Kind.COMMAND,
+            str(command.get("user_id", "")),
+            str(command.get("channel_id", "")),
+            str(command.get("text", "")),
+            str(command.get("response_url") or ""),
+        )
+        _ack(ack, ingress.admit(request))
 
     @app.action(re.compile(".*"))
-    def on_click(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
-        ack()
+    def on_click(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         counted("click")
         user, channel = _user_channel(body)
         action_id = str(action.get("action_id", ""))
-        kind = known(action_id)
         # An element the bot never renders carries nothing to run: the dispatcher refuses it.
-        text = command_text(action) if kind is not None else ""
-
-        def work_after_ack() -> None:
-            reply = handler.click(user, channel, text, clock(), action=action_id[:40])
-            page = isinstance(reply, NodePage | QueuedPage)
-            _answer(respond, reply, replace=kind is not None and kind.replaces_original(page))
-
-        work.submit(work_after_ack)
+        text = command_text(action) if known(action_id) is not None else ""
+        url = str(body.get("response_url") or "")
+        _ack(ack, ingress.admit(Request(Kind.CLICK, user, channel, text, url, action_id[:40])))
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> None:
-        # Bolt already acked; log the failure with its traceback (never the payload's secrets).
+        # Log the failure with its traceback (never the payload's secrets).
         log.error("listener failed: %s", error.__class__.__name__, exc_info=error)
+
+
+def serve_request(handler: Handler, clock: Clock, request: Request) -> None:
+    """The work after the ack: dispatch, render, answer through response_url."""
+    if request.kind is Kind.COMMAND:
+        message = handler.command(request.user, request.channel, request.text, clock())
+        _answer(request.response_url, message)
+        return
+    if request.kind is Kind.HOME:
+        handler.home(request.user, clock())
+        return
+    if request.kind is Kind.HOME_CLICK:
+        handler.home_click(request.user, request.text, clock(), action=request.action)
+        return
+    kind = known(request.action)
+    reply = handler.click(request.user, request.channel, request.text, clock(), request.action)
+    page = isinstance(reply, NodePage | QueuedPage)
+    _answer(request.response_url, reply, replace=kind is not None and kind.replaces_original(page))
+
+
+class InProcess:
+    """The work on the bot's own threads (a Backend): tests and a bot given its collaborators."""
+
+    def __init__(self, handler: Handler, clock: Clock) -> None:
+        self.handler = handler
+        self.clock = clock
+
+    def start(self) -> None:
+        pass
+
+    def run(self, request: Request) -> None:
+        serve_request(self.handler, self.clock, request)
+
+    def close(self) -> None:
+        pass

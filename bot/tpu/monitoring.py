@@ -18,8 +18,10 @@ from __future__ import annotations
 import logging
 import math
 import re
+import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -89,6 +91,9 @@ class MonitoringConfig:
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
+MAX_PARALLEL = 8  # reads of one `usage` call at once (kinds x metrics: at most 8 by default)
+
+
 class MalformedAnswer(ValueError):
     """A response that does not say what monitoring.v3.json says it should."""
 
@@ -114,6 +119,7 @@ class MonitoringClient:
         retries: int = 2,
         backoff_seconds: float = 1.0,
         page_size: int = MAX_PAGE_SIZE,
+        parallel: int = MAX_PARALLEL,
         sleep: Callable[[float], None] = time.sleep,
         observer: CallObserver | None = None,
     ) -> None:
@@ -122,6 +128,7 @@ class MonitoringClient:
         if Metric.DUTY_CYCLE not in self.config.metrics:
             raise ValueError("the monitoring configuration must name the duty cycle's metric type")
         self.page_size = min(page_size, MAX_PAGE_SIZE)
+        self.parallel = max(1, parallel)  # reads of one call at once (1: in order)
         self.transport = Transport(
             self.endpoint,
             credentials or make_credentials(self.endpoint),
@@ -163,9 +170,23 @@ class MonitoringClient:
             if not _ID.match(tpu_id):
                 raise ValueError(f"not a TPU's id: {tpu_id!r}")
         read = _Read(project, now - window, now, step, tuple(sorted(ids)))
-        for resource in self.config.resources:
-            if kinds is None or resource.kind in kinds:
-                self._read_kind(read, resource, wanted)
+        reads = [
+            (resource, metric)
+            for resource in self.config.resources
+            if kinds is None or resource.kind in kinds
+            for metric in wanted
+        ]
+        # Side by side: a card waits for the slowest read, not for their sum.
+        if len(reads) == 1 or self.parallel == 1:
+            done = [self._fetch(read, *pair) for pair in reads]
+        else:
+            with ThreadPoolExecutor(min(len(reads), self.parallel), "tpu-bot-monitoring") as pool:
+                done = list(pool.map(lambda pair: self._fetch(read, *pair), reads))
+        for resource, metric, found, failure in done:
+            if failure:
+                self._failed(read, resource, metric, failure)
+            else:
+                read.series[metric].update(found)
         return UsageListing(
             project=project,
             end=now,
@@ -177,22 +198,24 @@ class MonitoringClient:
             requests=read.requests,
         )
 
-    def _read_kind(self, read: _Read, resource: ResourceKind, metrics: list[Metric]) -> None:
-        for metric in metrics:
-            try:
-                read.series[metric].update(self._series(read, resource, metric))
-            except (TpuError, ValueError) as exc:
-                reason = getattr(exc, "message", None) or str(exc) or exc.__class__.__name__
-                if metric is Metric.DUTY_CYCLE:
-                    log.warning(
-                        "usage of %s %ss unknown: %s", read.project, resource.kind.value, reason
-                    )
-                    read.unknown[resource.kind] = f"Cloud Monitoring: {reason}"
-                    return
-                log.warning(
-                    "%s of %s %ss not read: %s", metric, read.project, resource.kind, reason
-                )
-                read.missing[metric] = f"Cloud Monitoring: {reason}"
+    def _fetch(self, read: _Read, resource: ResourceKind, metric: Metric) -> _Fetched:
+        """One metric of one kind of TPU, every page; a failure is returned with its reason."""
+        try:
+            return resource, metric, self._series(read, resource, metric), ""
+        except (TpuError, ValueError) as exc:
+            reason = getattr(exc, "message", None) or str(exc) or exc.__class__.__name__
+            return resource, metric, {}, reason
+
+    @staticmethod
+    def _failed(read: _Read, resource: ResourceKind, metric: Metric, reason: str) -> None:
+        """Without the duty cycle a kind's usage is unknown; another metric is only missing."""
+        kind = resource.kind
+        if metric is Metric.DUTY_CYCLE:
+            log.warning("usage of %s %ss unknown: %s", read.project, kind.value, reason)
+            read.unknown[kind] = f"Cloud Monitoring: {reason}"
+            return
+        log.warning("%s of %s %ss not read: %s", metric, read.project, kind, reason)
+        read.missing[metric] = f"Cloud Monitoring: {reason}"
 
     def _series(
         self, read: _Read, resource: ResourceKind, metric: Metric
@@ -216,7 +239,7 @@ class MonitoringClient:
         )
         found: dict[UsageKey, tuple[Point, ...]] = {}
         for page in self._pages(params):
-            read.requests += 1
+            read.counted()
             for series in page.get("timeSeries", []):
                 key, points = _parse_series(read.project, resource, series)
                 found[key] = found.get(key, ()) + points
@@ -255,6 +278,12 @@ class _Read:
     unknown: dict[TpuKind, str] = field(default_factory=dict)
     missing: dict[Metric, str] = field(default_factory=dict)
     requests: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def counted(self) -> None:
+        """One more request sent (reads run side by side)."""
+        with self.lock:
+            self.requests += 1
 
     def duty_keys(self) -> list[UsageKey]:
         return [k for k in self.series[Metric.DUTY_CYCLE] if k.kind not in self.unknown]
@@ -300,3 +329,7 @@ def _parse_point(point: Any) -> Point:
     if not math.isfinite(number):
         raise MalformedAnswer(f"a point value of {number}")
     return end, number
+
+
+# What one read gave: its kind and metric, the series by TPU, and why it failed ('' if not).
+_Fetched = tuple[ResourceKind, Metric, dict[UsageKey, tuple[Point, ...]], str]

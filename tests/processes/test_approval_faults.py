@@ -5,6 +5,8 @@ stats) and the request redrawn without buttons, its thread telling the outcome."
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -262,6 +264,32 @@ def test_a_restarted_replica_takes_over_its_earlier_boots_attempt_at_once(world:
         assert (approval_row(database_url) or {}).get("attempts") == 2
     finally:
         stop_all([first, *again])
+
+
+def test_a_work_process_killed_mid_attempt_is_taken_over_while_its_bot_lives(
+    world: World,
+) -> None:
+    """The approval runs in the work process, a replica of its own (`<name>/work`) with its own
+    heartbeat: killed alone, its attempt is taken over by the bot's leader once that heartbeat
+    lapses (or a new work process has beaten since), not after the 300 s timeout."""
+    database_url = f"sqlite:///{world.tmp_path / 'bot.db'}"
+    (bot,) = world.serve(1, database_url, "a")
+    try:
+        request = world.request_stop(bot)
+        worker = bot.work_pid()
+        assert worker is not None and worker != bot.process.pid
+        world.faults(latencyMs=60_000)
+        world.approve(bot, request)
+        eventually(lambda: attempt_older_than(database_url, 2), 30, "a stale executing attempt")
+        os.kill(worker, signal.SIGKILL)
+        world.faults(latencyMs=0)
+        world.hang.released.set()
+        assert world.stops() == 0 and bot.process.poll() is None  # the bot itself lives on
+        eventually(lambda: world.stops() >= 1, 60, "the stop, well before the 300 s timeout")
+        world.told_once(request)
+        assert (approval_row(database_url) or {}).get("attempts") == 2
+    finally:
+        stop_all([bot])
 
 
 def test_a_standby_killed_mid_attempt_is_taken_over_when_its_heartbeat_lapses(

@@ -16,7 +16,12 @@ from devstack.stack import CONFIG, VIEWER, Stack, start_stack
 from tpu_emulator import Emulator
 from tpu_emulator.server import serve
 
-TIGHT: dict[str, Any] = {**CONFIG, "gcp": {"command_requests_per_minute": 6, "retries": 0}}
+# The per-user rate limit (limits:) set high: this is about the TPU API budget behind it.
+TIGHT: dict[str, Any] = {
+    **CONFIG,
+    "gcp": {"command_requests_per_minute": 6, "retries": 0},
+    "limits": {"commands_per_minute": 1000, "burst": 100},
+}
 
 
 @pytest.fixture

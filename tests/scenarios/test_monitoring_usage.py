@@ -110,6 +110,20 @@ def test_a_card_reads_only_its_own_tpus_series(emu: Emulator, server: RunningSer
     assert listed(server) - before == 2  # a hostile id is refused before any request
 
 
+def test_reads_side_by_side_give_what_reads_in_order_give(
+    emu: Emulator, server: RunningServer
+) -> None:
+    metrics = tuple(Metric)
+    before = listed(server)
+    together = client(server.url).usage("ml-infra", WINDOW, emu.clock(), metrics=metrics)
+    in_order = client(server.url, parallel=1).usage(
+        "ml-infra", WINDOW, emu.clock(), metrics=metrics
+    )
+    assert together.usages == in_order.usages and together.usages
+    assert together.requests == in_order.requests == 8  # 4 metrics x 2 kinds, a page each
+    assert listed(server) - before == 16
+
+
 def test_pages_are_followed_and_counted(emu: Emulator, server: RunningServer) -> None:
     whole = client(server.url).usage("ml-infra", WINDOW, emu.clock(), kinds={TpuKind.NODE})
     before = listed(server)
@@ -202,7 +216,8 @@ def test_one_kind_failing_leaves_the_other_known(
     emu: Emulator, server: RunningServer, clock: FakeClock
 ) -> None:
     admin(server, "faults", {"failNext": 1, "errorCode": 500})  # the nodes' request
-    listing = client(server.url).usage("ml-infra", WINDOW, clock())
+    # In order (parallel=1), so that the failure lands on the first read, the nodes'.
+    listing = client(server.url, parallel=1).usage("ml-infra", WINDOW, clock())
     assert set(listing.unknown) == {TpuKind.NODE}
     assert listing.unknown[TpuKind.NODE].startswith("Cloud Monitoring: ")
     key = key_of(ready_nodes(emu, "ml-infra")[0])
@@ -221,7 +236,7 @@ def test_an_optional_metric_failing_only_goes_missing(
             emu.set_faults({"failNext": 1, "errorCode": 503})
 
     seen: list[str] = []
-    monitoring = client(server.url, observer=observe)
+    monitoring = client(server.url, observer=observe, parallel=1)  # in order: duty, then HBM
     before = listed(server)
     listing = monitoring.usage("ml-infra", WINDOW, clock(), metrics=metrics, kinds={TpuKind.NODE})
     assert listed(server) - before == 2
