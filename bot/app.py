@@ -18,6 +18,7 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot import clients
 from bot.config import ConfigError, Settings
 from bot.core.budget import RequestBudget
 from bot.core.liveness import Replica
@@ -32,18 +33,13 @@ from bot.runtime.workers import WorkProcess
 from bot.slack.carry import ButtonCarrier
 from bot.slack.chat import Outbox, make_web_client
 from bot.slack.directory import SlackDirectory
-from bot.slack.drainer import Caps, OutboxDrainer
 from bot.slack.home import register_home
 from bot.slack.ingress import GatedSocketModeHandler, Ingress, ResponseUrls, SeenGroups
 from bot.slack.listeners import InProcess, build_app, register
 from bot.slack.work import WorkPool
 from bot.storage.liveness import ReplicaLiveness
-from bot.storage.outbox import OutboxStore
 from bot.storage.store import Store
 from bot.storage.watch_store import WatchStore
-from bot.tpu.client import TpuClient, make_credentials
-from bot.tpu.compute import ComputeClient
-from bot.tpu.monitoring import MonitoringClient
 from bot.usecases import Deps, Dispatcher, approvals, operations, retention, usage, watch
 
 log = logging.getLogger("bot")
@@ -191,94 +187,6 @@ def _in_thread(job: Callable[[], None], name: str) -> threading.Thread:
     return thread
 
 
-Observer = Callable[[str, str], None]  # (method, status) of every Google API call
-
-
-def _tpu_client(
-    settings: Settings, observer: Observer, budget: RequestBudget | None = None
-) -> TpuClient:
-    """The Cloud TPU client, each project routed to its configured API version; with a budget,
-    the commands' own (the watcher's client has none: the planner paces it)."""
-    env, config = settings.env, settings.bot
-    credentials = make_credentials(
-        env.TPU_API_ENDPOINT,
-        impersonate=config.gcp.impersonate_service_account,
-        credentials_file=config.gcp.credentials_file,
-    )
-    return TpuClient(
-        env.TPU_API_ENDPOINT,
-        credentials,
-        apis={project.id: project.api for project in config.projects},
-        timeout=config.gcp.request_timeout_seconds,
-        retries=config.gcp.retries,
-        observer=observer,
-        budget=budget,
-    )
-
-
-def _compute_client(
-    settings: Settings, observer: Observer, budget: RequestBudget | None = None
-) -> ComputeClient | None:
-    """Compute Engine's TPU VMs, when some project's sources have compute (the commands' client
-    spends the same budget as the TPU API's)."""
-    env, config = settings.env, settings.bot
-    if not any("compute" in p.sources for p in config.projects):
-        return None
-    credentials = make_credentials(
-        env.COMPUTE_API_ENDPOINT,
-        impersonate=config.gcp.impersonate_service_account,
-        credentials_file=config.gcp.credentials_file,
-    )
-    return ComputeClient(
-        env.COMPUTE_API_ENDPOINT,
-        credentials,
-        timeout=config.gcp.request_timeout_seconds,
-        retries=config.gcp.retries,
-        observer=observer,
-        budget=budget,
-    )
-
-
-def _monitoring(
-    settings: Settings, observer: Observer, *, for_commands: bool = False
-) -> MonitoringClient:
-    """Cloud Monitoring, for how busy each TPU is (the same credentials as the TPU API). The
-    commands' reads are not retried: a card says "usage unknown" rather than keep someone
-    waiting on Monitoring."""
-    env, config = settings.env, settings.bot
-    credentials = make_credentials(
-        env.MONITORING_API_ENDPOINT,
-        impersonate=config.gcp.impersonate_service_account,
-        credentials_file=config.gcp.credentials_file,
-    )
-    return MonitoringClient(
-        env.MONITORING_API_ENDPOINT,
-        credentials,
-        timeout=config.gcp.request_timeout_seconds,
-        retries=0 if for_commands else min(config.gcp.retries, 2),
-        observer=observer,
-    )
-
-
-def _drainer(settings: Settings, rows: OutboxStore, metrics: Metrics) -> OutboxDrainer:
-    """The drainer handles 429, 5xx and dropped connections itself, per message: its client
-    does not retry on its own."""
-    env = settings.env
-    assert env.SLACK_BOT_TOKEN is not None
-    client = WebClient(
-        token=env.SLACK_BOT_TOKEN.get_secret_value(), base_url=env.SLACK_API_URL, timeout=15
-    )
-    client.retry_handlers = []
-    slack = settings.bot.slack
-    return OutboxDrainer(
-        client,
-        rows,
-        metrics,
-        recover_from_history=slack.recover_from_history,
-        caps=Caps(slack.outbox_max_attempts, timedelta(hours=slack.outbox_max_age_hours)),
-    )
-
-
 def replica_name(settings: Settings) -> str:
     """This replica's stable name: TPUBOT_REPLICA_ID, else the host (the pod) name."""
     return settings.env.TPUBOT_REPLICA_ID or socket.gethostname()
@@ -307,7 +215,14 @@ class Collaborators:
         return any(x is not None for x in (self.tpu, self.compute, self.usage))
 
 
-def _deps(settings: Settings, observer: Observer, replica: Replica, given: Collaborators) -> _Wired:
+def _or(given: Any, build: Callable[[], Any]) -> Any:
+    """What a test or the demo handed in, else a real client."""
+    return given if given is not None else build()
+
+
+def _deps(
+    settings: Settings, observer: clients.Observer, replica: Replica, given: Collaborators
+) -> _Wired:
     """The use cases' ports over their adapters, the directory the ack path reads admins from,
     and the Web API client; the bot and its work process each build their own."""
     env, config = settings.env, settings.bot
@@ -326,32 +241,24 @@ def _deps(settings: Settings, observer: Observer, replica: Replica, given: Colla
     liveness = ReplicaLiveness(store, replica, timedelta(seconds=2 * config.watch.lease_seconds))
     deps = Deps(
         config,
-        given.tpu if given.tpu is not None else _tpu_client(settings, observer),
+        _or(given.tpu, lambda: clients.tpu_client(settings, observer)),
         store,
         directory,
         watch_store,
         Outbox(watch_store.outbox),
         liveness=liveness,
         carrier=ButtonCarrier(watch_store.values),
-        usage=given.usage if given.usage is not None else _monitoring(settings, observer),
-        compute=given.compute if given.compute is not None else _compute_client(settings, observer),
+        usage=_or(given.usage, lambda: clients.monitoring(settings, observer)),
+        compute=_or(given.compute, lambda: clients.compute_client(settings, observer)),
     )
     # People's commands spend their own budget of API requests; the jobs (watcher, approvals
     # resumed, operations followed) use the unbudgeted clients.
     budget = RequestBudget(config.gcp.command_requests_per_minute)
     commands = replace(
         deps,
-        tpu=given.tpu if given.tpu is not None else _tpu_client(settings, observer, budget),
-        compute=(
-            given.compute
-            if given.compute is not None
-            else _compute_client(settings, observer, budget)
-        ),
-        usage=(
-            given.usage
-            if given.usage is not None
-            else _monitoring(settings, observer, for_commands=True)
-        ),
+        tpu=_or(given.tpu, lambda: clients.tpu_client(settings, observer, budget)),
+        compute=_or(given.compute, lambda: clients.compute_client(settings, observer, budget)),
+        usage=_or(given.usage, lambda: clients.commands_monitoring(settings, observer)),
     )
     return _Wired(deps, commands, store, watch_store, directory, client, liveness)
 
@@ -359,7 +266,7 @@ def _deps(settings: Settings, observer: Observer, replica: Replica, given: Colla
 WORK_SUFFIX = "/work"  # the work process's replica name: its parent's, and this
 
 
-def work_side(settings: Settings, observer: Observer) -> tuple[Dispatcher, SeenGroups]:
+def work_side(settings: Settings, observer: clients.Observer) -> tuple[Dispatcher, SeenGroups]:
     """What the work process runs requests with (bot.runtime.workers.child_main). It is a
     replica of its own (`<name>/work`, a new boot each start) with a heartbeat of its own: an
     approval it was running when it died is taken over once that heartbeat lapses, and at once
@@ -431,7 +338,7 @@ def build(
     deps, store, watch_store, directory = wired.deps, wired.store, wired.watch, wired.directory
     liveness, client = wired.liveness, wired.client
     dispatcher = Dispatcher(wired.commands)
-    drainer = _drainer(settings, watch_store.outbox, metrics)
+    drainer = clients.drainer(settings, watch_store.outbox, metrics)
     secret = None if settings.socket_mode else env.SLACK_SIGNING_SECRET
     app = build_app(client, secret.get_secret_value() if secret else None)
     work = _work_pool(settings, dispatcher, directory, metrics, clock, in_process=injected)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from bot.core.models import Maintenance, _TolerantEnum
-from bot.core.names import Kind, ResourceName
+from bot.core.names import Kind, Named, ResourceName
 from bot.core.usage import Generation, chips_of, generation_of
 
 # Labels GKE puts on the instances of its node pools (act on those through GKE).
@@ -60,7 +60,7 @@ class Gke:
 
 
 @dataclass(frozen=True)
-class Instance:
+class Instance(Named):
     """A TPU VM instance as the bot sees it."""
 
     name: str  # projects/P/zones/Z/instances/N
@@ -82,18 +82,6 @@ class Instance:
     placement_policy: str = ""  # the workload policy that placed it (a slice's host)
     group: str = ""  # the instance group that manages it, when known (full name)
     topology: str = ""  # the slice's accelerator topology, when it is a slice's host
-
-    @property
-    def ref(self) -> ResourceName:
-        return ResourceName.parse(self.name)
-
-    @property
-    def project(self) -> str:
-        return self.ref.project
-
-    @property
-    def zone(self) -> str:
-        return self.ref.zone
 
     @property
     def node_id(self) -> str:
@@ -148,7 +136,7 @@ class Host:
 
 
 @dataclass(frozen=True)
-class InstanceGroup:
+class InstanceGroup(Named):
     """A managed group of instances; with a workload policy's topology, a multi-host slice."""
 
     name: str  # projects/P/zones/Z/instanceGroupManagers/M
@@ -160,10 +148,6 @@ class InstanceGroup:
     create_time: datetime | None = None
     machine_type: str = ""  # its hosts', when known
     labels: Mapping[str, str] = field(default_factory=dict)  # its hosts', for routing
-
-    @property
-    def ref(self) -> ResourceName:
-        return ResourceName.parse(self.name)
 
     @property
     def is_slice(self) -> bool:
@@ -208,7 +192,7 @@ FLEX_OVER = frozenset({FlexState.SUCCEEDED, FlexState.FAILED, FlexState.CANCELLE
 
 
 @dataclass(frozen=True)
-class FlexRequest:
+class FlexRequest(Named):
     """A flex-start request for more hosts in a group: queued until capacity frees up, then its
     hosts run for the duration asked."""
 
@@ -222,22 +206,6 @@ class FlexRequest:
     description: str = ""
     machine_type: str = ""  # its group's hosts', when known
     labels: Mapping[str, str] = field(default_factory=dict)  # its group's hosts', for routing
-
-    @property
-    def ref(self) -> ResourceName:
-        return ResourceName.parse(self.name)
-
-    @property
-    def project(self) -> str:
-        return self.ref.project
-
-    @property
-    def zone(self) -> str:
-        return self.ref.zone
-
-    @property
-    def id(self) -> str:
-        return self.ref.id
 
     @property
     def group(self) -> str:
@@ -261,7 +229,7 @@ class FlexRequest:
 
 
 @dataclass(frozen=True)
-class SubBlock:
+class SubBlock(Named):
     """A reservation's smallest unit of hosts, with its health and maintenance."""
 
     name: str  # .../reservations/R/reservationBlocks/B/reservationSubBlocks/S
@@ -272,38 +240,26 @@ class SubBlock:
     create_time: datetime | None = None
 
     @property
-    def ref(self) -> ResourceName:
-        return ResourceName.parse(self.name)
-
-    @property
     def healthy(self) -> int:
         return max(0, self.count - self.degraded)
 
 
 @dataclass(frozen=True)
-class ReservationBlock:
+class ReservationBlock(Named):
     name: str
     count: int
     in_use: int = 0
     sub_blocks: tuple[SubBlock, ...] = ()
 
-    @property
-    def ref(self) -> ResourceName:
-        return ResourceName.parse(self.name)
-
 
 @dataclass(frozen=True)
-class Reservation:
+class Reservation(Named):
     name: str  # projects/P/zones/Z/reservations/R
     machine_type: str
     count: int
     in_use: int = 0
     blocks: tuple[ReservationBlock, ...] = ()
     create_time: datetime | None = None
-
-    @property
-    def ref(self) -> ResourceName:
-        return ResourceName.parse(self.name)
 
     @property
     def sub_blocks(self) -> tuple[SubBlock, ...]:

@@ -179,3 +179,26 @@ def short_name(name: str) -> str:
     """`projects/P/locations/Z/nodes/N` -> `P/Z/N` (what people type); anything else unchanged."""
     found = ResourceName.find(name)
     return found.display if found else name
+
+
+class Named:
+    """A resource known by its full name (`name`), and the parts of that name: mixed into the
+    models named by a ResourceName (instances, groups, requests, reservations)."""
+
+    name: str
+
+    @property
+    def ref(self) -> ResourceName:
+        return ResourceName.parse(self.name)
+
+    @property
+    def project(self) -> str:
+        return self.ref.project
+
+    @property
+    def zone(self) -> str:
+        return self.ref.zone
+
+    @property
+    def id(self) -> str:
+        return self.ref.id

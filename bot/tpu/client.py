@@ -32,7 +32,8 @@ from bot.core.operations import Operation
 from bot.core.queued import QueuedListing, QueuedResource, QueuedResourceRequest
 from bot.core.watching.listing import NodeChanges
 from bot.tpu.base import VersionApi
-from bot.tpu.transport import CallObserver, Transport, error_from_http, make_credentials
+from bot.tpu.errors import error_from_http
+from bot.tpu.transport import CallObserver, Transport, make_credentials
 from bot.tpu.v1alpha1 import V1Alpha1Api
 from bot.tpu.v2 import V2Api
 from bot.usecases.ports import (

@@ -10,14 +10,12 @@ zones named in `unreachables` make the answer partial.
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 from google.auth.credentials import Credentials
-from googleapiclient.errors import HttpError
 
 from bot.core.budget import RequestBudget
 from bot.core.instances import (
@@ -31,18 +29,10 @@ from bot.core.names import Kind, ResourceName
 from bot.core.operations import Operation
 from bot.core.watching.instances import InstanceChanges, Seen, seen_of
 from bot.tpu import compute_capacity, compute_discovery, wire_compute
+from bot.tpu.errors import compute_error
 from bot.tpu.transport import CallObserver, Transport, make_credentials
 from bot.usecases.ports import (
-    AlreadyExists,
-    FailedPrecondition,
     InvalidArgument,
-    NotFound,
-    NotSupported,
-    PermissionDenied,
-    ResourceExhausted,
-    TpuError,
-    Unauthenticated,
-    Unavailable,
 )
 
 GOOGLE_ENDPOINT = "https://compute.googleapis.com/"
@@ -56,56 +46,6 @@ SYSTEM_FILTER = (
 )
 MAX_RESULTS = 500  # Compute's largest page
 PARTIAL = "&returnPartialSuccess=true"
-
-_BY_REASON: dict[str, type[TpuError]] = {
-    "notFound": NotFound,
-    "alreadyExists": AlreadyExists,
-    "conditionNotMet": FailedPrecondition,
-    "resourceNotReady": FailedPrecondition,
-    "resourceInUseByAnotherResource": FailedPrecondition,
-    "invalid": InvalidArgument,
-    "badRequest": InvalidArgument,
-    "parseError": InvalidArgument,
-    "required": InvalidArgument,
-    "forbidden": PermissionDenied,
-    "insufficientPermissions": PermissionDenied,
-    "authError": Unauthenticated,
-    "quotaExceeded": ResourceExhausted,
-    "QUOTA_EXCEEDED": ResourceExhausted,
-    "rateLimitExceeded": ResourceExhausted,
-    "ZONE_RESOURCE_POOL_EXHAUSTED": ResourceExhausted,
-    "ZONE_RESOURCE_POOL_EXHAUSTED_WITH_DETAILS": ResourceExhausted,
-    "notImplemented": NotSupported,
-    "backendError": Unavailable,
-}
-_BY_HTTP: dict[int, type[TpuError]] = {
-    400: InvalidArgument,
-    401: Unauthenticated,
-    403: PermissionDenied,
-    404: NotFound,
-    409: AlreadyExists,
-    412: FailedPrecondition,
-    429: ResourceExhausted,
-    501: NotSupported,
-    503: Unavailable,
-}
-
-
-def compute_error(exc: HttpError) -> TpuError:
-    """Compute's error JSON (`errors[{reason}]`, no `status`) -> our typed error."""
-    http = int(exc.resp.status)
-    message, reason = str(exc), ""
-    try:
-        error = json.loads(exc.content.decode("utf-8")).get("error", {})
-        message = str(error.get("message") or message)
-        reasons = error.get("errors") or [{}]
-        reason = str(reasons[0].get("reason", ""))
-    except (ValueError, AttributeError):
-        pass
-    cls = _BY_REASON.get(reason) or _BY_HTTP.get(http)
-    if cls is None:
-        return TpuError(message, http=http, status="UNAVAILABLE" if http >= 500 else "UNKNOWN")
-    return cls(message, http=http)
 
 
 class ComputeClient:

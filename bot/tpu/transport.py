@@ -5,7 +5,6 @@ the metrics hook."""
 
 from __future__ import annotations
 
-import json
 import random
 import threading
 import time
@@ -22,16 +21,10 @@ from googleapiclient.errors import HttpError
 from googleapiclient.http import HttpRequest
 
 from bot.core.budget import RequestBudget
+from bot.tpu.errors import error_from_http
 from bot.usecases.ports import (
-    AlreadyExists,
-    FailedPrecondition,
-    InvalidArgument,
-    NotFound,
-    PermissionDenied,
-    ResourceExhausted,
     Throttled,
     TpuError,
-    Unauthenticated,
     Unavailable,
 )
 
@@ -39,46 +32,6 @@ API_NAME = "tpu"
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 # Called with (method id, outcome) after every API call: metrics hook.
 CallObserver = Callable[[str, str], None]
-
-_BY_STATUS: dict[str, type[TpuError]] = {
-    cls.status: cls
-    for cls in (
-        NotFound,
-        AlreadyExists,
-        PermissionDenied,
-        Unauthenticated,
-        FailedPrecondition,
-        InvalidArgument,
-        ResourceExhausted,
-        Unavailable,
-    )
-}
-_BY_HTTP: dict[int, type[TpuError]] = {
-    400: InvalidArgument,
-    401: Unauthenticated,
-    403: PermissionDenied,
-    404: NotFound,
-    409: AlreadyExists,
-    429: ResourceExhausted,
-    503: Unavailable,
-}
-
-
-def error_from_http(exc: HttpError) -> TpuError:
-    """Google's JSON error -> our typed error, keeping its message."""
-    status_code = int(exc.resp.status)
-    message, status = str(exc), ""
-    try:
-        payload = json.loads(exc.content.decode("utf-8"))
-        error = payload.get("error", {})
-        message = str(error.get("message") or message)
-        status = str(error.get("status") or "")
-    except (ValueError, AttributeError):
-        pass
-    cls = _BY_STATUS.get(status) or _BY_HTTP.get(status_code, TpuError)
-    if status == "ABORTED" or (status_code == 409 and status not in ("", "ALREADY_EXISTS")):
-        cls = TpuError
-    return cls(message, http=status_code, status=status or cls.status)
 
 
 def make_credentials(

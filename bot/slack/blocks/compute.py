@@ -9,7 +9,6 @@ from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
-    ConfirmObject,
     HeaderBlock,
     SectionBlock,
 )
@@ -43,6 +42,7 @@ from bot.slack.blocks.kit import (
     _section,
     _sections,
     clip,
+    delete_button,
     esc,
     render,
     when,
@@ -151,16 +151,8 @@ def instance_controls(instance: Instance, card: int = 0) -> ActionsBlock | None:
         start = f"maintenance start {name}"
         buttons.append(_button("Start maintenance", ActionId.MAINTENANCE, start))
     if instance.status is not InstanceStatus.STOPPING:
-        confirm = ConfirmObject(
-            title="Delete this TPU VM?",
-            text=_md(f"*{esc(instance.node_id)}* in {esc(instance.zone)} will be deleted."),
-            confirm="Request delete",
-            deny="Cancel",
-            style="danger",
-        )
-        buttons.append(
-            _button("Delete", ActionId.DELETE, f"delete {name}", style="danger", confirm=confirm)
-        )
+        command = f"delete {name}"
+        buttons.append(delete_button("TPU VM", instance.node_id, instance.zone, command))
     if not buttons:
         return None
     place = f"{card}:" if card else ""

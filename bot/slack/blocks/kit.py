@@ -9,6 +9,7 @@ from typing import Any
 from slack_sdk.models.blocks import (
     Block,
     ButtonElement,
+    ConfirmObject,
     ContextBlock,
     MarkdownTextObject,
     PlainTextObject,
@@ -18,6 +19,7 @@ from slack_sdk.models.blocks import (
 from bot.core.models import UNHEALTHY, UNRECOVERABLE, Node, NodeState
 from bot.core.names import short_name
 from bot.core.text import Channel, Code, Part, Said, Strong, User
+from bot.slack.actions import ActionId
 
 MAX_BLOCKS = 50
 MAX_VALUE = 2000  # a button's value
@@ -121,6 +123,22 @@ def _button(
         style=style,
         confirm=confirm,
     )
+
+
+def delete_button(
+    kind: str, what: str, where: str, command: str, action_id: ActionId = ActionId.DELETE
+) -> ButtonElement:
+    """A Delete button that asks first ("Delete this node?"): `what` in `where` (or just `what`
+    when `where` is empty) will be deleted; `command` is the /tpu text it runs."""
+    place = f" in {esc(where)}" if where else ""
+    confirm = ConfirmObject(
+        title=f"Delete this {kind}?",
+        text=_md(f"*{esc(what)}*{place} will be deleted."),
+        confirm="Request delete",
+        deny="Cancel",
+        style="danger",
+    )
+    return _button("Delete", action_id, command, style="danger", confirm=confirm)
 
 
 def _message(text: str, blocks: Sequence[Block | dict[str, Any]]) -> Rendered:

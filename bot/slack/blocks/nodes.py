@@ -34,6 +34,7 @@ from bot.slack.blocks.kit import (
     _plain,
     _section,
     clip,
+    delete_button,
     esc,
     md,
     ref_text,
@@ -152,16 +153,7 @@ def node_controls(node: Node, card: int = 0) -> ActionsBlock | None:
         style = None if requeue else "primary"
         buttons.append(_button("Recreate", ActionId.RECREATE, f"recreate {ref}", style=style))
     if node.state is not NodeState.DELETING:
-        confirm = ConfirmObject(
-            title="Delete this node?",
-            text=_md(f"*{esc(node.node_id)}* in {esc(node.zone)} will be deleted."),
-            confirm="Request delete",
-            deny="Cancel",
-            style="danger",
-        )
-        buttons.append(
-            _button("Delete", ActionId.DELETE, f"delete {ref}", style="danger", confirm=confirm)
-        )
+        buttons.append(delete_button("node", node.node_id, node.zone, f"delete {ref}"))
     if not buttons:
         return None
     place = f"{card}:" if card else ""

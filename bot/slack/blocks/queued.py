@@ -6,7 +6,6 @@ from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
-    ConfirmObject,
     HeaderBlock,
     SectionBlock,
 )
@@ -26,6 +25,7 @@ from bot.slack.blocks.kit import (
     _plain,
     _section,
     clip,
+    delete_button,
     esc,
     ref_text,
     render,
@@ -119,15 +119,9 @@ def queued_controls(queued: QueuedResource) -> ActionsBlock | None:
         buttons.append(requeue_button(f"requeue {ref}", queued.id))
         buttons.append(_button("Reset", ActionId.QUEUE_RESET, f"queue reset {ref}"))
     if queued.state is not QueuedState.DELETING:
-        confirm = ConfirmObject(
-            title="Delete this request?",
-            text=_md(f"*{esc(queued.id)}* in {esc(queued.zone)} will be deleted."),
-            confirm="Request delete",
-            deny="Cancel",
-            style="danger",
-        )
+        command = f"queue delete {ref}"
         buttons.append(
-            _button("Delete", ActionId.QUEUE_DELETE, f"queue delete {ref}", "danger", confirm)
+            delete_button("request", queued.id, queued.zone, command, ActionId.QUEUE_DELETE)
         )
     if not buttons:
         return None

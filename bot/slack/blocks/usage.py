@@ -10,7 +10,6 @@ from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
-    ConfirmObject,
     HeaderBlock,
     SectionBlock,
 )
@@ -35,6 +34,7 @@ from bot.slack.blocks.kit import (
     _plain,
     _section,
     clip,
+    delete_button,
     esc,
     render,
     user,
@@ -173,16 +173,7 @@ def idle_buttons(tpu: u.IdleTpu, keep_hours: int) -> ActionsBlock:
     buttons: list[ButtonElement] = []
     if tpu.can_stop:
         buttons.append(_button("Stop", ActionId.STOP, f"stop {tpu.ref}"))
-    confirm = ConfirmObject(
-        title="Delete this TPU?",
-        text=_md(f"*{esc(tpu.ref)}* will be deleted."),
-        confirm="Request delete",
-        deny="Cancel",
-        style="danger",
-    )
-    buttons.append(
-        _button("Delete", ActionId.DELETE, f"delete {tpu.ref}", style="danger", confirm=confirm)
-    )
+    buttons.append(delete_button("TPU", tpu.ref, "", f"delete {tpu.ref}"))
     keep = f"keep {tpu.ref} {keep_hours}h"
     buttons.append(_button(f"Keep for {keep_hours} h", KEEP_ACTION, keep, style="primary"))
     return ActionsBlock(block_id=f"idle:{clip(tpu.ref, 200)}", elements=buttons)
