@@ -183,7 +183,7 @@ def check_serving(container: Container, slack: LocalSlack, base: str) -> None:
         lambda: [m for m in slack.workspace.snapshot() if m.via == "response_url"], timeout=30
     )
     title = answers[0].blocks[0]["text"]["text"]
-    check(title == "TPU nodes", f"it answers through response_url from the TPU API: {title!r}")
+    check(title == "TPUs", f"it answers through response_url from the TPU API: {title!r}")
     # The image's own HEALTHCHECK command, run now (podman has no systemd timer to run it here).
     container.run("healthcheck", "run", container.name, check=False, timeout=30)
     state = container.state()
