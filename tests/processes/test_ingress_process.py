@@ -108,8 +108,9 @@ def world(tmp_path: Path) -> Iterator[World]:
 
 
 def test_a_full_queue_answers_busy_and_sigterm_finishes_what_was_queued(world: World) -> None:
-    assert world.health().get("work_process")  # the work runs in a child process
     world.settled()
+    # The work runs in a child process (spawned beside start-up, so asked once it has answered).
+    assert world.health().get("work_process")
     held = world.hold()
     assert world.ack(OPERATOR) == ""  # the one worker takes it; its listing hangs
     eventually(lambda: world.gate.hits > held, 30, "the listing under way")
@@ -126,8 +127,8 @@ def test_a_full_queue_answers_busy_and_sigterm_finishes_what_was_queued(world: W
 
 
 def test_a_work_process_that_dies_is_told_and_replaced(world: World) -> None:
-    first = int(world.health()["work_process"])
     world.settled()
+    first = int(world.health()["work_process"])
     held = world.hold()
     assert world.ack(APPROVER) == ""
     eventually(lambda: world.gate.hits > held, 30, "the listing under way")
