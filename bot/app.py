@@ -350,6 +350,7 @@ def build(
         metrics=metrics,
         audit=deps.audit,
         seen=directory,
+        tell=lambda user, text: Outbox(watch_store.outbox).tell(user, text, now=clock()),
         clock=clock,
         # The bot's clock: a test's clock moves the limits too.
         seconds=lambda: clock().timestamp(),

@@ -13,7 +13,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from sqlalchemy.engine import Connection
 
-from bot.core.messages import Message
+from bot.core.messages import Message, Notice, Tone
 from bot.core.records import MessageRef
 from bot.slack import blocks as render
 from bot.slack.rows import OutboxRows
@@ -102,3 +102,9 @@ class Outbox:
             now=now,
             method="views.publish",
         )
+
+    def tell(self, user: str, text: str, *, now: datetime) -> int:
+        """A warning to `user` in their direct messages with the bot, in a transaction of its
+        own: for what has no response_url to answer through (a click in the Home tab)."""
+        with self.rows.begin() as conn:
+            return self.post(conn, user, Notice(text, Tone.WARNING), now=now)

@@ -39,6 +39,7 @@ from bot.usecases.ports import Directory
 
 log = logging.getLogger(__name__)
 Audit = Callable[[datetime, str, str, str, str, str], None]
+Tell = Callable[[str, str], object]  # (user, text): a line in the person's DMs with the bot
 Clock = Callable[[], datetime]
 SLACK_HOOKS = "https://hooks.slack.com"
 EPISODE_SECONDS = 60.0  # one audit line (and one click note) per user and reason in this time
@@ -134,6 +135,7 @@ class Ingress:
         metrics: Metrics | None = None,
         audit: Audit | None = None,
         seen: SeenGroups | None = None,
+        tell: Tell | None = None,
         clock: Clock,
         seconds: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -144,6 +146,7 @@ class Ingress:
         self.metrics = metrics
         self.audit = audit
         self.seen = seen
+        self.tell = tell
         self.clock = clock
         self.seconds = seconds  # the limiter's time: any steady clock, in seconds
         self.limiter = RateLimiter(limits.commands_per_minute, limits.burst)
@@ -190,14 +193,22 @@ class Ingress:
 
     def _refuse(self, request: Request, reason: Reason, text: str) -> str | None:
         """Count, audit (once a minute per user and reason); a command's ack says it, a click
-        gets a note (as often)."""
+        gets a note (as often): through response_url, or in their DMs for a Home tab click
+        (the answer to an accepted one goes there too). Opening the tab is drawn again later."""
         first = self.refused(request, reason, text)
         if request.kind is Kind.COMMAND:
             return text
-        if not request.kind.answers_by_response_url:
-            return None  # the Home tab: nowhere to answer at once (counted and audited)
-        if first:
+        if not first:
+            return None
+        if request.kind.answers_by_response_url:
             self.work.aside(lambda: note(request.response_url, text))
+        elif request.kind is Kind.HOME_CLICK and self.tell is not None:
+            tell, user = self.tell, request.user
+
+            def told() -> None:
+                tell(user, text)
+
+            self.work.aside(told)
         return None
 
     def refused(self, request: Request, reason: Reason, detail: str) -> bool:

@@ -188,6 +188,39 @@ def test_admins_get_a_multiple_and_clicks_get_a_note(
         stack.close()
 
 
+def test_a_home_tab_click_over_the_limit_is_told_in_the_persons_dms(
+    tmp_path: Path, emulator: Emulator, emulator_server: RunningServer, clock: FakeClock
+) -> None:
+    # A Home view has no response_url: a refused click is told where its answer would go.
+    config = {**CONFIG, "limits": {"burst": 2, "commands_per_minute": 1}}
+    stack = start_stack(tmp_path, emulator, emulator_server, clock, config=config)
+    try:
+        dms = stack.ws.direct(VIEWER)
+
+        def drawn() -> bool:
+            stack.drain()
+            return stack.ws.home(VIEWER) is not None
+
+        def said() -> list[str] | None:
+            stack.drain()
+            texts = [m.text for m in stack.bot_messages(dms)]
+            return texts if len(texts) >= 2 else None
+
+        assert stack.slack.open_home(VIEWER).status == 200  # the first of the burst of 2
+        eventually(drawn, 10, "the Home tab drawn")
+        for _ in range(3):  # the second of the burst, then two over the limit
+            assert stack.slack.click_home(VIEWER, "show_usage").status == 200
+        assert refusals(stack, "rate_limited") == 2
+        texts = eventually(said, 30, "the answer and the note in their DMs")
+        told = [text for text in texts if "Try again in" in text]
+        assert len(told) == 1 and "nothing was run" in told[0], texts  # once a minute
+        assert len(texts) == 2  # and the accepted click's answer
+        entries = eventually(lambda: audited(stack, "rate_limited"), 10, "the audit line")
+        assert [e.action for e in entries] == ["click show_usage"]
+    finally:
+        stack.close()
+
+
 def test_a_full_queue_answers_busy_and_loses_nothing(gated: tuple[Stack, Gate]) -> None:
     stack, gate = gated
     stack.emulator.set_faults({"latencyMs": 60_000})
