@@ -21,7 +21,7 @@ from slack_bolt import App
 from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 
-from bot.core.messages import Message, NodePage, QueuedPage
+from bot.core.messages import Message, NodePage, Notice, QueuedPage, Tone
 from bot.runtime.metrics import Metrics
 from bot.slack import blocks as render
 from bot.slack.actions import command_text, known
@@ -121,8 +121,27 @@ def register(
         log.error("listener failed: %s", error.__class__.__name__, exc_info=error)
 
 
+# What a person is told when the work after their ack failed in a way nobody caught (a bug, the
+# database gone): it may have got as far as a change, so it says so.
+WORK_FAILED = Notice(
+    "Something went wrong in the bot while running this, so it may or may not have run: check "
+    "before trying again. The details are in the bot's log.",
+    Tone.ERROR,
+)
+
+
 def serve_request(handler: Handler, clock: Clock, request: Request) -> None:
-    """The work after the ack: dispatch, render, answer through response_url."""
+    """The work after the ack: dispatch, render, answer through response_url. An error nobody
+    caught is logged with its traceback, and the person is still answered."""
+    try:
+        _serve(handler, clock, request)
+    except Exception:
+        log.exception("work after ack failed (%s)", request.kind.value)
+        if request.kind.answers_by_response_url:
+            _answer(request.response_url, WORK_FAILED)
+
+
+def _serve(handler: Handler, clock: Clock, request: Request) -> None:
     if request.kind is Kind.COMMAND:
         message = handler.command(request.user, request.channel, request.text, clock())
         _answer(request.response_url, message)
