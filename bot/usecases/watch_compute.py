@@ -5,9 +5,10 @@ flex-start requests and reservations around them on their own slower cadence
 
 A spot instance newly down, or a host newly repairing, is checked against the zone's operations
 (one request per such zone, only then): preempted, or a host error, is what the service
-recorded, never a guess from the status. A project or zone that does not answer concludes
-nothing: its instances keep their snapshots, and an instance whose operations could not be read
-is looked at again next tick.
+recorded, never a guess from the status. So is a spot instance no longer listed: the service
+deletes one on preemption when its termination action is DELETE. A project or zone that does
+not answer concludes nothing: its instances keep their snapshots, and an instance whose
+operations could not be read is looked at again next tick.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.core.instances import CapacityListing
+from bot.core.instances import PREEMPTED, CapacityListing, SystemEvent
 from bot.core.models import ProjectScope
 from bot.core.records import Incident
 from bot.core.watching import instances as watched
@@ -72,6 +73,10 @@ class ComputeWatch:
         self.deps = deps
         self.capacity: dict[str, CapacityListing] = {}
         self.capacity_at: dict[str, datetime] = {}
+        # Spot instances as last listed, and when: a spot instance gone since may have been
+        # preempted (and deleted by its termination action) after that listing.
+        self.spot: set[str] = set()
+        self.polled_at: datetime | None = None
 
     @property
     def api(self) -> ComputeApi:
@@ -135,7 +140,9 @@ class ComputeWatch:
                 tick.capacity_listed.append(one.project)
                 tick.unreachable.update((one.project, z) for z in one.capacity.unreachable)
         tick.instances, tick.seen = len(seen) + len(unchanged), len(seen)
-        current = self._confirm(seen, previous, tick)
+        vanished = self._vanished(seen, unchanged, previous, tick)
+        current = self._confirm(seen, previous, tick, vanished)
+        self.polled_at = now
         hosts = dict(previous)
         hosts.update((snap.name, snap) for snap in current)
         kinds = {name: incident.kind for name, incident in open_incidents.items()}
@@ -161,6 +168,7 @@ class ComputeWatch:
         tick.changed = [snap for snap in current if previous.get(snap.name) != snap]
         listed = {s.name for s in current} | set(unchanged) | set(tick.held)
         tick.removed = _gone(previous, listed, tick)
+        self.spot.difference_update(tick.removed)
         return tick
 
     def tick(
@@ -203,43 +211,86 @@ class ComputeWatch:
             hosts_listed=tick.listed,
         )
 
-    def _confirm(
-        self, seen: list[watched.Seen], previous: Mapping[str, Snapshot], tick: ComputeTick
+    def _vanished(
+        self,
+        seen: list[watched.Seen],
+        unchanged: list[str],
+        previous: Mapping[str, Snapshot],
+        tick: ComputeTick,
     ) -> list[Snapshot]:
-        """The changed instances' snapshots, with what the zones' operations confirm; those whose
-        zone's operations could not be read are left for the next tick (no snapshot, no
-        fingerprint: they look changed again)."""
-        zones = sorted(
-            {
-                (s.snapshot.project, s.snapshot.zone)
-                for s in seen
-                if watched.needs_events(s, previous.get(s.name))
-            }
-        )
-        events: dict[str, str] = {}
+        """Spot instances listed last time and gone now (from projects and zones that answered),
+        not yet known as preempted: the zone's operations tell whether the service did it."""
+        gone = _gone(previous, {s.name for s in seen} | set(unchanged), tick)
+        vanished = [
+            previous[n] for n in gone if n in self.spot and watched.vanished_spot(previous[n])
+        ]
+        self.spot.update(s.name for s in seen if s.preemptible)
+        self.spot.difference_update(s.name for s in seen if not s.preemptible)
+        return vanished
+
+    def _events(
+        self, zones: Collection[tuple[str, str]], tick: ComputeTick
+    ) -> tuple[dict[tuple[str, str], list[SystemEvent]], set[tuple[str, str]]]:
+        """The system events of each zone (one request each), and the zones not read."""
+        found: dict[tuple[str, str], list[SystemEvent]] = {}
         unread: set[tuple[str, str]] = set()
-        starts = {s.name: s.last_start for s in seen}
-        for project, zone in zones:
+        for project, zone in sorted(zones):
             try:
-                found = self.api.system_events(project, zone)
+                found[(project, zone)] = self.api.system_events(project, zone)
             except TpuError as exc:
                 log.warning("watch: operations of %s/%s not read: %s", project, zone, exc.message)
                 unread.add((project, zone))
                 continue
             tick.requests[project] = tick.requests.get(project, 0) + 1
-            for event in found:
-                started = starts.get(event.instance)
-                if started is None or event.at is None or event.at >= started:
-                    events[event.instance] = event.kind
+        return found, unread
+
+    def _confirm(
+        self,
+        seen: list[watched.Seen],
+        previous: Mapping[str, Snapshot],
+        tick: ComputeTick,
+        vanished: Sequence[Snapshot] = (),
+    ) -> list[Snapshot]:
+        """The changed instances' snapshots, with what the zones' operations confirm, and those
+        of the `vanished` spot instances the service preempted (and deleted) since the last
+        listing. Those whose zone's operations could not be read are left for the next tick
+        (no snapshot, no fingerprint: they look changed, or gone, again)."""
+        asking = [s for s in seen if watched.needs_events(s, previous.get(s.name))]
+        zones = {(s.snapshot.project, s.snapshot.zone) for s in asking}
+        zones |= {(v.project, v.zone) for v in vanished}
+        found, unread = self._events(zones, tick)
+        events: dict[str, str] = {}
+        starts = {s.name: s.last_start for s in seen}
+        for event in (e for listed in found.values() for e in listed):
+            started = starts.get(event.instance)
+            if started is None or event.at is None or event.at >= started:
+                events[event.instance] = event.kind
         current = []
         for one in seen:
             where = (one.snapshot.project, one.snapshot.zone)
-            if where in unread and watched.needs_events(one, previous.get(one.name)):
+            if where in unread and one in asking:
                 tick.prints.pop(one.name, None)
                 tick.held.append(one.name)
                 continue
             current.append(watched.confirmed(one, previous.get(one.name), events))
+        since = self.polled_at - timedelta(minutes=1) if self.polled_at else None
+        for gone in vanished:
+            if (gone.project, gone.zone) in unread:
+                tick.held.append(gone.name)  # kept; asked again next tick
+            elif since is not None and _preempted_since(found, gone, since):
+                current.append(watched.preempted_and_deleted(gone))
         return current
+
+
+def _preempted_since(
+    found: Mapping[tuple[str, str], list[SystemEvent]], gone: Snapshot, since: datetime
+) -> bool:
+    """Whether the zone's operations record a preemption of `gone` after `since` (an older one
+    is an earlier life of the same name)."""
+    return any(
+        e.instance == gone.name and e.kind == PREEMPTED and e.at is not None and e.at >= since
+        for e in found.get((gone.project, gone.zone), [])
+    )
 
 
 def _gone(previous: Mapping[str, Snapshot], listed: set[str], tick: ComputeTick) -> list[str]:

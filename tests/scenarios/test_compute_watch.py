@@ -22,6 +22,7 @@ from tests.scenarios.compute_world import (
     calls,
     compute_stack,
     google,
+    google_status,
     instances,
     later,
     name_of,
@@ -65,6 +66,53 @@ def test_a_spot_vm_stopped_by_its_owner_is_no_preemption(world: Stack) -> None:
     before = len(roots(world))
     system_reads = calls(world, "compute.zoneOperations.list")
     world.emulator.inject(name_of(vm), {"status": "TERMINATED"})  # no preemption recorded
+    later(world)
+    assert len(roots(world)) == before
+    # The zone's operations were read once to tell, and said no preemption.
+    assert calls(world, "compute.zoneOperations.list") == system_reads + 1
+
+
+def spot_that_deletes(stack: Stack, name: str) -> str:
+    """A new spot TPU VM whose termination action is DELETE, running and listed once."""
+    like = standalone(stack, spot=True)
+    zone = like["zone"].rsplit("/", 1)[1]
+    body = {
+        "name": name,
+        "machineType": f"zones/{zone}/machineTypes/{like['machineType'].rsplit('/', 1)[1]}",
+        "scheduling": {"provisioningModel": "SPOT", "instanceTerminationAction": "DELETE"},
+    }
+    google(stack).instances().insert(project=PROJECT, zone=zone, body=body).execute()
+    full = f"projects/{PROJECT}/zones/{zone}/instances/{name}"
+    later(stack)
+    assert google_status(stack, full) == "RUNNING"
+    later(stack)  # listed as running by the watcher
+    return full
+
+
+def test_a_spot_vm_deleted_on_preemption_alerts_once_and_resolves_as_gone(world: Stack) -> None:
+    name = spot_that_deletes(world, "spot-deletes")
+    before = len(roots(world))
+    world.emulator.inject(name, {"preempted": True})
+    assert name not in {name_of(i) for i in instances(world)}  # Compute deleted it at once
+    later(world)
+    new = new_roots(world, before)
+    assert len(new) == 1 and "Preempted: spot-deletes" in new[0].text, [m.text for m in new]
+    assert "termination action is DELETE" in str(new[0].blocks)
+    later(world)
+    assert len(roots(world)) == before + 1  # told once
+    assert "Resolved" in new[0].text and len(thread(world, new[0])) == 1
+    assert "deleted" in thread(world, new[0])[0].text
+    later(world)
+    assert len(thread(world, new[0])) == 1
+
+
+def test_a_spot_vm_deleted_by_a_person_is_no_preemption(world: Stack) -> None:
+    name = spot_that_deletes(world, "spot-removed")
+    before = len(roots(world))
+    system_reads = calls(world, "compute.zoneOperations.list")
+    _, project, _, zone, _, vm = name.split("/")
+    google(world).instances().delete(project=project, zone=zone, instance=vm).execute()
+    later(world)
     later(world)
     assert len(roots(world)) == before
     # The zone's operations were read once to tell, and said no preemption.

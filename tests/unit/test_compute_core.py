@@ -106,6 +106,21 @@ def test_a_terminated_spot_vm_is_preempted_only_when_the_service_says_so() -> No
     assert [e.kind for e in recovered] == [EventKind.RECOVERED]
 
 
+def test_a_spot_vm_deleted_on_preemption_is_one_preemption_then_gone() -> None:
+    running = snap(vm(1))
+    assert watched.vanished_spot(running)
+    last = watched.preempted_and_deleted(running)
+    assert (last.state, last.health) == ("TERMINATED", "PREEMPTED")
+    assert not watched.vanished_spot(last)  # told once: not asked about again
+    events = watched.diff({vm(1): running}, [last], listed_projects=["ml-prod"])
+    assert [(e.name, e.kind) for e in events] == [(vm(1), EventKind.PREEMPTED)]
+    assert "termination action is DELETE" in events[0].detail
+    assert "start it again" not in events[0].detail
+    # Next tick it is not listed: its incident resolves as gone.
+    gone = watched.diff({vm(1): last}, [], open_incidents={vm(1)}, listed_projects=["ml-prod"])
+    assert [e.kind for e in gone] == [EventKind.DISAPPEARED]
+
+
 def test_an_instance_gone_from_an_unreachable_zone_concludes_nothing() -> None:
     before = {vm(1): snap(vm(1), "TERMINATED", "PREEMPTED")}
     args = {"open_incidents": {vm(1)}, "listed_projects": ["ml-prod"]}

@@ -5,15 +5,17 @@ service confirmed it did to it (PREEMPTED, HOST_ERROR) or "", `maintenance` the 
 window in words. A TERMINATED instance is trouble only when the service preempted it (a
 `compute.instances.preempted` operation says so): a stopped one is someone's choice. The hosts of
 a slice raise nothing of their own: the slice's incident tells their story. An instance that is
-no longer listed raises no notice (groups and flex-start runs end them by design); an open
-incident on it resolves. Partial data concludes nothing.
+no longer listed raises no notice (groups and flex-start runs end them by design), unless it
+was a spot instance the service preempted and deleted (its termination action is DELETE: the
+preemption operation says so): that is told once, as a preemption, and resolves as gone. An open
+incident on an instance no longer listed resolves. Partial data concludes nothing.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from bot.core.instances import (
@@ -110,6 +112,29 @@ def confirmed(seen: Seen, before: Snapshot | None, events: Mapping[str, str]) ->
     )  # fmt: skip
 
 
+# The mark of a spot instance that the service preempted and then deleted (its termination
+# action): a symptom, so the alert says it and its snapshot differs from a preempted, stopped one.
+DELETED_ON_PREEMPTION = ("DELETED", "deleted on preemption (its termination action is DELETE)")
+
+
+def vanished_spot(before: Snapshot | None) -> bool:
+    """Whether a spot instance no longer listed must be checked against the zone's operations:
+    it was not already known as preempted."""
+    return before is not None and before.health != PREEMPTED
+
+
+def preempted_and_deleted(before: Snapshot) -> Snapshot:
+    """The last snapshot of a spot instance the service preempted and deleted: TERMINATED by
+    preemption, kept one tick so that its incident opens, then resolves as gone."""
+    return replace(
+        before,
+        state=InstanceStatus.TERMINATED.value,
+        health=PREEMPTED,
+        symptoms=frozenset({DELETED_ON_PREEMPTION}),
+        maintenance="",
+    )
+
+
 def trouble(snapshot: Snapshot) -> EventKind | None:
     state = InstanceStatus(snapshot.state)
     if state in DOWN and snapshot.health == PREEMPTED:
@@ -128,6 +153,11 @@ MAINTENANCE_MEANS = (
 
 
 def describe(snapshot: Snapshot, kind: EventKind) -> str:
+    if kind is EventKind.PREEMPTED and DELETED_ON_PREEMPTION in snapshot.symptoms:
+        return (
+            "preempted by Compute Engine and deleted (its termination action is DELETE): what "
+            "ran on it is gone; create it again if the work must go on."
+        )
     if kind is EventKind.PREEMPTED:
         return (
             f"preempted by Compute Engine, now {snapshot.state}. A preempted spot VM is not "
