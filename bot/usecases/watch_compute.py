@@ -255,8 +255,8 @@ class ComputeWatch:
         of the `vanished` spot instances the service preempted (and deleted) since the last
         listing. Those whose zone's operations could not be read are left for the next tick
         (no snapshot, no fingerprint: they look changed, or gone, again)."""
-        asking = [s for s in seen if watched.needs_events(s, previous.get(s.name))]
-        zones = {(s.snapshot.project, s.snapshot.zone) for s in asking}
+        asking = {s.name: s for s in seen if watched.needs_events(s, previous.get(s.name))}
+        zones = {(s.snapshot.project, s.snapshot.zone) for s in asking.values()}
         zones |= {(v.project, v.zone) for v in vanished}
         found, unread = self._events(zones, tick)
         events: dict[str, str] = {}
@@ -268,7 +268,7 @@ class ComputeWatch:
         current = []
         for one in seen:
             where = (one.snapshot.project, one.snapshot.zone)
-            if where in unread and one in asking:
+            if where in unread and one.name in asking:
                 tick.prints.pop(one.name, None)
                 tick.held.append(one.name)
                 continue
