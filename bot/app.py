@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, NamedTuple
+from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -20,9 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot import clients
 from bot.config import ConfigError, Settings
-from bot.core.budget import RequestBudget
 from bot.core.liveness import Replica
-from bot.core.policy import groups_in
 from bot.core.records import ApprovalStatus
 from bot.runtime.httpserver import RunningServer, ServerLimits, serve_in_thread
 from bot.runtime.lease import Lease
@@ -30,24 +27,18 @@ from bot.runtime.metrics import Metrics
 from bot.runtime.scheduler import Jobs
 from bot.runtime.web import WebApp
 from bot.runtime.workers import WorkProcess
-from bot.slack.carry import ButtonCarrier
-from bot.slack.chat import Outbox, make_web_client
-from bot.slack.directory import SlackDirectory
+from bot.slack.chat import Outbox
 from bot.slack.home import register_home
 from bot.slack.ingress import GatedSocketModeHandler, Ingress, ResponseUrls, SeenGroups
 from bot.slack.listeners import InProcess, build_app, register
 from bot.slack.work import WorkPool
-from bot.storage.liveness import ReplicaLiveness
 from bot.storage.store import Store
 from bot.storage.watch_store import WatchStore
-from bot.usecases import Deps, Dispatcher, approvals, operations, retention, usage, watch
+from bot.usecases import Dispatcher, approvals, operations, retention, usage, watch
+from bot.wiring import Collaborators, Uses, replica_name, utcnow, wire, work_side
 
 log = logging.getLogger("bot")
 Clock = Callable[[], datetime]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -187,110 +178,6 @@ def _in_thread(job: Callable[[], None], name: str) -> threading.Thread:
     return thread
 
 
-def replica_name(settings: Settings) -> str:
-    """This replica's stable name: TPUBOT_REPLICA_ID, else the host (the pod) name."""
-    return settings.env.TPUBOT_REPLICA_ID or socket.gethostname()
-
-
-class _Wired(NamedTuple):
-    deps: Deps  # the jobs': unbudgeted clients
-    commands: Deps  # people's commands: the TPU and Compute clients spend the command budget
-    store: Store
-    watch: WatchStore
-    directory: SeenGroups
-    client: WebClient
-    liveness: ReplicaLiveness
-
-
-@dataclass(frozen=True)
-class Collaborators:
-    """What a test or the demo hands `build` instead of real clients."""
-
-    tpu: Any = None
-    compute: Any = None
-    usage: Any = None
-
-    @property
-    def any(self) -> bool:
-        return any(x is not None for x in (self.tpu, self.compute, self.usage))
-
-
-def _or(given: Any, build: Callable[[], Any]) -> Any:
-    """What a test or the demo handed in, else a real client."""
-    return given if given is not None else build()
-
-
-def _deps(
-    settings: Settings, observer: clients.Observer, replica: Replica, given: Collaborators
-) -> _Wired:
-    """The use cases' ports over their adapters, the directory the ack path reads admins from,
-    and the Web API client; the bot and its work process each build their own."""
-    env, config = settings.env, settings.bot
-    assert env.SLACK_BOT_TOKEN is not None
-    store = Store(env.TPUBOT_DATABASE_URL)
-    client = make_web_client(env.SLACK_BOT_TOKEN.get_secret_value(), env.SLACK_API_URL)
-    # Remembers what the work path looked up, so the ack path can tell admins without Slack.
-    directory = SeenGroups(
-        SlackDirectory(
-            client,
-            groups_in(config.roles),
-            max_age_seconds=60 * config.slack.group_max_age_minutes,
-        )
-    )
-    watch_store = WatchStore(store)
-    liveness = ReplicaLiveness(store, replica, timedelta(seconds=2 * config.watch.lease_seconds))
-    deps = Deps(
-        config,
-        _or(given.tpu, lambda: clients.tpu_client(settings, observer)),
-        store,
-        directory,
-        watch_store,
-        Outbox(watch_store.outbox),
-        liveness=liveness,
-        carrier=ButtonCarrier(watch_store.values),
-        usage=_or(given.usage, lambda: clients.monitoring(settings, observer)),
-        compute=_or(given.compute, lambda: clients.compute_client(settings, observer)),
-    )
-    # People's commands spend their own budget of API requests; the jobs (watcher, approvals
-    # resumed, operations followed) use the unbudgeted clients.
-    budget = RequestBudget(config.gcp.command_requests_per_minute)
-    commands = replace(
-        deps,
-        tpu=_or(given.tpu, lambda: clients.tpu_client(settings, observer, budget)),
-        compute=_or(given.compute, lambda: clients.compute_client(settings, observer, budget)),
-        usage=_or(given.usage, lambda: clients.commands_monitoring(settings, observer)),
-    )
-    return _Wired(deps, commands, store, watch_store, directory, client, liveness)
-
-
-WORK_SUFFIX = "/work"  # the work process's replica name: its parent's, and this
-
-
-def work_side(settings: Settings, observer: clients.Observer) -> tuple[Dispatcher, SeenGroups]:
-    """What the work process runs requests with (bot.runtime.workers.child_main). It is a
-    replica of its own (`<name>/work`, a new boot each start) with a heartbeat of its own: an
-    approval it was running when it died is taken over once that heartbeat lapses, and at once
-    by the next work process of the same bot (a later boot of the same name)."""
-    replica = Replica(replica_name(settings) + WORK_SUFFIX, uuid.uuid4().hex[:12])
-    wired = _deps(settings, observer, replica, Collaborators())
-    every = max(1.0, settings.bot.watch.lease_seconds / 3)
-    threading.Thread(
-        target=_beat_forever, args=(wired.liveness, every), name="tpu-bot-work-beat", daemon=True
-    ).start()
-    return Dispatcher(wired.commands), wired.directory
-
-
-def _beat_forever(liveness: ReplicaLiveness, every: float) -> None:
-    """The work process's heartbeat (it runs no scheduler); a failed beat is tried again."""
-    pause = threading.Event()
-    while True:
-        try:
-            liveness.beat(utcnow())
-        except (SQLAlchemyError, OSError) as exc:
-            log.warning("work: heartbeat failed: %s", exc.__class__.__name__)
-        pause.wait(every)
-
-
 def _work_pool(
     settings: Settings,
     dispatcher: Dispatcher,
@@ -334,7 +221,9 @@ def build(
         )
     metrics = Metrics()
     replica = Replica(replica_name(settings), uuid.uuid4().hex[:12])
-    wired = _deps(settings, metrics.tpu_call, replica, given)
+    # With a work process, people's commands run there, on clients of its own.
+    elsewhere = config.limits.work_process and not injected
+    wired = wire(settings, metrics.tpu_call, replica, given, Uses.JOBS if elsewhere else Uses.BOTH)
     deps, store, watch_store, directory = wired.deps, wired.store, wired.watch, wired.directory
     liveness, client = wired.liveness, wired.client
     dispatcher = Dispatcher(wired.commands)
