@@ -43,7 +43,7 @@ def replica_name(settings: Settings) -> str:
 
 
 class Wired(NamedTuple):
-    deps: Deps  # the jobs': unbudgeted clients
+    deps: Deps  # the jobs' (unbudgeted clients); a process of one side only: that side's
     commands: Deps  # people's commands: the TPU and Compute clients spend the command budget
     store: Store
     watch: WatchStore
