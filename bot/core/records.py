@@ -131,6 +131,9 @@ class IncidentStatus(enum.StrEnum):
     RESOLVED = "resolved"
 
 
+GONE = "gone"  # an incident's `latest` when its TPU no longer exists: nothing left to act on
+
+
 @dataclass(frozen=True)
 class Incident:
     """A node's trouble, told in one thread until it is resolved."""
@@ -150,7 +153,7 @@ class Incident:
     muted_until: datetime | None = None
     flapping: bool = False
     accelerator_type: str = ""
-    latest: str = ""  # how the node is now, as the last tick saw it (the root says it)
+    latest: str = ""  # how the node is now, as the last tick saw it (the root says it), or GONE
 
     @property
     def root(self) -> MessageRef:

@@ -16,11 +16,12 @@ from typing import Any
 from bot.core import messages as m
 from bot.core import policy
 from bot.core.names import ResourceName
-from bot.core.records import Incident, IncidentStatus, WatcherStatus
+from bot.core.records import GONE, Incident, IncidentStatus, WatcherStatus
 from bot.core.text import Code, say
 from bot.core.watching import diff as health
 from bot.core.watching import queues
 from bot.core.watching.diff import EventKind, NodeEvent, Snapshot
+from bot.core.watching.instances import DELETED_ON_PREEMPTION
 from bot.usecases.context import Deps, log
 from bot.usecases.incidents import change_incident, redraw_digest
 from bot.usecases.watch_compute import ComputeWatch, is_instance
@@ -234,8 +235,8 @@ def _suppressed(tick: _Tick, event: NodeEvent) -> None:
 
 def _latest(event: NodeEvent) -> str:
     """How the node is now, in words (not what happened to it)."""
-    if event.kind is EventKind.DISAPPEARED:
-        return "gone"
+    if event.kind is EventKind.DISAPPEARED or DELETED_ON_PREEMPTION in event.node.symptoms:
+        return GONE
     state, health_ = event.node.state, event.node.health
     if health_ and health_ != "HEALTH_UNSPECIFIED":
         return f"{state}, {health_}"

@@ -98,6 +98,8 @@ def test_a_spot_vm_deleted_on_preemption_alerts_once_and_resolves_as_gone(world:
     new = new_roots(world, before)
     assert len(new) == 1 and "Preempted: spot-deletes" in new[0].text, [m.text for m in new]
     assert "termination action is DELETE" in str(new[0].blocks)
+    assert f"start {name}" not in str(new[0].blocks)  # nothing left to start or delete
+    assert f"delete {name}" not in str(new[0].blocks)
     later(world)
     assert len(roots(world)) == before + 1  # told once
     assert "Resolved" in new[0].text and len(thread(world, new[0])) == 1

@@ -11,7 +11,7 @@ from slack_sdk.models.blocks import (
 
 from bot.core import messages as m
 from bot.core.names import ResourceName, short_name
-from bot.core.records import Incident, IncidentStatus
+from bot.core.records import GONE, Incident, IncidentStatus
 from bot.slack.actions import ActionId
 from bot.slack.blocks.kit import (
     _TONES,
@@ -141,6 +141,8 @@ def _zonal_buttons(incident: Incident, name: ResourceName) -> list[ButtonElement
     button carries the full name; the server re-checks every click)."""
     full, kind = incident.node, incident.kind
     if name.is_instance and kind == "preempted":
+        if incident.latest == GONE:
+            return []  # deleted on preemption: nothing left to start or delete
         start = _button("Start again", ActionId.START, f"start {full}", style="primary")
         return [start, _button("Delete", ActionId.DELETE, f"delete {full}", style="danger")]
     if kind == "flex-waiting":
