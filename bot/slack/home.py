@@ -13,13 +13,12 @@ from slack_bolt import App
 
 from bot.slack.actions import command_text, known
 from bot.slack.ingress import Ingress
+from bot.slack.listeners import inner
 from bot.slack.work import Kind, Request
 
 
 def _from_home(body: dict[str, Any]) -> bool:
-    return (body.get("container") or {}).get("type") == "view" and (
-        (body.get("view") or {}).get("type") == "home"
-    )
+    return inner(body, "container", "type") == "view" and inner(body, "view", "type") == "home"
 
 
 def register_home(app: App, ingress: Ingress) -> None:
@@ -35,7 +34,7 @@ def register_home(app: App, ingress: Ingress) -> None:
     @app.action(re.compile(".*"), matchers=[_from_home])
     def on_home_click(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
-        user = str((body.get("user") or {}).get("id", ""))
+        user = inner(body, "user", "id")
         action_id = str(action.get("action_id", ""))
         # An element the bot never renders carries nothing to run: the dispatcher refuses it.
         text = command_text(action) if known(action_id) is not None else ""

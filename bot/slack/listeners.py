@@ -58,9 +58,17 @@ def _answer(response_url: str, message: Message | None, replace: bool = False) -
         log.error("Slack refused an answer via response_url: HTTP %s", status)
 
 
+def inner(body: dict[str, Any], key: str, field: str) -> str:
+    """`body[key][field]` as text, "" when either is missing or not what Slack sends (a payload
+    is untrusted input: `"user": null` must not turn into a 500)."""
+    outer = body.get(key)
+    value = outer.get(field) if isinstance(outer, dict) else None
+    return value if isinstance(value, str) else ""
+
+
 def _user_channel(body: dict[str, Any]) -> tuple[str, str]:
-    user = body.get("user", {}).get("id") or body.get("user_id", "")
-    channel = (body.get("channel") or {}).get("id") or body.get("channel_id", "")
+    user = inner(body, "user", "id") or body.get("user_id") or ""
+    channel = inner(body, "channel", "id") or body.get("channel_id") or ""
     return str(user), str(channel)
 
 

@@ -10,6 +10,7 @@ import urllib.request
 from typing import Any
 from urllib.parse import urlencode
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -99,6 +100,9 @@ content_types = st.sampled_from(
 )
 
 
+FORM = "application/x-www-form-urlencoded"
+
+
 def post(url: str, body: bytes, content_type: str, signed: bool) -> int:
     stamp = str(int(time.time()))
     headers = {"X-Slack-Request-Timestamp": stamp}
@@ -135,6 +139,28 @@ def test_random_bodies_never_get_a_5xx(stack: Stack) -> None:
     one()
     assert_unharmed(stack)
     assert 400 in seen  # the guard answered some
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        # Found by the random payloads below: a click whose user is null was a 500.
+        {"type": "block_actions", "user": None,
+         "actions": [{"action_id": "node_stop", "value": ""}]},
+        {"type": "block_actions", "user": "U0ADMIN", "actions": [{"action_id": "node_stop"}]},
+        {"type": "block_actions", "user": {"id": 7}, "channel": ["C0"], "actions": [{}]},
+        {"type": "block_actions", "container": "view", "view": 3, "actions": [{"action_id": "x"}]},
+        {"type": "block_actions", "container": {"type": "view"}, "view": {"type": "home"},
+         "user": [], "actions": [{"action_id": "show_usage", "value": "usage"}]},
+    ],
+)  # fmt: skip
+def test_payloads_with_fields_of_the_wrong_shape_get_no_5xx(
+    stack: Stack, payload: dict[str, Any]
+) -> None:
+    text = urlencode({"payload": json.dumps(payload)})
+    status = post(stack.bot.url + "/slack/events", text.encode(), FORM, signed=True)
+    assert status < 500, status
+    assert_unharmed(stack)
 
 
 def test_random_payloads_signed_never_get_a_5xx(stack: Stack) -> None:
