@@ -226,6 +226,8 @@ def build(
     wired = wire(settings, metrics.tpu_call, replica, given, Uses.JOBS if elsewhere else Uses.BOTH)
     deps, store, watch_store, directory = wired.deps, wired.store, wired.watch, wired.directory
     liveness, client = wired.liveness, wired.client
+    # With a work process this dispatcher runs nobody's commands (the child's does): it is
+    # kept for a bot whose work runs in-process (tests, the demo), with the commands' clients.
     dispatcher = Dispatcher(wired.commands)
     drainer = clients.drainer(settings, watch_store.outbox, metrics)
     secret = None if settings.socket_mode else env.SLACK_SIGNING_SECRET

@@ -81,6 +81,7 @@ class Handler(Protocol):
     ) -> Message | None: ...
     def home(self, user: str, now: datetime) -> None: ...
     def home_click(self, user: str, text: str, now: datetime, action: str = "click") -> None: ...
+    def direct(self, user: str, message: Message, now: datetime) -> None: ...
 
 
 def _ack(ack: Any, text: str | None) -> None:
@@ -140,13 +141,16 @@ WORK_FAILED = Notice(
 
 def serve_request(handler: Handler, clock: Clock, request: Request) -> None:
     """The work after the ack: dispatch, render, answer through response_url. An error nobody
-    caught is logged with its traceback, and the person is still answered."""
+    caught is logged with its traceback, and the person is still answered (a Home tab click in
+    their DMs; opening the tab is drawn again at the next open)."""
     try:
         _serve(handler, clock, request)
     except Exception:
         log.exception("work after ack failed (%s)", request.kind.value)
         if request.kind.answers_by_response_url:
             _answer(request.response_url, WORK_FAILED)
+        elif request.kind is Kind.HOME_CLICK:  # its answer would have gone to their DMs
+            handler.direct(request.user, WORK_FAILED, clock())
 
 
 def _serve(handler: Handler, clock: Clock, request: Request) -> None:

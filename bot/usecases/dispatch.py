@@ -64,9 +64,13 @@ class Dispatcher:
         direct messages with the bot (a Home view has nowhere else), then Home is redrawn."""
         answer = self.click(user, user, text, now, action)
         if answer is not None:
-            with self.deps.watch.begin() as conn:
-                self.deps.outbox.post(conn, user, answer, now=now)
+            self.direct(user, answer, now)
         self.home(user, now)
+
+    def direct(self, user: str, message: m.Message, now: datetime) -> None:
+        """`message` in the person's direct messages with the bot, through the outbox."""
+        with self.deps.watch.begin() as conn:
+            self.deps.outbox.post(conn, user, message, now=now)
 
     def command(self, user: str, channel: str, text: str, now: datetime) -> m.Message | None:
         """`/tpu text` typed by `user` in `channel`: the answer to show them (None: posted)."""

@@ -101,7 +101,10 @@ class Watcher:
         decide, enqueue."""
         deps, watch = self.deps, self.deps.watch
         report = TickReport()
+        version = self.memory.version
         remembered = self.memory.load(watch)
+        if self.memory.version != version:  # loaded again: what the watcher remembers is stale
+            self.compute.forget()
         previous = {n: s for n, s in remembered.items() if not is_instance(n)}
         open_incidents = watch.open_incidents()
         own = deps.store.operation_targets_since(now - OWN_GRACE)

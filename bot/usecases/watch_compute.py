@@ -29,6 +29,10 @@ from bot.usecases.context import Deps, log
 from bot.usecases.ports import ComputeApi, TpuError
 from bot.usecases.watch_fleet import LIST_WORKERS, TickReport
 
+# How long a vanished spot VM is kept while its zone's operations cannot be read: a refusal
+# that lasts (a missing permission) must not keep it, and a request a tick, forever.
+HOLD_VANISHED = timedelta(minutes=15)
+
 
 def is_instance(name: str) -> bool:
     """A snapshot of an instance (the others are nodes)."""
@@ -73,10 +77,10 @@ class ComputeWatch:
         self.deps = deps
         self.capacity: dict[str, CapacityListing] = {}
         self.capacity_at: dict[str, datetime] = {}
-        # Spot instances as last listed, and when: a spot instance gone since may have been
-        # preempted (and deleted by its termination action) after that listing.
-        self.spot: set[str] = set()
-        self.polled_at: datetime | None = None
+        # Spot instances that Compute deletes when it preempts them, with when each was last
+        # listed: one gone since may have been preempted after that listing. In memory: a new
+        # leader (or this one, leading again) starts afresh, concluding nothing about earlier.
+        self.deleting: dict[str, datetime] = {}
 
     @property
     def api(self) -> ComputeApi:
@@ -120,29 +124,9 @@ class ComputeWatch:
         """`previous`: the instances' snapshots; `prints`: the fingerprints they were listed
         with. Nothing is stored here: the caller writes `changed` and `removed` in its tick."""
         tick = ComputeTick()
-        seen: list[watched.Seen] = []
-        unchanged: list[str] = []
-        for one in self._list(scopes, prints, now):
-            tick.requests[one.project] = one.requests
-            if one.changes is None:
-                log.warning("watch: instances of %s not listed: %s", one.project, one.error)
-                tick.failed.append(one.project)
-                tick.unreachable.add((one.project, "-"))
-                continue
-            tick.listed.append(one.project)
-            seen.extend(one.changes.seen)
-            unchanged.extend(one.changes.unchanged)
-            tick.prints.update(one.changes.fingerprints)
-            tick.unreachable.update((one.project, z) for z in one.changes.unreachable)
-            if one.capacity is not None:
-                self.capacity[one.project] = one.capacity
-                self.capacity_at[one.project] = now
-                tick.capacity_listed.append(one.project)
-                tick.unreachable.update((one.project, z) for z in one.capacity.unreachable)
-        tick.instances, tick.seen = len(seen) + len(unchanged), len(seen)
-        vanished = self._vanished(seen, unchanged, previous, tick)
-        current = self._confirm(seen, previous, tick, vanished)
-        self.polled_at = now
+        seen, unchanged = self._gather(scopes, prints, now, tick)
+        vanished = self._vanished(seen, unchanged, previous, tick, now)
+        current = self._confirm(seen, previous, tick, vanished, now)
         hosts = dict(previous)
         hosts.update((snap.name, snap) for snap in current)
         kinds = {name: incident.kind for name, incident in open_incidents.items()}
@@ -168,8 +152,40 @@ class ComputeWatch:
         tick.changed = [snap for snap in current if previous.get(snap.name) != snap]
         listed = {s.name for s in current} | set(unchanged) | set(tick.held)
         tick.removed = _gone(previous, listed, tick)
-        self.spot.difference_update(tick.removed)
+        for name in tick.removed:
+            self.deleting.pop(name, None)
         return tick
+
+    def _gather(
+        self,
+        scopes: Sequence[ProjectScope],
+        prints: Mapping[str, int],
+        now: datetime,
+        tick: ComputeTick,
+    ) -> tuple[list[watched.Seen], list[str]]:
+        """List every project (and its capacity when due) into `tick`: the instances that
+        changed, and the names of those listed as they were."""
+        seen: list[watched.Seen] = []
+        unchanged: list[str] = []
+        for one in self._list(scopes, prints, now):
+            tick.requests[one.project] = one.requests
+            if one.changes is None:
+                log.warning("watch: instances of %s not listed: %s", one.project, one.error)
+                tick.failed.append(one.project)
+                tick.unreachable.add((one.project, "-"))
+                continue
+            tick.listed.append(one.project)
+            seen.extend(one.changes.seen)
+            unchanged.extend(one.changes.unchanged)
+            tick.prints.update(one.changes.fingerprints)
+            tick.unreachable.update((one.project, z) for z in one.changes.unreachable)
+            if one.capacity is not None:
+                self.capacity[one.project] = one.capacity
+                self.capacity_at[one.project] = now
+                tick.capacity_listed.append(one.project)
+                tick.unreachable.update((one.project, z) for z in one.capacity.unreachable)
+        tick.instances, tick.seen = len(seen) + len(unchanged), len(seen)
+        return seen, unchanged
 
     def tick(
         self,
@@ -211,21 +227,36 @@ class ComputeWatch:
             hosts_listed=tick.listed,
         )
 
+    def forget(self) -> None:
+        """The snapshots were loaded again (another leader wrote since): what this one
+        remembers of the instances may be stale."""
+        self.deleting.clear()
+
     def _vanished(
         self,
         seen: list[watched.Seen],
         unchanged: list[str],
         previous: Mapping[str, Snapshot],
         tick: ComputeTick,
-    ) -> list[Snapshot]:
-        """Spot instances listed last time and gone now (from projects and zones that answered),
-        not yet known as preempted: the zone's operations tell whether the service did it."""
+        now: datetime,
+    ) -> list[tuple[Snapshot, datetime]]:
+        """Spot instances deleted on preemption that are gone now (from projects and zones that
+        answered), not yet known as preempted, with when each was last listed: the zone's
+        operations tell whether the service did it since."""
         gone = _gone(previous, {s.name for s in seen} | set(unchanged), tick)
         vanished = [
-            previous[n] for n in gone if n in self.spot and watched.vanished_spot(previous[n])
+            (previous[name], self.deleting[name])
+            for name in gone
+            if name in self.deleting and watched.vanished_spot(previous[name])
         ]
-        self.spot.update(s.name for s in seen if s.preemptible)
-        self.spot.difference_update(s.name for s in seen if not s.preemptible)
+        for one in seen:
+            if one.deleted_on_preemption:
+                self.deleting[one.name] = now
+            else:
+                self.deleting.pop(one.name, None)
+        for name in unchanged:
+            if name in self.deleting:
+                self.deleting[name] = now
         return vanished
 
     def _events(
@@ -249,7 +280,8 @@ class ComputeWatch:
         seen: list[watched.Seen],
         previous: Mapping[str, Snapshot],
         tick: ComputeTick,
-        vanished: Sequence[Snapshot] = (),
+        vanished: Sequence[tuple[Snapshot, datetime]],
+        now: datetime,
     ) -> list[Snapshot]:
         """The changed instances' snapshots, with what the zones' operations confirm, and those
         of the `vanished` spot instances the service preempted (and deleted) since the last
@@ -257,7 +289,7 @@ class ComputeWatch:
         (no snapshot, no fingerprint: they look changed, or gone, again)."""
         asking = {s.name: s for s in seen if watched.needs_events(s, previous.get(s.name))}
         zones = {(s.snapshot.project, s.snapshot.zone) for s in asking.values()}
-        zones |= {(v.project, v.zone) for v in vanished}
+        zones |= {(gone.project, gone.zone) for gone, _ in vanished}
         found, unread = self._events(zones, tick)
         events: dict[str, str] = {}
         starts = {s.name: s.last_start for s in seen}
@@ -273,13 +305,31 @@ class ComputeWatch:
                 tick.held.append(one.name)
                 continue
             current.append(watched.confirmed(one, previous.get(one.name), events))
-        since = self.polled_at - timedelta(minutes=1) if self.polled_at else None
-        for gone in vanished:
-            if (gone.project, gone.zone) in unread:
-                tick.held.append(gone.name)  # kept; asked again next tick
-            elif since is not None and _preempted_since(found, gone, since):
-                current.append(watched.preempted_and_deleted(gone))
+        current += self._deleted(vanished, found, unread, tick, now)
         return current
+
+    def _deleted(
+        self,
+        vanished: Sequence[tuple[Snapshot, datetime]],
+        found: Mapping[tuple[str, str], list[SystemEvent]],
+        unread: Collection[tuple[str, str]],
+        tick: ComputeTick,
+        now: datetime,
+    ) -> list[Snapshot]:
+        """The last snapshots of the vanished instances the service preempted after they were
+        last listed (a minute's leeway for clocks); one whose zone's operations were not read is
+        kept and asked about again, for HOLD_VANISHED at most (a lasting refusal, such as a
+        missing permission, must not keep it forever)."""
+        deleted = []
+        for gone, listed_at in vanished:
+            if (gone.project, gone.zone) in unread:
+                if now - listed_at <= HOLD_VANISHED:
+                    tick.held.append(gone.name)
+                else:
+                    log.warning("watch: %s is gone; whether it was preempted is unknown", gone.name)
+            elif _preempted_since(found, gone, listed_at - timedelta(minutes=1)):
+                deleted.append(watched.preempted_and_deleted(gone))
+        return deleted
 
 
 def _preempted_since(

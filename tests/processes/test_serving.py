@@ -180,12 +180,12 @@ def test_sigterm_turns_readiness_503_and_keeps_serving_for_the_delay(
     tmp_path: Path, world: World
 ) -> None:
     # The delay leaves room for a loaded machine: one readiness probe may take seconds to answer.
-    process, base = start_bot(tmp_path, world, TPUBOT_SHUTDOWN_DELAY_SECONDS="12")
+    process, base = start_bot(tmp_path, world, TPUBOT_SHUTDOWN_DELAY_SECONDS="15")
     try:
         assert status(base + "/readyz") == 200
         process.send_signal(signal.SIGTERM)
         try:
-            eventually(lambda: status(base + "/readyz") == 503, 10, "readiness off")
+            eventually(lambda: status(base + "/readyz") == 503, 8, "readiness off")
         except TimeoutError:
             process.kill()
             raise AssertionError(process.communicate(timeout=10)[1][-4000:]) from None

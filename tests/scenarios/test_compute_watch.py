@@ -108,6 +108,40 @@ def test_a_spot_vm_deleted_on_preemption_alerts_once_and_resolves_as_gone(world:
     assert len(thread(world, new[0])) == 1
 
 
+OPERATIONS_FAIL = {"errorRate": 1, "errorCode": 503, "methods": ["compute.zoneOperations.list"]}
+
+
+def test_a_spot_vm_deleted_on_preemption_is_told_once_its_zone_answers_again(
+    world: Stack,
+) -> None:
+    name = spot_that_deletes(world, "spot-unasked")
+    before = len(roots(world))
+    world.emulator.set_faults(OPERATIONS_FAIL)
+    world.emulator.inject(name, {"preempted": True})
+    later(world)
+    later(world)  # two ticks that could not ask: kept, nothing said
+    assert len(roots(world)) == before
+    world.emulator.set_faults({"errorRate": 0, "methods": []})
+    later(world)
+    new = new_roots(world, before)
+    assert len(new) == 1 and "Preempted: spot-unasked" in new[0].text, [m.text for m in new]
+
+
+def test_a_lasting_refusal_to_read_operations_gives_a_vanished_vm_up(world: Stack) -> None:
+    name = spot_that_deletes(world, "spot-forbidden")
+    before = len(roots(world))
+    world.emulator.set_faults({**OPERATIONS_FAIL, "errorCode": 403})
+    world.emulator.inject(name, {"preempted": True})
+    later(world, minutes=10)
+    later(world, minutes=10)  # past the hold: given up (removed, nothing concluded)
+    asked = calls(world, "compute.zoneOperations.list")
+    later(world)
+    assert calls(world, "compute.zoneOperations.list") == asked  # no longer asked about
+    world.emulator.set_faults({"errorRate": 0, "methods": []})
+    later(world)
+    assert len(roots(world)) == before
+
+
 def test_a_spot_vm_deleted_by_a_person_is_no_preemption(world: Stack) -> None:
     name = spot_that_deletes(world, "spot-removed")
     before = len(roots(world))

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.core.messages import Message
-from bot.slack.listeners import serve_request
+from bot.slack.listeners import WORK_FAILED, serve_request
 from bot.slack.work import Kind, Request
 from localslack import LocalSlack
 
@@ -22,6 +22,7 @@ class Broken:
 
     def __init__(self) -> None:
         self.calls = 0
+        self.direct_messages: list[tuple[str, Message]] = []
 
     def _fail(self) -> Message | None:
         self.calls += 1
@@ -40,6 +41,9 @@ class Broken:
 
     def home_click(self, user: str, text: str, now: datetime, action: str = "click") -> None:
         self._fail()
+
+    def direct(self, user: str, message: Message, now: datetime) -> None:
+        self.direct_messages.append((user, message))
 
 
 @pytest.fixture
@@ -71,12 +75,25 @@ def test_an_uncaught_failure_after_the_ack_still_answers_the_person(
     assert failure and "the database went away" in str(failure[0].exc_info[1])
 
 
-def test_a_home_tab_failure_is_logged_and_has_no_response_url_to_answer(
+def test_a_home_tab_click_that_fails_is_told_in_the_persons_dms(
+    slack: LocalSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    handler = Broken()
+    with caplog.at_level(logging.ERROR, logger="bot.slack.listeners"):
+        serve_request(handler, clock, Request(Kind.HOME_CLICK, USER, USER, "usage", "", "x"))
+    assert handler.calls == 1
+    assert [(user, str(m.text)) for user, m in handler.direct_messages] == [
+        (USER, str(WORK_FAILED.text))
+    ]
+    assert [r.getMessage() for r in caplog.records] == ["work after ack failed (home click)"]
+
+
+def test_opening_the_home_tab_that_fails_is_logged_and_drawn_at_the_next_open(
     slack: LocalSlack, caplog: pytest.LogCaptureFixture
 ) -> None:
     handler = Broken()
     with caplog.at_level(logging.ERROR, logger="bot.slack.listeners"):
         serve_request(handler, clock, Request(Kind.HOME, USER, "", "", ""))
-    assert handler.calls == 1
+    assert handler.calls == 1 and not handler.direct_messages
     assert [r.getMessage() for r in caplog.records] == ["work after ack failed (home)"]
     assert not slack.workspace.snapshot(CHANNEL)

@@ -106,6 +106,26 @@ def test_a_terminated_spot_vm_is_preempted_only_when_the_service_says_so() -> No
     assert [e.kind for e in recovered] == [EventKind.RECOVERED]
 
 
+@pytest.mark.parametrize(
+    ("model", "action", "group", "labels", "deleted"),
+    [
+        (ProvisioningModel.SPOT, "DELETE", "", {}, True),
+        (ProvisioningModel.SPOT, "STOP", "", {}, False),  # stays, TERMINATED: seen as such
+        (ProvisioningModel.STANDARD, "DELETE", "", {}, False),  # a timed run ends, not preempted
+        (ProvisioningModel.SPOT, "DELETE", f"{Z}/instanceGroupManagers/g", {}, False),
+        (ProvisioningModel.SPOT, "DELETE", "", {"goog-k8s-cluster-name": "c"}, False),
+    ],
+)
+def test_which_spot_vms_compute_deletes_on_preemption(
+    model: ProvisioningModel, action: str, group: str, labels: dict[str, str], deleted: bool
+) -> None:
+    instance = Instance(
+        vm(1), "ct6e-standard-4t", InstanceStatus.RUNNING, provisioning=model,
+        termination_action=action, group=group, labels=labels,
+    )  # fmt: skip
+    assert watched.seen_of(instance).deleted_on_preemption is deleted
+
+
 def test_a_spot_vm_deleted_on_preemption_is_one_preemption_then_gone() -> None:
     running = snap(vm(1))
     assert watched.vanished_spot(running)

@@ -44,6 +44,9 @@ class Seen:
     snapshot: Snapshot
     preemptible: bool = False
     last_start: datetime | None = None
+    # Compute deletes it when it preempts it (termination action DELETE; a group or GKE would
+    # recreate it, and their own incidents tell that story).
+    deleted_on_preemption: bool = False
 
     @property
     def name(self) -> str:
@@ -80,7 +83,13 @@ def instance_snapshot(instance: Instance, confirmed: str = "") -> Snapshot:
 
 def seen_of(instance: Instance) -> Seen:
     preemptible = instance.provisioning is ProvisioningModel.SPOT
-    return Seen(instance_snapshot(instance), preemptible, instance.last_start)
+    deleted = (
+        preemptible
+        and instance.termination_action == "DELETE"
+        and not instance.group
+        and instance.gke is None
+    )
+    return Seen(instance_snapshot(instance), preemptible, instance.last_start, deleted)
 
 
 def needs_events(seen: Seen, before: Snapshot | None) -> bool:
