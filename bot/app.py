@@ -34,7 +34,15 @@ from bot.slack.listeners import InProcess, build_app, register
 from bot.slack.work import WorkPool
 from bot.storage.store import Store
 from bot.storage.watch_store import WatchStore
-from bot.usecases import Dispatcher, approvals, operations, retention, usage, watch
+from bot.usecases import (
+    Dispatcher,
+    approvals,
+    operations,
+    retention,
+    usage,
+    usage_digest,
+    watch,
+)
 from bot.wiring import Collaborators, Uses, replica_name, utcnow, wire, work_side
 
 log = logging.getLogger("bot")
@@ -287,7 +295,7 @@ def build(
     # Is anyone using them: idle TPUs named once per route, and the daily digest (checked each
     # minute, posted once a day at its local time).
     jobs.add("idle_sweep", config.watch.idle.check_seconds, partial(usage.sweep, deps))
-    jobs.add("usage_digest", 60, partial(usage.digest, deps))
+    jobs.add("usage_digest", 60, partial(usage_digest.digest, deps))
     jobs.add("drain_outbox", 1, drainer.drain)
     return Bot(
         settings, store, deps.tpu, client, dispatcher, app, metrics, jobs, work, watch_store, clock

@@ -17,7 +17,8 @@ from bot.slack.drainer import Caps, OutboxDrainer
 from bot.storage.outbox import OutboxStore
 from bot.tpu.client import TpuClient, make_credentials
 from bot.tpu.compute import ComputeClient
-from bot.tpu.monitoring import MonitoringClient, RecentUsage
+from bot.tpu.monitoring import MonitoringClient
+from bot.tpu.recent_usage import RecentUsage
 
 Observer = Callable[[str, str], None]  # (method, status) of every Google API call
 

@@ -11,7 +11,6 @@ for a bounded time; a crash or failover is resumed by the leader's `resume` job.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from bot.core import commands as cmd
 from bot.core import messages as m
@@ -19,9 +18,10 @@ from bot.core import policy, scope
 from bot.core.messages import Tone
 from bot.core.names import ResourceName, zone_of
 from bot.core.operations import Operation
-from bot.core.records import Approval, ApprovalStatus, MessageRef, TrackedOperation
-from bot.core.text import Code, Said, User, say
+from bot.core.records import Approval, ApprovalStatus, TrackedOperation
+from bot.core.text import Said, User, say
 from bot.usecases import queued
+from bot.usecases.approval_notes import redraw, reply, tell_requester, what
 from bot.usecases.context import Actor, Deps, log
 from bot.usecases.instances import zonal_recheck
 from bot.usecases.ports import NotFound, TpuError
@@ -31,47 +31,6 @@ from bot.usecases.requests import api_verb, earlier_operation, execute
 
 def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(120, 15 * 2 ** max(0, attempts - 1)))
-
-
-# ----- messages ------------------------------------------------------------------------------
-
-
-def _root(deps: Deps, approval: Approval) -> MessageRef:
-    return approval.root(deps.config.channels.approvals)
-
-
-def _redraw(deps: Deps, conn: Any, approval: Approval, now: datetime) -> None:
-    """The request message, redrawn to its state (buttons only while pending)."""
-    message = m.ApprovalRequest(approval, deps.config.approvals.ttl_minutes)
-    root = _root(deps, approval)
-    if root.known:
-        deps.outbox.update(conn, root, message, now=now)
-
-
-def _reply(deps: Deps, conn: Any, approval: Approval, message: m.Message, now: datetime) -> None:
-    """A reply in the request's thread."""
-    root = _root(deps, approval)
-    if root.known:
-        deps.outbox.post(conn, root.channel, message, now=now, thread=root)
-
-
-def _tell_requester(
-    deps: Deps, conn: Any, approval: Approval, text: Said, tone: Tone, now: datetime
-) -> None:
-    note = m.Notice(text, tone)
-    # If they left the channel they typed in, they are told in the request's thread instead.
-    deps.outbox.ephemeral(
-        conn,
-        approval.requester_channel,
-        approval.requester,
-        note,
-        now=now,
-        or_in_thread=_root(deps, approval),
-    )
-
-
-def _what(approval: Approval) -> Said:
-    return say(f"{approval.action} ", Code(approval.target))
 
 
 # ----- decide ---------------------------------------------------------------------------------
@@ -109,12 +68,12 @@ def decide(deps: Deps, actor: Actor, command: cmd.Decide, now: datetime) -> Outc
             conn=conn,
         )
         if won is not None:
-            _redraw(deps, conn, won, now)
+            redraw(deps, conn, won, now)
             if not approve:
                 denied = m.Notice(say("Denied by ", User(actor.user), "."), Tone.WARNING)
-                _reply(deps, conn, won, denied, now)
-                text = say(User(actor.user), " denied your request to ", _what(won), ".")
-                _tell_requester(deps, conn, won, text, Tone.WARNING, now)
+                reply(deps, conn, won, denied, now)
+                text = say(User(actor.user), " denied your request to ", what(won), ".")
+                tell_requester(deps, conn, won, text, Tone.WARNING, now)
     if won is None:
         # Another approver (or a double click) got there first: nothing more to do.
         current = deps.store.get_approval(approval_id)
@@ -255,15 +214,15 @@ def _executed(deps: Deps, approval: Approval, operation: Operation, now: datetim
             return m.Notice("Approved; it was carried out already.", Tone.SUCCESS)
         if deps.store.get_operation(operation.name, conn=conn) is None:
             deps.store.add_operation(_tracked(deps, approval, operation, now), conn=conn)
-        _reply(deps, conn, done, started, now)
-        _redraw(deps, conn, done, now)
+        reply(deps, conn, done, started, now)
+        redraw(deps, conn, done, now)
         text = say(
             User(approval.decided_by),
             " approved your request to ",
-            _what(approval),
+            what(approval),
             "; it has started.",
         )
-        _tell_requester(deps, conn, done, text, Tone.SUCCESS, now)
+        tell_requester(deps, conn, done, text, Tone.SUCCESS, now)
     deps.audit(
         now, approval.decided_by, approval.action, approval.target, "started", operation.name
     )
@@ -312,7 +271,7 @@ def _retry_later(deps: Deps, approval: Approval, error: TpuError, now: datetime)
                 f"{deps.config.approvals.retry_minutes} minutes and tells the outcome here.",
                 Tone.WARNING,
             )
-            _reply(deps, conn, back, note, now)
+            reply(deps, conn, back, note, now)
     log.warning("approval %s: %s; retrying", approval.id, why)
     deps.audit(now, approval.decided_by, approval.action, approval.target, "retrying", why)
     return m.Notice(
@@ -337,10 +296,10 @@ def _end(
         )
         if ended is None:
             return m.Notice("This request was finished by someone else.", Tone.WARNING)
-        _redraw(deps, conn, ended, now)
-        _reply(deps, conn, ended, m.Notice(say("Not run: ", why), Tone.ERROR), now)
-        text = say("Your request to ", _what(approval), " was approved but not run: ", why)
-        _tell_requester(deps, conn, ended, text, Tone.ERROR, now)
+        redraw(deps, conn, ended, now)
+        reply(deps, conn, ended, m.Notice(say("Not run: ", why), Tone.ERROR), now)
+        text = say("Your request to ", what(approval), " was approved but not run: ", why)
+        tell_requester(deps, conn, ended, text, Tone.ERROR, now)
     deps.audit(now, approval.decided_by, approval.action, approval.target, status.value, why)
     return m.Notice(say("Approved, but not run: ", why), Tone.ERROR)
 
@@ -362,9 +321,9 @@ def expire(deps: Deps, now: datetime) -> int:
             )
             if ended is None:
                 continue
-            _redraw(deps, conn, ended, now)
-            text = say("Your request to ", _what(approval), " expired before an approver decided.")
-            _tell_requester(deps, conn, ended, text, Tone.WARNING, now)
+            redraw(deps, conn, ended, now)
+            text = say("Your request to ", what(approval), " expired before an approver decided.")
+            tell_requester(deps, conn, ended, text, Tone.WARNING, now)
         closed += 1
         deps.audit(now, "-", f"expire {approval.action}", approval.target, "expired")
     return closed

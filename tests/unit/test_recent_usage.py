@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.core.usage import Metric, TpuKind, UsageListing
-from bot.tpu.monitoring import RecentUsage
+from bot.tpu.recent_usage import RecentUsage
 
 T0 = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
