@@ -12,7 +12,6 @@ from __future__ import annotations
 import enum
 import logging
 import threading
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,25 +22,10 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.core.records import OutboxItem
 from bot.runtime.metrics import Metrics
 from bot.slack.blocks.notes import told_in_thread
+from bot.slack.history import SentInHistory, outbox_metadata
 from bot.slack.rows import OutboxRows
 
 log = logging.getLogger(__name__)
-
-EVENT_TYPE = "tpubot_outbox"
-
-
-def outbox_metadata(row: int) -> dict[str, Any]:
-    """The Slack message metadata that names the outbox row a message was sent for."""
-    return {"event_type": EVENT_TYPE, "event_payload": {"row": row}}
-
-
-def row_of(message: dict[str, Any]) -> int | None:
-    """The outbox row a message from history was sent for, if it says."""
-    metadata = message.get("metadata") or {}
-    if metadata.get("event_type") != EVENT_TYPE:
-        return None
-    row = (metadata.get("event_payload") or {}).get("row")
-    return row if isinstance(row, int) else None
 
 
 class Sent(enum.Enum):
@@ -123,11 +107,12 @@ class OutboxDrainer:
         self.caps = caps or Caps()
         self._bucket: dict[str, tuple[float, datetime]] = {}  # channel -> (sends left, when)
         self._lock = threading.Lock()
-        self.recover_from_history = recover_from_history
+        self.history = SentInHistory(
+            client, self._count, recover_from_history, timedelta(seconds=lookback_seconds)
+        )
         # A claim younger than this, not ours, may be a send in flight elsewhere (longer than
         # the client's timeout).
         self.claim_grace = timedelta(seconds=claim_grace_seconds)
-        self.lookback = timedelta(seconds=lookback_seconds)
         self._settled: set[int] = set()  # rows whose send this drainer saw end
         # While Slack refuses the token itself, nothing is sent until this time (then one try).
         self._paused_until: datetime | None = None
@@ -328,8 +313,8 @@ class OutboxDrainer:
             doubtful.append(item)
         found: dict[int, str] = {}
         unreadable: set[str] = set()
-        if self.recover_from_history:
-            found, unreadable = self._find_in_slack(doubtful, claims)
+        if self.history.enabled:
+            found, unreadable = self.history.find(doubtful, claims)
             held |= unreadable
         for item in doubtful:
             if item.channel in unreadable:
@@ -343,80 +328,3 @@ class OutboxDrainer:
                 self.rows.release(item.id)
             self._settled.discard(item.id)
         return held
-
-    def _find_in_slack(
-        self, items: list[OutboxItem], claims: dict[int, datetime]
-    ) -> tuple[dict[int, str], set[str]]:
-        """The ts of each post found in its channel's (or thread's) recent history, read once per
-        channel or thread; and the channels whose history could not be read just now."""
-        places: dict[tuple[str, str | None], list[OutboxItem]] = {}
-        for item in items:
-            if item.method == "chat.postMessage":
-                places.setdefault((item.channel, item.thread_ts), []).append(item)
-        found: dict[int, str] = {}
-        unreadable: set[str] = set()
-        for (channel, thread_ts), group in places.items():
-            if not self.recover_from_history:
-                break  # refused (missing_scope): post again
-            if channel in unreadable:
-                continue
-            oldest = min(claims[i.id] for i in group) - self.lookback
-            wanted = {i.id for i in group}
-            try:
-                for message in self._history(channel, thread_ts, oldest):
-                    row = row_of(message)
-                    if row in wanted and row is not None:
-                        found[row] = str(message.get("ts") or "")
-            except _HistoryUnavailable:
-                unreadable.add(channel)
-        return found, unreadable
-
-    def _history(
-        self, channel: str, thread_ts: str | None, oldest: datetime, pages: int = 5
-    ) -> Iterable[dict[str, Any]]:
-        """Messages since `oldest`, with their metadata; gives up for good on missing_scope."""
-        method = "conversations.replies" if thread_ts else "conversations.history"
-        args: dict[str, Any] = {
-            "channel": channel,
-            "oldest": f"{oldest.timestamp():.6f}",
-            "limit": 200,
-            "include_all_metadata": True,
-        }
-        for _ in range(pages):
-            try:
-                if thread_ts:
-                    response = self.client.conversations_replies(ts=thread_ts, **args)
-                else:
-                    response = self.client.conversations_history(**args)
-            except SlackApiError as exc:
-                self._history_refused(method, exc)
-                return
-            except (SlackClientError, OSError) as exc:
-                self._count(method, "unreachable")
-                log.warning("%s in %s: %s; will look again", method, channel, type(exc).__name__)
-                raise _HistoryUnavailable from None
-            self._count(method, "ok")
-            yield from response.get("messages") or []
-            cursor = (response.get("response_metadata") or {}).get("next_cursor")
-            if not cursor:
-                return
-            args["cursor"] = cursor
-
-    def _history_refused(self, method: str, exc: SlackApiError) -> None:
-        error = str(exc.response.get("error", ""))
-        self._count(method, error or str(exc.response.status_code))
-        if exc.response.status_code == 429 or exc.response.status_code >= 500:
-            raise _HistoryUnavailable from None
-        if error == "missing_scope":
-            self.recover_from_history = False
-            log.warning(
-                "slack.recover_from_history is on but the token lacks %s: posting again instead "
-                "(at least once); add the scopes (docs/reliability.md) and reinstall the app",
-                exc.response.get("needed", "the history scopes"),
-            )
-        else:  # not_in_channel, channel_not_found...: nothing to find there
-            log.warning("%s: %s; posting again instead", method, error)
-
-
-class _HistoryUnavailable(Exception):
-    """History could not be read just now (rate limited, Slack down): look again later."""
