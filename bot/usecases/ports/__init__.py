@@ -1,4 +1,6 @@
-"""What the use cases need from the outside world: the ports (protocols) and their errors.
+"""What the use cases need from the outside world: the ports (protocols) and their errors. Here
+the Google APIs' (Cloud TPU, Compute Engine, Cloud Monitoring) and the error tree; Slack's in
+`chat`, the database's in `storage`, all importable from here.
 
 Adapters (`bot.tpu`, `bot.slack`, `bot.storage`) implement these structurally; tests put small
 fakes behind them. Nothing here does I/O.
@@ -6,8 +8,7 @@ fakes behind them. Nothing here does I/O.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -18,7 +19,6 @@ from bot.core.instances import (
     InstanceListing,
     SystemEvent,
 )
-from bot.core.messages import Message
 from bot.core.models import (
     AcceleratorType,
     Node,
@@ -29,21 +29,19 @@ from bot.core.models import (
 )
 from bot.core.operations import Operation
 from bot.core.queued import QueuedListing, QueuedResource, QueuedResourceRequest
-from bot.core.records import (
-    Approval,
-    ApprovalStatus,
-    AuditEntry,
-    Digest,
-    IdleMember,
-    Incident,
-    MessageRef,
-    TrackedOperation,
-    WatcherStatus,
-)
 from bot.core.usage import Metric, TpuKind, UsageListing
-from bot.core.watching.diff import Snapshot
 from bot.core.watching.instances import InstanceChanges
 from bot.core.watching.listing import NodeChanges
+
+# Slack's and the database's ports, importable from here like the rest.
+from bot.usecases.ports.chat import Carrier as Carrier
+from bot.usecases.ports.chat import ChatError as ChatError
+from bot.usecases.ports.chat import Directory as Directory
+from bot.usecases.ports.chat import Liveness as Liveness
+from bot.usecases.ports.chat import OutboxPort as OutboxPort
+from bot.usecases.ports.storage import IdleRows as IdleRows
+from bot.usecases.ports.storage import Store as Store
+from bot.usecases.ports.storage import WatchStore as WatchStore
 
 # ----- TPU API ---------------------------------------------------------------------------------
 
@@ -253,182 +251,3 @@ class UsageApi(Protocol):
         kinds: Collection[TpuKind] | None = None,
         ids: Collection[str] = (),
     ) -> UsageListing: ...
-
-
-class IdleRows(Protocol):
-    """Idle notices and the TPUs they name (bot.storage.idle_store.IdleStore)."""
-
-    def add_notice(
-        self,
-        conn: Any,
-        notice_id: str,
-        channel: str,
-        now: datetime,
-        members: Mapping[str, Mapping[str, Any]],
-    ) -> None: ...
-    def set_root(self, conn: Any, notice_id: str, outbox_id: int) -> None: ...
-    def members(
-        self, *, notice_id: str | None = None, unsettled: bool = False, conn: Any = None
-    ) -> list[IdleMember]: ...
-    def settle(self, conn: Any, notice_id: str, tpu: str, why: str, now: datetime) -> bool: ...
-    def resolve(self, conn: Any, notice_id: str, now: datetime) -> bool: ...
-
-
-# ----- Slack -----------------------------------------------------------------------------------
-
-
-class ChatError(Exception):
-    """Slack refused or could not be reached after the client's own retries."""
-
-
-class OutboxPort(Protocol):
-    """Durable Slack writes, enqueued inside the caller's transaction (`conn`). A message refers
-    to another (a reply in its thread, an edit of it) by a MessageRef, whose ts may not be known
-    yet: the drainer sends it once its parent is in Slack."""
-
-    def post(
-        self,
-        conn: Any,
-        channel: str,
-        message: Message,
-        *,
-        now: datetime,
-        thread: MessageRef | None = None,
-        fallback: str | None = None,
-    ) -> int:
-        """A new message (a reply in `thread`, if given: then in the thread's channel)."""
-        ...
-
-    def ephemeral(
-        self,
-        conn: Any,
-        channel: str,
-        user: str,
-        message: Message,
-        *,
-        now: datetime,
-        or_in_thread: MessageRef | None = None,
-    ) -> int:
-        """Only `user` sees it; if Slack refuses that for good (they left the channel), they are
-        told in `or_in_thread` instead, with a mention."""
-        ...
-
-    def update(self, conn: Any, target: MessageRef, message: Message, *, now: datetime) -> int:
-        """`target` redrawn as `message`."""
-        ...
-
-    def home(self, conn: Any, user: str, message: Message, *, now: datetime) -> int:
-        """`user`'s App Home tab, drawn as `message` (views.publish)."""
-        ...
-
-
-class Carrier(Protocol):
-    """Puts a command's text on a button: text that fits travels as it is; longer text is kept
-    by the bot and the button carries a key (Slack limits what a button's value holds)."""
-
-    def carry(self, text: str, now: datetime) -> str: ...
-    def recall(self, carried: str) -> str | None:
-        """What came back from a button -> the command's text; None when the kept text is gone
-        (pruned)."""
-        ...
-
-    def prune(self, before: datetime) -> int:
-        """Forget kept texts older than `before`; how many."""
-        ...
-
-
-class Directory(Protocol):
-    """Which Slack user groups a user is in."""
-
-    def groups_of(self, user: str) -> set[str]: ...
-
-
-class Liveness(Protocol):
-    """Which replica this is, and whether the one that claimed an attempt is known dead."""
-
-    def me(self) -> str: ...
-    def why_dead(self, owner: str, now: datetime) -> str | None: ...
-
-
-# ----- storage ---------------------------------------------------------------------------------
-
-
-class Store(Protocol):
-    """Approvals, the bot's operations and the audit log. Transitions are compare-and-set; `conn`
-    joins the caller's transaction (`WatchStore.begin()`), so a step and its messages commit
-    together."""
-
-    def add_approval(self, approval: Approval, conn: Any = None) -> None: ...
-    def get_approval(self, approval_id: str, conn: Any = None) -> Approval | None: ...
-    def set_approval(self, approval_id: str, conn: Any = None, **values: Any) -> None: ...
-    def transition_approval(
-        self,
-        approval_id: str,
-        *,
-        from_status: ApprovalStatus,
-        to_status: ApprovalStatus,
-        now: datetime,
-        user: str | None = None,
-        outcome: str | None = None,
-        operation: str | None = None,
-        unexpired: bool = False,
-        expect_attempt_at: datetime | None = None,
-        conn: Any = None,
-        **values: Any,
-    ) -> Approval | None: ...
-    def expired_approvals(self, now: datetime) -> list[Approval]: ...
-    def approvals_to_resume(self, now: datetime, stale_before: datetime) -> list[Approval]: ...
-    def pending_approvals(self) -> list[Approval]: ...
-    def executing_approvals(self) -> list[Approval]: ...
-    def pending_request(self, action: str, target: str) -> Approval | None: ...
-    def add_operation(self, op: TrackedOperation, conn: Any = None) -> None: ...
-    def get_operation(self, name: str, conn: Any = None) -> TrackedOperation | None: ...
-    def open_operations(self) -> list[TrackedOperation]: ...
-    def operations_for(self, target: str, limit: int = 10) -> list[TrackedOperation]: ...
-    def operation_targets_since(self, since: datetime) -> set[str]: ...
-    def update_operation(self, name: str, conn: Any = None, **values: Any) -> None: ...
-    def finish_operation(
-        self,
-        name: str,
-        *,
-        ended_at: datetime,
-        error_code: int | None,
-        error_message: str,
-        conn: Any = None,
-    ) -> bool: ...
-    def audit(self, entry: AuditEntry) -> None: ...
-    def latest_audit(self, limit: int = 20) -> list[AuditEntry]: ...
-    def prune_audit(self, before: datetime) -> int: ...
-
-
-class WatchStore(Protocol):
-    """The watcher's state. `begin()` opens the transaction that outbox rows join."""
-
-    def begin(self) -> AbstractContextManager[Any]: ...
-    def load_snapshots(self) -> dict[str, Snapshot]: ...
-    def save_snapshots(
-        self, conn: Any, changed: Iterable[Snapshot], removed: Iterable[str]
-    ) -> None: ...
-    def open_incidents(self) -> dict[str, Incident]: ...
-    def incident(self, incident_id: str) -> Incident | None: ...
-    def recent_opens(self, since: datetime) -> dict[str, int]: ...
-    def add_incident(self, conn: Any, incident: Incident) -> None: ...
-    def update_incident(self, conn: Any, incident_id: str, **values: Any) -> None: ...
-    def add_digest(self, conn: Any, **values: Any) -> None: ...
-    def digest(self, digest_id: str, conn: Any = None) -> Digest | None: ...
-    def update_digest(self, conn: Any, digest_id: str, **values: Any) -> None: ...
-    def incidents_of_digest(self, digest_id: str, conn: Any = None) -> list[Incident]: ...
-    def set_root(self, conn: Any, table: str, row_id: str, outbox_id: int) -> None: ...
-    @property
-    def idle(self) -> IdleRows: ...
-    def keeps(self) -> dict[str, datetime]: ...
-    def count_open(self) -> int: ...
-    def keep(self, conn: Any, tpu: str, until: datetime) -> None: ...
-    def status(self) -> WatcherStatus: ...
-    def set_status(self, conn: Any, status: WatcherStatus) -> None: ...
-    # Small opaque values: the snapshots' version, a two-step action's second step.
-    def get(self, key: str, default: str = "") -> str: ...
-    def put(self, conn: Any, key: str, value: str) -> None: ...
-    def prune_outbox(self, before: datetime) -> int:
-        """Delete outbox rows done before `before` that nothing points at any more."""
-        ...
