@@ -21,6 +21,7 @@ from tpu_emulator.compute.errors import (
 )
 from tpu_emulator.compute.instances import InstancesMixin
 from tpu_emulator.compute.model import Instance, Mig, ResizeRequest
+from tpu_emulator.compute.operations import mutation
 from tpu_emulator.compute.wire import link, zone_path
 from tpu_emulator.compute.wire_capacity import (
     managed_instance_json,
@@ -178,25 +179,21 @@ class GroupsMixin(InstancesMixin):
             self.advance()
             return resize_json(self._rr(project, zone, mig_name, name)[1])
 
+    @mutation
     def insert_resize_request(
         self, project: str, zone: str, mig_name: str, body: Json, request_id: str | None
     ) -> Json:
-        with self._lock:
-            self.advance()
-            replayed = self.replay(project, request_id)
-            if replayed is not None:
-                return replayed
-            mig = self._mig(project, zone, mig_name)
-            name = rules.check_name(body.get("name"))
-            if name in mig.requests:
-                raise already_exists(f"{mig_path(mig)}/resizeRequests/{name}")
-            rr = self._new_resize_request(mig, name, body)
-            mig.requests[name] = rr
-            gen = rr.gen
-            self.later(self._host.op_seconds, lambda due: self._try_provision(rr, gen, due))
-            return self.start_op(
-                project, zone, "insert", (link(resize_path(rr)), rr.uid), None, request_id
-            )
+        mig = self._mig(project, zone, mig_name)
+        name = rules.check_name(body.get("name"))
+        if name in mig.requests:
+            raise already_exists(f"{mig_path(mig)}/resizeRequests/{name}")
+        rr = self._new_resize_request(mig, name, body)
+        mig.requests[name] = rr
+        gen = rr.gen
+        self.later(self._host.op_seconds, lambda due: self._try_provision(rr, gen, due))
+        return self.start_op(
+            project, zone, "insert", (link(resize_path(rr)), rr.uid), None, request_id
+        )
 
     def _new_resize_request(self, mig: Mig, name: str, body: Json) -> ResizeRequest:
         names = [
@@ -292,38 +289,30 @@ class GroupsMixin(InstancesMixin):
                 self.remove_instance(inst, shrink=True)
         rr.made = []
 
+    @mutation
     def cancel_resize_request(
         self, project: str, zone: str, mig_name: str, name: str, request_id: str | None
     ) -> Json:
-        with self._lock:
-            self.advance()
-            replayed = self.replay(project, request_id)
-            if replayed is not None:
-                return replayed
-            _, rr = self._rr(project, zone, mig_name, name)
-            if rr.state != "ACCEPTED":
-                raise bad_request(
-                    f"Resize request '{name}' is {rr.state}: only a request still queued "
-                    "(ACCEPTED) can be cancelled."
-                )
-            rr.state, rr.gen, rr.waiting = "CANCELLED", rr.gen + 1, False
-            target = (link(resize_path(rr)), rr.uid)
-            return self.start_op(project, zone, "cancel", target, None, request_id)
+        _, rr = self._rr(project, zone, mig_name, name)
+        if rr.state != "ACCEPTED":
+            raise bad_request(
+                f"Resize request '{name}' is {rr.state}: only a request still queued "
+                "(ACCEPTED) can be cancelled."
+            )
+        rr.state, rr.gen, rr.waiting = "CANCELLED", rr.gen + 1, False
+        target = (link(resize_path(rr)), rr.uid)
+        return self.start_op(project, zone, "cancel", target, None, request_id)
 
+    @mutation
     def delete_resize_request(
         self, project: str, zone: str, mig_name: str, name: str, request_id: str | None
     ) -> Json:
-        with self._lock:
-            self.advance()
-            replayed = self.replay(project, request_id)
-            if replayed is not None:
-                return replayed
-            mig, rr = self._rr(project, zone, mig_name, name)
-            if rr.state not in _DONE:
-                raise bad_request(
-                    f"Resize request '{name}' is {rr.state}: an active request cannot be "
-                    "deleted; cancel it first."
-                )
-            del mig.requests[name]
-            target = (link(resize_path(rr)), rr.uid)
-            return self.start_op(project, zone, "delete", target, None, request_id)
+        mig, rr = self._rr(project, zone, mig_name, name)
+        if rr.state not in _DONE:
+            raise bad_request(
+                f"Resize request '{name}' is {rr.state}: an active request cannot be "
+                "deleted; cancel it first."
+            )
+        del mig.requests[name]
+        target = (link(resize_path(rr)), rr.uid)
+        return self.start_op(project, zone, "delete", target, None, request_id)

@@ -18,6 +18,7 @@ from tpu_emulator.compute.errors import (
 )
 from tpu_emulator.compute.events import EventsMixin
 from tpu_emulator.compute.model import Instance
+from tpu_emulator.compute.operations import mutation
 from tpu_emulator.compute.wire import instance_json, instance_path, zone_path
 
 Json = dict[str, Any]
@@ -74,26 +75,22 @@ class InstancesMixin(EventsMixin):
 
     # ----- insert, delete ----------------------------------------------------------------------
 
+    @mutation
     def insert_instance(self, project: str, zone: str, body: Json, request_id: str | None) -> Json:
-        with self._lock:
-            self.advance()
-            replayed = self.replay(project, request_id)
-            if replayed is not None:
-                return replayed
-            self.zone(project, zone)
-            name = rules.check_name(body.get("name"))
-            if (project, f"{zone}/{name}") in self.instances:
-                raise already_exists(f"{zone_path(project, zone)}/instances/{name}")
-            inst = self.new_instance(
-                project,
-                zone,
-                name,
-                rules.machine_type(zone, body.get("machineType")),
-                {k: body[k] for k in _ECHO if k in body},
-                rules.scheduling(body.get("scheduling") or {}),
-                rules.check_labels(body.get("labels")),
-            )
-            return self.boot(inst, "insert", request_id)
+        self.zone(project, zone)
+        name = rules.check_name(body.get("name"))
+        if (project, f"{zone}/{name}") in self.instances:
+            raise already_exists(f"{zone_path(project, zone)}/instances/{name}")
+        inst = self.new_instance(
+            project,
+            zone,
+            name,
+            rules.machine_type(zone, body.get("machineType")),
+            {k: body[k] for k in _ECHO if k in body},
+            rules.scheduling(body.get("scheduling") or {}),
+            rules.check_labels(body.get("labels")),
+        )
+        return self.boot(inst, "insert", request_id)
 
     def new_instance(
         self,
@@ -179,131 +176,107 @@ class InstancesMixin(EventsMixin):
             return quota(inst.zone.rsplit("-", 1)[0], f"TPUS_{family}_PER_PROJECT_PER_REGION")
         return None
 
+    @mutation
     def delete_instance(self, project: str, zone: str, name: str, request_id: str | None) -> Json:
-        with self._lock:
-            self.advance()
-            replayed = self.replay(project, request_id)
-            if replayed is not None:
-                return replayed
-            inst = self.instance(project, zone, name)
-            if inst.spec.get("deletionProtection"):
-                raise bad_request(f"Invalid resource usage: '{instance_path(inst)}' is protected.")
-            inst.gen += 1
-            inst.status = "STOPPING"
-            gen = inst.gen
+        inst = self.instance(project, zone, name)
+        if inst.spec.get("deletionProtection"):
+            raise bad_request(f"Invalid resource usage: '{instance_path(inst)}' is protected.")
+        inst.gen += 1
+        inst.status = "STOPPING"
+        gen = inst.gen
 
-            def gone(due: datetime) -> Json | None:
-                if inst.gen == gen:
-                    self.remove_instance(inst)
-                return None
+        def gone(due: datetime) -> Json | None:
+            if inst.gen == gen:
+                self.remove_instance(inst)
+            return None
 
-            return self.start_op(project, zone, "delete", self.target(inst), gone, request_id)
+        return self.start_op(project, zone, "delete", self.target(inst), gone, request_id)
 
     # ----- start, stop, labels -----------------------------------------------------------------
 
+    @mutation
     def stop_instance(self, project: str, zone: str, name: str, request_id: str | None) -> Json:
-        with self._lock:
-            self.advance()
-            replayed = self.replay(project, request_id)
-            if replayed is not None:
-                return replayed
-            inst = self.instance(project, zone, name)
-            if inst.status == "TERMINATED":
-                return self.start_op(project, zone, "stop", self.target(inst), None, request_id)
-            inst.gen += 1
-            inst.status = "STOPPING"
-            gen = inst.gen
+        inst = self.instance(project, zone, name)
+        if inst.status == "TERMINATED":
+            return self.start_op(project, zone, "stop", self.target(inst), None, request_id)
+        inst.gen += 1
+        inst.status = "STOPPING"
+        gen = inst.gen
 
-            def stopped(due: datetime) -> Json | None:
-                if inst.gen == gen:
-                    self.stop_now(inst, due)
-                return None
+        def stopped(due: datetime) -> Json | None:
+            if inst.gen == gen:
+                self.stop_now(inst, due)
+            return None
 
-            return self.start_op(project, zone, "stop", self.target(inst), stopped, request_id)
+        return self.start_op(project, zone, "stop", self.target(inst), stopped, request_id)
 
+    @mutation
     def start_instance(self, project: str, zone: str, name: str, request_id: str | None) -> Json:
-        with self._lock:
-            self.advance()
-            replayed = self.replay(project, request_id)
-            if replayed is not None:
-                return replayed
-            inst = self.instance(project, zone, name)
-            if inst.status in ("RUNNING", "STAGING", "PROVISIONING"):
-                return self.start_op(project, zone, "start", self.target(inst), None, request_id)
-            if inst.status == "SUSPENDED":
-                raise bad_request(f"Instance '{name}' is suspended: resume it instead.")
-            if inst.status != "TERMINATED":
-                raise not_ready(instance_path(inst), f"the instance is {inst.status}.")
-            inst.gen += 1
-            inst.status, inst.status_message = "STAGING", ""
-            return self.boot(inst, "start", request_id)
+        inst = self.instance(project, zone, name)
+        if inst.status in ("RUNNING", "STAGING", "PROVISIONING"):
+            return self.start_op(project, zone, "start", self.target(inst), None, request_id)
+        if inst.status == "SUSPENDED":
+            raise bad_request(f"Instance '{name}' is suspended: resume it instead.")
+        if inst.status != "TERMINATED":
+            raise not_ready(instance_path(inst), f"the instance is {inst.status}.")
+        inst.gen += 1
+        inst.status, inst.status_message = "STAGING", ""
+        return self.boot(inst, "start", request_id)
 
+    @mutation
     def set_labels(
         self, project: str, zone: str, name: str, body: Json, request_id: str | None
     ) -> Json:
         """The caller must send the current labelFingerprint: a stale or missing one is
         refused with 412, so two writers cannot lose each other's labels."""
-        with self._lock:
-            self.advance()
-            replayed = self.replay(project, request_id)
-            if replayed is not None:
-                return replayed
-            inst = self.instance(project, zone, name)
-            if body.get("labelFingerprint") != inst.label_fingerprint:
-                raise fingerprint_mismatch()
-            inst.labels = rules.check_labels(body.get("labels"), "labels")
-            return self.start_op(project, zone, "setLabels", self.target(inst), None, request_id)
+        inst = self.instance(project, zone, name)
+        if body.get("labelFingerprint") != inst.label_fingerprint:
+            raise fingerprint_mismatch()
+        inst.labels = rules.check_labels(body.get("labels"), "labels")
+        return self.start_op(project, zone, "setLabels", self.target(inst), None, request_id)
 
     # ----- faults and maintenance --------------------------------------------------------------
 
+    @mutation
     def report_host_as_faulty(
         self, project: str, zone: str, name: str, body: Json, request_id: str | None
     ) -> Json:
         """IMMEDIATE: the instance goes REPAIRING and comes back on another host; FUTURE: an
         unscheduled maintenance (FAILURE_CUSTOMER_REPORTED) is pending on it."""
-        with self._lock:
-            self.advance()
-            replayed = self.replay(project, request_id)
-            if replayed is not None:
-                return replayed
-            inst = self.instance(project, zone, name)
-            if inst.status != "RUNNING":
-                raise not_ready(instance_path(inst), f"the instance is {inst.status}.")
-            if body.get("disruptionSchedule") == "FUTURE":
-                inst.maintenance = {
-                    "type": "UNSCHEDULED",
-                    "maintenanceStatus": "PENDING",
-                    "canReschedule": True,
-                    "maintenanceReasons": ["FAILURE_CUSTOMER_REPORTED"],
-                }
-            else:
-                self.repair(inst, "Instance host was reported faulty; moving it to a new host.")
-            return self.start_op(
-                project, zone, "reportHostAsFaulty", self.target(inst), None, request_id
-            )
+        inst = self.instance(project, zone, name)
+        if inst.status != "RUNNING":
+            raise not_ready(instance_path(inst), f"the instance is {inst.status}.")
+        if body.get("disruptionSchedule") == "FUTURE":
+            inst.maintenance = {
+                "type": "UNSCHEDULED",
+                "maintenanceStatus": "PENDING",
+                "canReschedule": True,
+                "maintenanceReasons": ["FAILURE_CUSTOMER_REPORTED"],
+            }
+        else:
+            self.repair(inst, "Instance host was reported faulty; moving it to a new host.")
+        return self.start_op(
+            project, zone, "reportHostAsFaulty", self.target(inst), None, request_id
+        )
 
+    @mutation
     def perform_maintenance(
         self, project: str, zone: str, name: str, request_id: str | None
     ) -> Json:
-        with self._lock:
-            self.advance()
-            replayed = self.replay(project, request_id)
-            if replayed is not None:
-                return replayed
-            inst = self.instance(project, zone, name)
-            if inst.maintenance is None:
-                raise bad_request(f"No maintenance is pending for instance '{name}'.")
-            inst.maintenance["maintenanceStatus"] = "ONGOING"
-            inst.gen += 1
-            inst.status = "REPAIRING"
-            gen = inst.gen
+        inst = self.instance(project, zone, name)
+        if inst.maintenance is None:
+            raise bad_request(f"No maintenance is pending for instance '{name}'.")
+        inst.maintenance["maintenanceStatus"] = "ONGOING"
+        inst.gen += 1
+        inst.status = "REPAIRING"
+        gen = inst.gen
 
-            def done(due: datetime) -> Json | None:
-                if inst.gen == gen:
-                    inst.maintenance = None
-                    self.start_running(inst, due)
-                return None
+        def done(due: datetime) -> Json | None:
+            if inst.gen == gen:
+                inst.maintenance = None
+                self.start_running(inst, due)
+            return None
 
-            return self.start_op(
-                project, zone, "performMaintenance", self.target(inst), done, request_id
-            )
+        return self.start_op(
+            project, zone, "performMaintenance", self.target(inst), done, request_id
+        )

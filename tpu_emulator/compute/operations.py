@@ -5,10 +5,11 @@ back DONE, as Compute's quick ones do); system events (`compute.instances.preemp
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from tpu_emulator.compute import listing
 from tpu_emulator.compute.core import ComputeCore
@@ -18,6 +19,26 @@ from tpu_emulator.compute.wire import op_json, zone_path
 
 Json = dict[str, Any]
 Finish = Callable[[datetime], Json | None]
+
+
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def mutation(method: Method) -> Method:
+    """A call that changes something, as Compute runs one: under the fleet's lock, with the clock
+    advanced first, and answered with the earlier operation when its requestId (the last
+    argument) was seen before (Compute's idempotency)."""
+
+    @functools.wraps(method)
+    def run(self: OperationsMixin, project: str, *args: Any) -> Any:
+        with self._lock:
+            self.advance()
+            replayed = self.replay(project, args[-1])
+            if replayed is not None:
+                return replayed
+            return method(self, project, *args)
+
+    return cast(Method, run)
 
 
 class OperationsMixin(ComputeCore):

@@ -10,7 +10,7 @@ from typing import Any
 from tpu_emulator.compute import catalog, listing
 from tpu_emulator.compute.errors import bad_request, invalid, not_found
 from tpu_emulator.compute.model import Block, Reservation, SubBlock
-from tpu_emulator.compute.operations import OperationsMixin
+from tpu_emulator.compute.operations import OperationsMixin, mutation
 from tpu_emulator.compute.wire import link, zone_path
 from tpu_emulator.compute.wire_capacity import (
     block_json,
@@ -187,53 +187,45 @@ class ReservationsMixin(OperationsMixin):
             self.advance()
             return {"resource": sub_block_json(*self._sub_block(project, zone, parent, name))}
 
+    @mutation
     def report_faulty_sub_block(
         self, project: str, zone: str, parent: str, name: str, body: Json, request_id: str | None
     ) -> Json:
         """A reported sub-block counts one more degraded host (the report is the customer's
         word; the service finds and drains the host)."""
-        with self._lock:
-            self.advance()
-            replayed = self.replay(project, request_id)
-            if replayed is not None:
-                return replayed
-            _, _, sub = self._sub_block(project, zone, parent, name)
-            if not body.get("faultReasons"):
-                raise invalid("faultReasons", None, "Say what is wrong: at least one fault reason.")
-            target = (
-                link(f"{zone_path(project, zone)}/{parent}/reservationSubBlocks/{name}"),
-                sub.uid,
-            )
+        _, _, sub = self._sub_block(project, zone, parent, name)
+        if not body.get("faultReasons"):
+            raise invalid("faultReasons", None, "Say what is wrong: at least one fault reason.")
+        target = (
+            link(f"{zone_path(project, zone)}/{parent}/reservationSubBlocks/{name}"),
+            sub.uid,
+        )
 
-            def degrade(due: datetime) -> Json | None:
-                sub.degraded = min(sub.count, sub.degraded + 1)
-                return None
+        def degrade(due: datetime) -> Json | None:
+            sub.degraded = min(sub.count, sub.degraded + 1)
+            return None
 
-            return self.start_op(project, zone, "reportFaulty", target, degrade, request_id)
+        return self.start_op(project, zone, "reportFaulty", target, degrade, request_id)
 
+    @mutation
     def perform_sub_block_maintenance(
         self, project: str, zone: str, parent: str, name: str, request_id: str | None
     ) -> Json:
-        with self._lock:
-            self.advance()
-            replayed = self.replay(project, request_id)
-            if replayed is not None:
-                return replayed
-            _, _, sub = self._sub_block(project, zone, parent, name)
-            if sub.maintenance is None:
-                raise bad_request(f"No maintenance is pending for reservation sub-block {name}.")
-            sub.ongoing = True
-            sub.maintenance["maintenanceStatus"] = "ONGOING"
-            target = (
-                link(f"{zone_path(project, zone)}/{parent}/reservationSubBlocks/{name}"),
-                sub.uid,
-            )
+        _, _, sub = self._sub_block(project, zone, parent, name)
+        if sub.maintenance is None:
+            raise bad_request(f"No maintenance is pending for reservation sub-block {name}.")
+        sub.ongoing = True
+        sub.maintenance["maintenanceStatus"] = "ONGOING"
+        target = (
+            link(f"{zone_path(project, zone)}/{parent}/reservationSubBlocks/{name}"),
+            sub.uid,
+        )
 
-            def done(due: datetime) -> Json | None:
-                sub.ongoing, sub.maintenance = False, None
-                return None
+        def done(due: datetime) -> Json | None:
+            sub.ongoing, sub.maintenance = False, None
+            return None
 
-            return self.start_op(project, zone, "performMaintenance", target, done, request_id)
+        return self.start_op(project, zone, "performMaintenance", target, done, request_id)
 
     # ----- resource policies and future reservations -------------------------------------------
 
